@@ -1,0 +1,41 @@
+# Flint: `make dev` serves the gateway locally, `make test` runs every test. Both set themselves up
+# on a fresh machine (wasm target, worker-build, wasm-bindgen-cli, npm packages, local D1 schema).
+
+PORT ?= 8787
+export WRANGLER_SEND_METRICS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+
+.PHONY: dev test bench setup build mock lint fmt clean
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@scripts/build.sh
+
+mock:
+	cargo build -q -p flint-mock --release
+
+## make dev [PORT=8787]: the gateway with local D1, Durable Objects and R2
+dev: build mock
+	@scripts/dev.sh $(PORT)
+
+## make test: unit tests, end-to-end tests against wrangler dev, and the OpenAI SDK checks
+test: build
+	cargo build -q -p flint-mock
+	cargo test --workspace
+
+## make bench: figures, not assertions
+bench: build mock
+	cargo run -q --release -p flint-mock --bin flint-bench
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p flint --target wasm32-unknown-unknown -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+clean:
+	rm -rf build target/e2e

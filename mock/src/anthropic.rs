@@ -1,0 +1,387 @@
+//! Anthropic Messages (`POST …/v1/messages`) wire format.
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use crate::answer::{Answer, Conversation, Finish, Reply, ToolChoice, ToolSpec};
+use crate::error::WireError;
+use crate::stream::{named_event, Ev};
+use crate::util;
+
+fn block_texts(content: Option<&Value>) -> Vec<String> {
+    match content {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(blocks)) => blocks
+            .iter()
+            .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+            .filter_map(|b| b.get("text").and_then(Value::as_str).map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn blocks_of_type<'a>(content: Option<&'a Value>, ty: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    content
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(move |b| b.get("type").and_then(Value::as_str) == Some(ty))
+}
+
+/// Parses and validates a request the way Anthropic does: `max_tokens` required, roles
+/// `user`/`assistant` only, strictly alternating and starting with `user`, and every
+/// `tool_use` answered by a `tool_result` in the next message (and vice versa).
+pub fn parse(body: &Value) -> Result<Conversation, WireError> {
+    let Some(obj) = body.as_object() else {
+        return Err(WireError::bad_request("The request body is not valid JSON."));
+    };
+    let model = match obj.get("model").and_then(Value::as_str) {
+        Some(m) if !m.is_empty() => m.to_string(),
+        _ => return Err(WireError::bad_request("model: Field required")),
+    };
+    let Some(max_tokens) = obj.get("max_tokens") else {
+        return Err(WireError::bad_request("max_tokens: Field required"));
+    };
+    let Some(max_tokens) = max_tokens.as_u64() else {
+        return Err(WireError::bad_request(
+            "max_tokens: Input should be a valid integer",
+        ));
+    };
+    let Some(messages) = obj.get("messages").and_then(Value::as_array) else {
+        return Err(WireError::bad_request("messages: Field required"));
+    };
+    if messages.is_empty() {
+        return Err(WireError::bad_request(
+            "messages: at least one message is required",
+        ));
+    }
+    let mut conv = Conversation {
+        model,
+        max_tokens: Some(max_tokens),
+        ..Default::default()
+    };
+    conv.texts.extend(block_texts(obj.get("system")));
+
+    let mut prev_role = "";
+    let mut pending_tool_uses: Vec<String> = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+        match role {
+            "user" | "assistant" => {}
+            "system" => {
+                return Err(WireError::bad_request(format!(
+                    "messages.{i}.role: Unexpected role \"system\". The Messages API accepts a top-level `system` parameter, not \"system\" as an input message role."
+                )))
+            }
+            other => {
+                return Err(WireError::bad_request(format!(
+                    "messages.{i}.role: Input should be 'user' or 'assistant', got '{other}'"
+                )))
+            }
+        }
+        if i == 0 && role != "user" {
+            return Err(WireError::bad_request(
+                "messages: first message must use the \"user\" role",
+            ));
+        }
+        if role == prev_role {
+            return Err(WireError::bad_request(format!(
+                "messages: roles must alternate between \"user\" and \"assistant\", but found multiple \"{role}\" roles in a row"
+            )));
+        }
+        let content = m.get("content");
+        if content.is_none() {
+            return Err(WireError::bad_request(format!(
+                "messages.{i}.content: Field required"
+            )));
+        }
+        conv.texts.extend(block_texts(content));
+
+        let results: Vec<&Value> = blocks_of_type(content, "tool_result").collect();
+        for (j, r) in results.iter().enumerate() {
+            let id = r.get("tool_use_id").and_then(Value::as_str).unwrap_or("");
+            if role != "user" || !pending_tool_uses.iter().any(|p| p == id) {
+                return Err(WireError::bad_request(format!(
+                    "messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: {id}. Each `tool_result` block must have a corresponding `tool_use` block in the previous message."
+                )));
+            }
+            conv.texts.extend(block_texts(r.get("content")));
+        }
+        if !pending_tool_uses.is_empty() {
+            let answered: Vec<&str> = results
+                .iter()
+                .filter_map(|r| r.get("tool_use_id").and_then(Value::as_str))
+                .collect();
+            let missing: Vec<&str> = pending_tool_uses
+                .iter()
+                .map(String::as_str)
+                .filter(|p| !answered.contains(p))
+                .collect();
+            if !missing.is_empty() {
+                return Err(WireError::bad_request(format!(
+                    "messages.{}: `tool_use` ids were found without `tool_result` blocks immediately after: {}. Each `tool_use` block must have a corresponding `tool_result` block in the next message.",
+                    i - 1,
+                    missing.join(", ")
+                )));
+            }
+        }
+        pending_tool_uses = if role == "assistant" {
+            blocks_of_type(content, "tool_use")
+                .filter_map(|b| b.get("id").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if i + 1 == messages.len() && !results.is_empty() {
+            conv.tool_results = Some(
+                results
+                    .iter()
+                    .map(|r| block_texts(r.get("content")).join(" "))
+                    .collect(),
+            );
+        }
+        prev_role = role;
+    }
+
+    for t in obj.get("tools").and_then(Value::as_array).into_iter().flatten() {
+        let Some(name) = t.get("name").and_then(Value::as_str) else {
+            return Err(WireError::bad_request("tools.0.name: Field required"));
+        };
+        let schema = t.get("input_schema").cloned().unwrap_or_else(|| json!({}));
+        conv.tools.push(ToolSpec {
+            name: name.to_string(),
+            schema,
+        });
+    }
+    conv.tool_choice = match obj
+        .get("tool_choice")
+        .and_then(|c| c.get("type"))
+        .and_then(Value::as_str)
+    {
+        Some("none") => ToolChoice::None,
+        Some("any") => ToolChoice::Required,
+        Some("tool") => match body.pointer("/tool_choice/name").and_then(Value::as_str) {
+            Some(name) => ToolChoice::Named(name.to_string()),
+            None => return Err(WireError::bad_request("tool_choice.tool.name: Field required")),
+        },
+        _ => ToolChoice::Auto,
+    };
+    conv.stop = obj
+        .get("stop_sequences")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default();
+    conv.json_mode = body.pointer("/output_format/type").and_then(Value::as_str) == Some("json_schema")
+        || body.pointer("/output_config/format/type").and_then(Value::as_str) == Some("json_schema");
+    conv.stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    Ok(conv)
+}
+
+fn error_type(status: u16) -> &'static str {
+    match status {
+        400 => "invalid_request_error",
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        504 => "timeout_error",
+        529 => "overloaded_error",
+        s if s >= 500 => "api_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// Anthropic's error envelope for `err`.
+pub fn error_body(err: &WireError) -> Value {
+    json!({
+        "type": "error",
+        "error": {"type": error_type(err.status), "message": err.message},
+        "request_id": format!("req_011{}", util::random_alnum(21)),
+    })
+}
+
+/// The mid-stream error event (`error_after`).
+pub fn stream_error() -> Bytes {
+    named_event(
+        "error",
+        &json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+    )
+}
+
+fn stop_reason(finish: &Finish) -> (&'static str, Value) {
+    match finish {
+        Finish::Stop => ("end_turn", Value::Null),
+        Finish::Length => ("max_tokens", Value::Null),
+        Finish::StopSequence(s) => ("stop_sequence", json!(s)),
+        Finish::ToolCalls => ("tool_use", Value::Null),
+    }
+}
+
+fn usage(answer: &Answer, output_tokens: u64) -> Value {
+    json!({
+        "input_tokens": answer.prompt_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": output_tokens,
+        "service_tier": "standard",
+    })
+}
+
+fn tool_ids(answer: &Answer) -> Vec<String> {
+    match &answer.reply {
+        Reply::ToolCalls(calls) => calls
+            .iter()
+            .map(|_| format!("toolu_01{}", util::random_alnum(22)))
+            .collect(),
+        Reply::Text(_) => Vec::new(),
+    }
+}
+
+fn message_id() -> String {
+    format!("msg_01{}", util::random_alnum(22))
+}
+
+/// The non-streamed message object.
+pub fn message(conv: &Conversation, answer: &Answer, no_usage: bool) -> Value {
+    let content: Vec<Value> = match &answer.reply {
+        Reply::Text(_) => vec![json!({"type": "text", "text": answer.text()})],
+        Reply::ToolCalls(calls) => calls
+            .iter()
+            .zip(tool_ids(answer))
+            .map(|(c, id)| json!({"type": "tool_use", "id": id, "name": c.name, "input": c.arguments}))
+            .collect(),
+    };
+    let (reason, sequence) = stop_reason(&answer.finish);
+    let mut out = json!({
+        "id": message_id(), "type": "message", "role": "assistant", "model": conv.model,
+        "content": content, "stop_reason": reason, "stop_sequence": sequence,
+    });
+    if !no_usage {
+        out["usage"] = usage(answer, answer.completion_tokens);
+    }
+    out
+}
+
+/// The streamed event sequence: message_start, content_block_start, ping,
+/// content_block_delta…, content_block_stop, (next block…), message_delta, message_stop.
+pub fn stream_events(conv: &Conversation, answer: &Answer, no_usage: bool) -> Vec<Ev> {
+    let mut start = json!({
+        "id": message_id(), "type": "message", "role": "assistant", "model": conv.model,
+        "content": [], "stop_reason": null, "stop_sequence": null,
+    });
+    if !no_usage {
+        start["usage"] = usage(answer, 1);
+    }
+    let mut events = vec![Ev::Head(named_event(
+        "message_start",
+        &json!({"type": "message_start", "message": start}),
+    ))];
+    let ping = || named_event("ping", &json!({"type": "ping"}));
+    let stop_block = |i: usize| {
+        named_event(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": i}),
+        )
+    };
+    let mut last_block = 0;
+    match &answer.reply {
+        Reply::Text(chunks) => {
+            events.push(Ev::Head(named_event(
+                "content_block_start",
+                &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            )));
+            events.push(Ev::Head(ping()));
+            for c in chunks {
+                events.push(Ev::Content(named_event(
+                    "content_block_delta",
+                    &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": c}}),
+                )));
+            }
+        }
+        Reply::ToolCalls(calls) => {
+            for (i, (call, id)) in calls.iter().zip(tool_ids(answer)).enumerate() {
+                let start_block = named_event(
+                    "content_block_start",
+                    &json!({"type": "content_block_start", "index": i,
+                        "content_block": {"type": "tool_use", "id": id, "name": call.name, "input": {}}}),
+                );
+                if i == 0 {
+                    events.push(Ev::Head(start_block));
+                    events.push(Ev::Head(ping()));
+                } else {
+                    events.push(Ev::Mid(stop_block(i - 1)));
+                    events.push(Ev::Mid(start_block));
+                }
+                for frag in &call.fragments {
+                    events.push(Ev::Content(named_event(
+                        "content_block_delta",
+                        &json!({"type": "content_block_delta", "index": i,
+                            "delta": {"type": "input_json_delta", "partial_json": frag}}),
+                    )));
+                }
+                last_block = i;
+            }
+        }
+    }
+    events.push(Ev::Tail(stop_block(last_block)));
+    let (reason, sequence) = stop_reason(&answer.finish);
+    let mut delta =
+        json!({"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": sequence}});
+    if !no_usage {
+        delta["usage"] = json!({"output_tokens": answer.completion_tokens});
+    }
+    events.push(Ev::Tail(named_event("message_delta", &delta)));
+    events.push(Ev::Tail(named_event(
+        "message_stop",
+        &json!({"type": "message_stop"}),
+    )));
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msgs(messages: Value) -> Value {
+        json!({"model": "claude", "max_tokens": 100, "messages": messages})
+    }
+
+    #[test]
+    fn requires_max_tokens_and_alternation() {
+        let no_max = json!({"model":"c","messages":[{"role":"user","content":"hi"}]});
+        assert!(parse(&no_max).unwrap_err().message.contains("max_tokens"));
+        let twice = msgs(json!([{"role":"user","content":"a"},{"role":"user","content":"b"}]));
+        assert!(parse(&twice).unwrap_err().message.contains("alternate"));
+        let starts_wrong = msgs(json!([{"role":"assistant","content":"a"}]));
+        assert!(parse(&starts_wrong)
+            .unwrap_err()
+            .message
+            .contains("first message"));
+        let system = msgs(json!([{"role":"system","content":"a"},{"role":"user","content":"b"}]));
+        assert!(parse(&system).unwrap_err().message.contains("system"));
+    }
+
+    #[test]
+    fn tool_results_must_answer_the_previous_tool_uses() {
+        let ok = msgs(json!([
+            {"role":"user","content":"weather?"},
+            {"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"w","input":{}}]},
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"sunny and warm"}]}
+        ]));
+        let conv = parse(&ok).unwrap();
+        assert_eq!(conv.tool_results, Some(vec!["sunny and warm".to_string()]));
+        assert_eq!(conv.prompt_tokens(), 4);
+        let unanswered = msgs(json!([
+            {"role":"user","content":"weather?"},
+            {"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"w","input":{}}]},
+            {"role":"user","content":"never mind"}
+        ]));
+        assert!(parse(&unanswered).unwrap_err().message.contains("toolu_1"));
+        let stray = msgs(json!([
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_9","content":"x"}]}
+        ]));
+        assert!(parse(&stray).unwrap_err().message.contains("toolu_9"));
+    }
+}

@@ -1,0 +1,486 @@
+//! OpenAI Chat Completions (`POST …/chat/completions`) and Images wire format.
+
+use bytes::Bytes;
+use serde_json::{json, Map, Value};
+
+use crate::answer::{Answer, Conversation, Finish, Reply, ToolChoice, ToolSpec};
+use crate::error::WireError;
+use crate::stream::{data_line, Ev};
+use crate::util;
+
+/// A parsed chat completions request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub conv: Conversation,
+    /// `stream_options.include_usage`.
+    pub include_usage: bool,
+}
+
+fn content_texts(content: Option<&Value>) -> Vec<String> {
+    match content {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| match p {
+                Value::String(s) => Some(s.clone()),
+                _ => p
+                    .get("text")
+                    .or_else(|| p.get("refusal"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Parses and validates a request the way OpenAI does (the checks that catch translation bugs).
+pub fn parse(body: &Value) -> Result<ChatRequest, WireError> {
+    let Some(obj) = body.as_object() else {
+        return Err(WireError::bad_request("The request body must be a JSON object."));
+    };
+    let model = match obj.get("model").and_then(Value::as_str) {
+        Some(m) if !m.is_empty() => m.to_string(),
+        _ => return Err(WireError::bad_request("you must provide a model parameter").with_param("model")),
+    };
+    let messages = match obj.get("messages").and_then(Value::as_array) {
+        Some(m) if !m.is_empty() => m,
+        Some(_) => {
+            return Err(WireError::bad_request("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.").with_param("messages"))
+        }
+        None => return Err(WireError::bad_request("Missing required parameter: 'messages'.").with_param("messages")),
+    };
+    let mut conv = Conversation {
+        model,
+        ..Default::default()
+    };
+    let mut open_calls: Vec<String> = Vec::new();
+    let mut open_calls_at = 0;
+    for (i, m) in messages.iter().enumerate() {
+        let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+        if !open_calls.is_empty() && role != "tool" {
+            return Err(WireError::bad_request(format!(
+                "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: {}",
+                open_calls.join(", ")
+            ))
+            .with_param(format!("messages.[{open_calls_at}].role")));
+        }
+        match role {
+            "system" | "developer" | "user" => conv.texts.extend(content_texts(m.get("content"))),
+            "assistant" => {
+                conv.texts.extend(content_texts(m.get("content")));
+                if let Some(calls) = m.get("tool_calls").and_then(Value::as_array) {
+                    open_calls = calls
+                        .iter()
+                        .filter_map(|c| c.get("id").and_then(Value::as_str).map(str::to_string))
+                        .collect();
+                    open_calls_at = i;
+                }
+            }
+            "tool" | "function" => {
+                let id = m.get("tool_call_id").and_then(Value::as_str).unwrap_or("");
+                if role == "tool" {
+                    match open_calls.iter().position(|c| c == id) {
+                        Some(p) => {
+                            open_calls.remove(p);
+                        }
+                        None => {
+                            return Err(WireError::bad_request(
+                                "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+                            )
+                            .with_param(format!("messages.[{i}].role")))
+                        }
+                    }
+                }
+                conv.texts.extend(content_texts(m.get("content")));
+            }
+            other => {
+                return Err(WireError::bad_request(format!(
+                    "Invalid value: '{other}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'."
+                ))
+                .with_param(format!("messages[{i}].role")))
+            }
+        }
+    }
+    // Tool results at the end of the conversation (one per trailing tool message).
+    let trailing: Vec<String> = messages
+        .iter()
+        .rev()
+        .take_while(|m| matches!(m.get("role").and_then(Value::as_str), Some("tool" | "function")))
+        .map(|m| content_texts(m.get("content")).join(" "))
+        .collect();
+    if !trailing.is_empty() {
+        conv.tool_results = Some(trailing.into_iter().rev().collect());
+    }
+
+    for (i, t) in obj
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let f = t.get("function").unwrap_or(t);
+        let Some(name) = f.get("name").and_then(Value::as_str) else {
+            return Err(
+                WireError::bad_request("Missing required parameter: 'tools[0].function.name'.")
+                    .with_param(format!("tools[{i}].function.name")),
+            );
+        };
+        let schema = f.get("parameters").cloned().unwrap_or_else(|| json!({}));
+        conv.tools.push(ToolSpec {
+            name: name.to_string(),
+            schema,
+        });
+    }
+    for f in obj
+        .get("functions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(name) = f.get("name").and_then(Value::as_str) {
+            let schema = f.get("parameters").cloned().unwrap_or_else(|| json!({}));
+            conv.tools.push(ToolSpec {
+                name: name.to_string(),
+                schema,
+            });
+        }
+    }
+    conv.tool_choice =
+        match obj.get("tool_choice") {
+            None | Some(Value::Null) => ToolChoice::Auto,
+            Some(_) if conv.tools.is_empty() => return Err(WireError::bad_request(
+                "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+            )
+            .with_param("tool_choice")),
+            Some(Value::String(s)) => match s.as_str() {
+                "none" => ToolChoice::None,
+                "required" => ToolChoice::Required,
+                _ => ToolChoice::Auto,
+            },
+            Some(v) => match v.pointer("/function/name").and_then(Value::as_str) {
+                Some(name) => ToolChoice::Named(name.to_string()),
+                None => ToolChoice::Auto,
+            },
+        };
+    conv.max_tokens = obj
+        .get("max_completion_tokens")
+        .and_then(Value::as_u64)
+        .or_else(|| obj.get("max_tokens").and_then(Value::as_u64));
+    conv.json_mode = matches!(
+        body.pointer("/response_format/type").and_then(Value::as_str),
+        Some("json_object" | "json_schema")
+    );
+    conv.stop = match obj.get("stop") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => Vec::new(),
+    };
+    conv.stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let stream_options = obj.get("stream_options").filter(|v| !v.is_null());
+    if stream_options.is_some() && !conv.stream {
+        return Err(WireError::bad_request(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+        )
+        .with_param("stream_options"));
+    }
+    let include_usage = stream_options
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok(ChatRequest { conv, include_usage })
+}
+
+/// OpenAI's error envelope for `err`.
+pub fn error_body(err: &WireError) -> Value {
+    let (kind, code) = match err.status {
+        400 | 413 | 422 => ("invalid_request_error", Value::Null),
+        401 => ("invalid_request_error", json!("invalid_api_key")),
+        403 => ("permission_denied", Value::Null),
+        404 => ("invalid_request_error", json!("model_not_found")),
+        429 => ("requests", json!("rate_limit_exceeded")),
+        s if s >= 500 => ("server_error", Value::Null),
+        _ => ("invalid_request_error", Value::Null),
+    };
+    json!({"error": {"message": err.message, "type": kind, "param": err.param, "code": code}})
+}
+
+/// The mid-stream error event (`error_after`).
+pub fn stream_error() -> Bytes {
+    data_line(&json!({"error": {
+        "message": "The server had an error while processing your request. Sorry about that! (injected by flint-mock)",
+        "type": "server_error", "param": null, "code": null}}))
+}
+
+fn finish_reason(finish: &Finish) -> &'static str {
+    match finish {
+        Finish::Stop | Finish::StopSequence(_) => "stop",
+        Finish::Length => "length",
+        Finish::ToolCalls => "tool_calls",
+    }
+}
+
+fn usage(answer: &Answer) -> Value {
+    json!({
+        "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": answer.completion_tokens,
+        "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+    })
+}
+
+/// Ids for one answer: the completion id and one `call_…` id per tool call.
+pub struct Ids {
+    pub id: String,
+    pub created: u64,
+    pub calls: Vec<String>,
+}
+
+impl Ids {
+    pub fn new(answer: &Answer) -> Ids {
+        let calls = match &answer.reply {
+            Reply::ToolCalls(c) => c
+                .iter()
+                .map(|_| format!("call_{}", util::random_alnum(24)))
+                .collect(),
+            Reply::Text(_) => Vec::new(),
+        };
+        Ids {
+            id: format!("chatcmpl-{}", util::random_alnum(29)),
+            created: util::now_secs(),
+            calls,
+        }
+    }
+}
+
+/// The non-streamed `chat.completion` object.
+pub fn completion(conv: &Conversation, answer: &Answer, no_usage: bool) -> Value {
+    let ids = Ids::new(answer);
+    let mut message = Map::new();
+    message.insert("role".into(), json!("assistant"));
+    match &answer.reply {
+        Reply::Text(_) => {
+            message.insert("content".into(), json!(answer.text()));
+        }
+        Reply::ToolCalls(calls) => {
+            message.insert("content".into(), Value::Null);
+            let calls: Vec<Value> = calls
+                .iter()
+                .zip(&ids.calls)
+                .map(|(c, id)| {
+                    json!({"id": id, "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments_json()}})
+                })
+                .collect();
+            message.insert("tool_calls".into(), Value::Array(calls));
+        }
+    }
+    message.insert("refusal".into(), Value::Null);
+    message.insert("annotations".into(), json!([]));
+    let mut out = json!({
+        "id": ids.id,
+        "object": "chat.completion",
+        "created": ids.created,
+        "model": conv.model,
+        "choices": [{"index": 0, "message": message, "logprobs": null,
+            "finish_reason": finish_reason(&answer.finish)}],
+        "service_tier": "default",
+        "system_fingerprint": "fp_flintmock",
+    });
+    if !no_usage {
+        out["usage"] = usage(answer);
+    }
+    out
+}
+
+/// The streamed `chat.completion.chunk` events, ending in `data: [DONE]`.
+pub fn stream_events(conv: &Conversation, answer: &Answer, include_usage: bool, no_usage: bool) -> Vec<Ev> {
+    let ids = Ids::new(answer);
+    let with_usage = include_usage && !no_usage;
+    let chunk = |choices: Value, usage_value: Option<Value>| {
+        let mut c = json!({
+            "id": ids.id, "object": "chat.completion.chunk", "created": ids.created,
+            "model": conv.model, "service_tier": "default", "system_fingerprint": "fp_flintmock",
+            "choices": choices,
+        });
+        if with_usage {
+            c["usage"] = usage_value.unwrap_or(Value::Null);
+        }
+        data_line(&c)
+    };
+    let delta = |d: Value, finish: Option<&str>| json!([{"index": 0, "delta": d, "logprobs": null, "finish_reason": finish}]);
+    let mut events = Vec::new();
+    match &answer.reply {
+        Reply::Text(chunks) => {
+            events.push(Ev::Head(chunk(
+                delta(json!({"role": "assistant", "content": "", "refusal": null}), None),
+                None,
+            )));
+            for c in chunks {
+                events.push(Ev::Content(chunk(delta(json!({"content": c}), None), None)));
+            }
+        }
+        Reply::ToolCalls(calls) => {
+            for (i, (call, id)) in calls.iter().zip(&ids.calls).enumerate() {
+                let header = json!([{"index": i, "id": id, "type": "function",
+                    "function": {"name": call.name, "arguments": ""}}]);
+                if i == 0 {
+                    events.push(Ev::Head(chunk(
+                        delta(
+                            json!({"role": "assistant", "content": null, "tool_calls": header, "refusal": null}),
+                            None,
+                        ),
+                        None,
+                    )));
+                } else {
+                    events.push(Ev::Mid(chunk(delta(json!({"tool_calls": header}), None), None)));
+                }
+                for frag in &call.fragments {
+                    let d = json!({"tool_calls": [{"index": i, "function": {"arguments": frag}}]});
+                    events.push(Ev::Content(chunk(delta(d, None), None)));
+                }
+            }
+        }
+    }
+    events.push(Ev::Tail(chunk(
+        delta(json!({}), Some(finish_reason(&answer.finish))),
+        None,
+    )));
+    if with_usage {
+        events.push(Ev::Tail(chunk(json!([]), Some(usage(answer)))));
+    }
+    events.push(Ev::Tail(Bytes::from_static(b"data: [DONE]\n\n")));
+    events
+}
+
+/// A parsed images request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageRequest {
+    pub model: String,
+    pub prompt: String,
+    pub n: u64,
+    pub b64: bool,
+}
+
+/// Parses `POST …/images/generations`.
+pub fn parse_images(body: &Value) -> Result<ImageRequest, WireError> {
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("dall-e-2")
+        .to_string();
+    let prompt = match body.get("prompt").and_then(Value::as_str) {
+        Some(p) if !p.is_empty() => p.to_string(),
+        _ => return Err(WireError::bad_request("Missing required parameter: 'prompt'.").with_param("prompt")),
+    };
+    let n = match body.get("n") {
+        None | Some(Value::Null) => 1,
+        Some(v) => match v.as_u64() {
+            Some(n @ 1..=10) => n,
+            _ => {
+                return Err(WireError::bad_request(format!(
+                    "Invalid 'n': integer above or below allowed range (1..10), got {v}."
+                ))
+                .with_param("n"))
+            }
+        },
+    };
+    let b64 = match body.get("response_format").and_then(Value::as_str) {
+        Some("b64_json") => true,
+        Some("url") => false,
+        Some(other) => {
+            return Err(WireError::bad_request(format!(
+                "Invalid value: '{other}'. Supported values are: 'url' and 'b64_json'."
+            ))
+            .with_param("response_format"))
+        }
+        None => model.starts_with("gpt-image"),
+    };
+    Ok(ImageRequest {
+        model,
+        prompt,
+        n,
+        b64,
+    })
+}
+
+/// The images response: `n` entries of the mock PNG, inline or by URL.
+pub fn images_response(req: &ImageRequest, png_b64: &str, url: &str) -> Value {
+    let data: Vec<Value> = (0..req.n)
+        .map(|_| {
+            if req.b64 {
+                json!({"b64_json": png_b64})
+            } else {
+                json!({"url": url})
+            }
+        })
+        .collect();
+    json!({"created": util::now_secs(), "data": data})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answer::plan;
+    use crate::knobs::{Defaults, Knobs};
+
+    #[test]
+    fn counts_every_text_the_request_carries() {
+        let req = parse(&json!({"model":"m","messages":[
+            {"role":"system","content":"be brief"},
+            {"role":"user","content":[{"type":"text","text":"look at"},{"type":"image_url","image_url":{"url":"x"}}]},
+            {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+            {"role":"tool","tool_call_id":"call_1","content":"it is sunny"}
+        ],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}]}))
+        .unwrap();
+        assert_eq!(req.conv.prompt_tokens(), 7);
+        assert_eq!(req.conv.tool_results, Some(vec!["it is sunny".to_string()]));
+    }
+
+    #[test]
+    fn rejects_tool_messages_without_a_call() {
+        let err = parse(&json!({"model":"m","messages":[
+            {"role":"user","content":"hi"},{"role":"tool","tool_call_id":"call_x","content":"r"}]}))
+        .unwrap_err();
+        assert_eq!(err.status, 400);
+        let err = parse(&json!({"model":"m","messages":[
+            {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+            {"role":"user","content":"hi"}]}))
+        .unwrap_err();
+        assert!(err.message.contains("call_1"));
+    }
+
+    #[test]
+    fn stream_and_non_stream_agree() {
+        let req = parse(
+            &json!({"model":"m","messages":[{"role":"user","content":"a b c"}],"stream":true,
+            "stream_options":{"include_usage":true}}),
+        )
+        .unwrap();
+        let answer = plan(&req.conv, &Knobs::default(), &Defaults::default());
+        let full = completion(&req.conv, &answer, false);
+        let events = stream_events(&req.conv, &answer, true, false);
+        let mut text = String::new();
+        let mut usage = Value::Null;
+        for e in events {
+            let (Ev::Head(b) | Ev::Content(b) | Ev::Mid(b) | Ev::Tail(b)) = e;
+            let s = String::from_utf8(b.to_vec()).unwrap();
+            let payload = s.trim().strip_prefix("data: ").unwrap();
+            if payload == "[DONE]" {
+                continue;
+            }
+            let v: Value = serde_json::from_str(payload).unwrap();
+            if let Some(t) = v.pointer("/choices/0/delta/content").and_then(Value::as_str) {
+                text.push_str(t);
+            }
+            if !v["usage"].is_null() {
+                usage = v["usage"].clone();
+            }
+        }
+        assert_eq!(json!(text), full["choices"][0]["message"]["content"]);
+        assert_eq!(usage, full["usage"]);
+    }
+}

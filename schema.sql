@@ -1,0 +1,83 @@
+-- Flint's D1 schema and seed rows. Idempotent: `make dev` and `make test` apply it on every start,
+-- and `wrangler d1 execute DB --remote --file schema.sql` applies it in production.
+
+-- Plans: the limits of each plan. `enterprise` values are defaults that per-user overrides replace.
+CREATE TABLE IF NOT EXISTS plans (
+  id                    TEXT PRIMARY KEY,
+  name                  TEXT NOT NULL,
+  daily_lite_requests   INTEGER NOT NULL CHECK (daily_lite_requests >= 0),
+  rpm                   INTEGER NOT NULL CHECK (rpm > 0),
+  tpm                   INTEGER NOT NULL CHECK (tpm > 0),
+  concurrent_requests   INTEGER NOT NULL CHECK (concurrent_requests > 0),
+  max_output_tokens     INTEGER NOT NULL CHECK (max_output_tokens > 0),
+  system_prompt_allowed INTEGER NOT NULL CHECK (system_prompt_allowed IN (0, 1)),
+  monthly_price_rub     INTEGER            -- NULL: not sold as a subscription
+);
+
+INSERT INTO plans (id, name, daily_lite_requests, rpm, tpm, concurrent_requests, max_output_tokens, system_prompt_allowed, monthly_price_rub) VALUES
+  ('free',       'Free',          15,   20,    40000,   2, 4096, 0, NULL),
+  ('payg',       'Pay as you go', 15,   60,   150000,   5, 8192, 1, NULL),
+  ('pro',        'Pro',          500,  500,  2000000,  50, 8192, 1, 990),
+  ('pro_plus',   'Pro+',        2000, 1000,  4000000, 100, 8192, 1, 1990),
+  ('enterprise', 'Enterprise',  2000, 1000,  4000000, 100, 8192, 1, NULL)
+ON CONFLICT (id) DO UPDATE SET
+  name = excluded.name,
+  daily_lite_requests = excluded.daily_lite_requests,
+  rpm = excluded.rpm,
+  tpm = excluded.tpm,
+  concurrent_requests = excluded.concurrent_requests,
+  max_output_tokens = excluded.max_output_tokens,
+  system_prompt_allowed = excluded.system_prompt_allowed,
+  monthly_price_rub = excluded.monthly_price_rub;
+
+-- Users. Money is integer nano-USD (1e-9 USD); it is never negative.
+CREATE TABLE IF NOT EXISTS users (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  email          TEXT NOT NULL UNIQUE,          -- trimmed and lower-cased
+  password_hash  TEXT,                          -- NULL for accounts created by OAuth
+  plan           TEXT NOT NULL DEFAULT 'free' REFERENCES plans (id),
+  balance_nanos  INTEGER NOT NULL DEFAULT 0 CHECK (balance_nanos >= 0),
+  token_version  INTEGER NOT NULL DEFAULT 0,    -- bumped to revoke every JWT issued before
+  created_at     INTEGER NOT NULL               -- Unix seconds
+);
+
+-- OAuth identities linked to users (Google `sub`, Yandex `id`).
+CREATE TABLE IF NOT EXISTS oauth_identities (
+  provider    TEXT NOT NULL,
+  subject     TEXT NOT NULL,
+  user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  email       TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (provider, subject)
+);
+
+-- API keys: only the SHA-256 of the key and a short display prefix are stored.
+CREATE TABLE IF NOT EXISTS api_keys (
+  id            TEXT PRIMARY KEY,
+  user_id       INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  name          TEXT NOT NULL,
+  key_hash      TEXT NOT NULL UNIQUE,
+  prefix        TEXT NOT NULL,
+  models        TEXT,                           -- JSON array of model ids; NULL: every model
+  expires_at    INTEGER,
+  created_at    INTEGER NOT NULL,
+  last_used_at  INTEGER
+);
+CREATE INDEX IF NOT EXISTS api_keys_by_user ON api_keys (user_id, created_at);
+
+-- Email-code registration: one pending code per email, stored as an HMAC.
+CREATE TABLE IF NOT EXISTS email_codes (
+  email       TEXT PRIMARY KEY,
+  code_hash   TEXT NOT NULL,
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  sent_at     INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL
+);
+
+-- Single-use verification tickets handed out by /auth/verify-email, stored as SHA-256.
+CREATE TABLE IF NOT EXISTS registration_tickets (
+  ticket_hash  TEXT PRIMARY KEY,
+  email        TEXT NOT NULL,
+  expires_at   INTEGER NOT NULL,
+  used_at      INTEGER
+);

@@ -1,0 +1,235 @@
+//! API keys (TechStone's console keys): `sk-` plus 32 random bytes, shown once; only the SHA-256
+//! and a short display prefix are stored.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use worker::{Request, Response};
+
+use super::{unauthorized, Credential, Principal};
+use crate::app::App;
+use crate::catalog::Catalog;
+use crate::db::{ApiKeyRow, Db};
+use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::{http, time};
+
+pub const KEY_PREFIX: &str = "sk-";
+const KEY_RANDOM_BYTES: usize = 32;
+const DISPLAY_PREFIX_CHARS: usize = 12;
+const MAX_KEYS_PER_USER: usize = 100;
+
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+fn new_key() -> ApiResult<String> {
+    let mut bytes = [0u8; KEY_RANDOM_BYTES];
+    getrandom::getrandom(&mut bytes).map_err(ApiError::internal)?;
+    Ok(format!("{KEY_PREFIX}{}", B64.encode(bytes)))
+}
+
+pub async fn authenticate(db: &Db, key: &str, now: i64) -> ApiResult<Principal> {
+    let invalid = || unauthorized("invalid_api_key", "Invalid API key; it may have been revoked.");
+    let row = db.api_key_by_hash(&hash_key(key)).await?.ok_or_else(invalid)?;
+    if row.expires_at.is_some_and(|at| at <= now) {
+        return Err(unauthorized("api_key_expired", "This API key has expired."));
+    }
+    let user = db.user_by_id(row.user_id).await?.ok_or_else(invalid)?;
+    // Last-used time is informational: a minute's precision saves a write per request.
+    if row.last_used_at.is_none_or(|at| now - at >= 60) {
+        db.touch_api_key(&row.id, now).await?;
+    }
+    let models = row.models.as_deref().map(parse_models).transpose()?;
+    Ok(Principal {
+        user,
+        credential: Credential::ApiKey { id: row.id, models },
+    })
+}
+
+fn parse_models(stored: &str) -> ApiResult<Vec<String>> {
+    serde_json::from_str(stored)
+        .map_err(|e| ApiError::internal(format!("api_keys.models is not a JSON list: {e}")))
+}
+
+fn key_json(row: &ApiKeyRow) -> ApiResult<Value> {
+    let models = row.models.as_deref().map(parse_models).transpose()?;
+    Ok(json!({
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "models": models,
+        "expires_at": row.expires_at.map(time::iso8601),
+        "created_at": time::iso8601(row.created_at),
+        "last_used_at": row.last_used_at.map(time::iso8601),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKey {
+    name: String,
+    #[serde(default)]
+    models: Option<Vec<String>>,
+    #[serde(default)]
+    expires_at: Option<ExpiresAt>,
+}
+
+/// `expires_at` as an ISO 8601 time or Unix seconds.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ExpiresAt {
+    Unix(i64),
+    Iso(String),
+}
+
+/// `POST /api/keys`: the key is in this answer and never again.
+pub async fn create(mut req: Request, app: &App) -> ApiResult<Response> {
+    let db = Db::from_env(&app.env)?;
+    let principal = super::authenticate(&req, app, &db).await?;
+    principal.require_session("manage API keys")?;
+    let body: CreateKey = http::read_json(&mut req, app.config.max_json_body_bytes).await?;
+    let now = time::now_secs();
+
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad_request(
+            "name",
+            "`name` must be 1 to 100 characters.",
+        ));
+    }
+    let models = match body.models {
+        None => None,
+        Some(list) if list.is_empty() => {
+            return Err(ApiError::bad_request(
+                "models",
+                "`models` must list at least one model, or be omitted for all.",
+            ))
+        }
+        Some(list) => {
+            let catalog = Catalog::embedded()?;
+            let mut canonical = Vec::with_capacity(list.len());
+            for (i, id) in list.iter().enumerate() {
+                let model = catalog.model(id).ok_or_else(|| {
+                    ApiError::new(
+                        ErrorKind::BadRequest,
+                        "model_not_found",
+                        format!("Unknown model `{id}` in `models`."),
+                    )
+                    .with_param(format!("models[{i}]"))
+                })?;
+                if !canonical.contains(&model.id) {
+                    canonical.push(model.id.clone());
+                }
+            }
+            Some(canonical)
+        }
+    };
+    let expires_at = match body.expires_at {
+        None => None,
+        Some(ExpiresAt::Unix(secs)) => Some(secs),
+        Some(ExpiresAt::Iso(text)) => Some(time::parse_iso8601(&text).ok_or_else(|| {
+            ApiError::bad_request(
+                "expires_at",
+                "`expires_at` must be an ISO 8601 time such as 2027-01-31T00:00:00Z.",
+            )
+        })?),
+    };
+    if expires_at.is_some_and(|at| at <= now) {
+        return Err(ApiError::bad_request(
+            "expires_at",
+            "`expires_at` must be in the future.",
+        ));
+    }
+    if db.api_keys_of(principal.user.id).await?.len() >= MAX_KEYS_PER_USER {
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            "too_many_keys",
+            format!("An account may hold at most {MAX_KEYS_PER_USER} API keys; revoke one first."),
+        ));
+    }
+
+    let key = new_key()?;
+    let id = format!("key_{}", http::random_hex(8));
+    let prefix: String = key.chars().take(DISPLAY_PREFIX_CHARS).collect();
+    let models_json = models
+        .as_ref()
+        .map(|m| serde_json::to_string(m).unwrap_or_default());
+    db.insert_api_key(
+        &id,
+        principal.user.id,
+        name,
+        &hash_key(&key),
+        &prefix,
+        models_json.as_deref(),
+        expires_at,
+        now,
+    )
+    .await?;
+    http::json(
+        201,
+        &json!({
+            "id": id,
+            "name": name,
+            "key": key,
+            "prefix": prefix,
+            "models": models,
+            "expires_at": expires_at.map(time::iso8601),
+            "created_at": time::iso8601(now),
+        }),
+    )
+}
+
+/// `GET /api/keys`: the caller's keys, without secrets.
+pub async fn list(req: Request, app: &App) -> ApiResult<Response> {
+    let db = Db::from_env(&app.env)?;
+    let principal = super::authenticate(&req, app, &db).await?;
+    principal.require_session("manage API keys")?;
+    let keys = db
+        .api_keys_of(principal.user.id)
+        .await?
+        .iter()
+        .map(key_json)
+        .collect::<ApiResult<Vec<_>>>()?;
+    http::json(200, &json!({ "keys": keys }))
+}
+
+/// `DELETE /api/keys/{id}`: revokes at once; another user's key is a 404 like a missing one.
+pub async fn revoke(req: Request, app: &App, id: &str) -> ApiResult<Response> {
+    let db = Db::from_env(&app.env)?;
+    let principal = super::authenticate(&req, app, &db).await?;
+    principal.require_session("manage API keys")?;
+    if !db.delete_api_key(principal.user.id, id).await? {
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            "key_not_found",
+            format!("No API key `{id}`."),
+        ));
+    }
+    http::json(200, &json!({ "status": "ok", "id": id, "revoked": true }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_long_random_and_hashed() {
+        let a = new_key().unwrap();
+        let b = new_key().unwrap();
+        assert!(a.starts_with("sk-") && a.len() == 3 + 43, "{a}");
+        assert_ne!(a, b);
+        assert_eq!(hash_key(&a).len(), 64);
+        assert_ne!(hash_key(&a), hash_key(&b));
+    }
+
+    #[test]
+    fn expires_at_accepts_iso_or_unix() {
+        let iso: CreateKey =
+            serde_json::from_str(r#"{"name":"n","expires_at":"2030-01-01T00:00:00Z"}"#).unwrap();
+        assert!(matches!(iso.expires_at, Some(ExpiresAt::Iso(_))));
+        let unix: CreateKey = serde_json::from_str(r#"{"name":"n","expires_at":1900000000}"#).unwrap();
+        assert!(matches!(unix.expires_at, Some(ExpiresAt::Unix(1_900_000_000))));
+    }
+}

@@ -1,0 +1,250 @@
+//! Who is calling: password hashing, JWTs, API keys, email codes, OAuth, and `authenticate()`,
+//! which turns an `Authorization: Bearer …` header into a `Principal` or a 401.
+
+pub mod apikeys;
+pub mod email_code;
+pub mod jwt;
+pub mod oauth;
+pub mod password;
+pub mod routes;
+
+use serde_json::{json, Value};
+use worker::Request;
+
+use crate::app::App;
+use crate::billing::money::Nanos;
+use crate::db::{Db, UserRow};
+use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::time;
+
+/// A trimmed, lower-cased, plausibly deliverable email address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> ApiResult<Email> {
+        let email = raw.trim().to_lowercase();
+        let invalid =
+            || ApiError::bad_request("email", format!("`{}` is not a valid email address.", raw.trim()));
+        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid());
+        }
+        let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+        let label_ok = |label: &str| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        };
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        let labels: Vec<&str> = domain.split('.').collect();
+        if !local_ok || labels.len() < 2 || !labels.iter().all(|l| label_ok(l)) {
+            return Err(invalid());
+        }
+        Ok(Email(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Jwt,
+    ApiKey { id: String, models: Option<Vec<String>> },
+}
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: UserRow,
+    pub credential: Credential,
+}
+
+impl Principal {
+    /// Key management and password changes need a signed-in session, not an API key.
+    pub fn require_session(&self, what: &str) -> ApiResult<()> {
+        match self.credential {
+            Credential::Jwt => Ok(()),
+            Credential::ApiKey { .. } => Err(ApiError::new(
+                ErrorKind::Forbidden,
+                "permission_denied",
+                format!("API keys cannot {what}; use the token from signing in."),
+            )),
+        }
+    }
+
+    /// Whether this credential may use the model with canonical id `model_id`.
+    pub fn may_use_model(&self, model_id: &str) -> bool {
+        match &self.credential {
+            Credential::ApiKey {
+                models: Some(allowed),
+                ..
+            } => allowed.iter().any(|m| m == model_id),
+            _ => true,
+        }
+    }
+
+    pub fn require_model(&self, model_id: &str) -> ApiResult<()> {
+        if self.may_use_model(model_id) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorKind::Forbidden,
+                "model_not_allowed",
+                format!("This API key is not allowed to use the model `{model_id}`."),
+            )
+            .with_param("model"))
+        }
+    }
+}
+
+fn unauthorized(code: &'static str, message: &str) -> ApiError {
+    ApiError::new(ErrorKind::Unauthorized, code, message).with_header("WWW-Authenticate", "Bearer")
+}
+
+/// The bearer token of a request, if it has one.
+fn bearer(req: &Request) -> Option<String> {
+    let header = req.headers().get("Authorization").ok().flatten()?;
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+/// The caller, from a JWT or an API key; a 401 in the route family's envelope otherwise.
+pub async fn authenticate(req: &Request, app: &App, db: &Db) -> ApiResult<Principal> {
+    let token = bearer(req).ok_or_else(|| {
+        unauthorized(
+            "missing_credentials",
+            "Missing credentials: send `Authorization: Bearer <token or API key>`.",
+        )
+    })?;
+    let now = time::now_secs();
+    if token.starts_with(apikeys::KEY_PREFIX) {
+        return apikeys::authenticate(db, &token, now).await;
+    }
+    let secret = app.config.jwt_secret()?;
+    let session =
+        jwt::verify(secret, &token, now).map_err(|e| unauthorized("invalid_token", e.describe()))?;
+    let user_id: i64 = session
+        .sub
+        .parse()
+        .map_err(|_| unauthorized("invalid_token", "The token is malformed."))?;
+    let user = db
+        .user_by_id(user_id)
+        .await?
+        .ok_or_else(|| unauthorized("invalid_token", "The account of this token no longer exists."))?;
+    if user.token_version != session.ver {
+        return Err(unauthorized(
+            "token_revoked",
+            "The token has been revoked; sign in again.",
+        ));
+    }
+    Ok(Principal {
+        user,
+        credential: Credential::Jwt,
+    })
+}
+
+/// `{"status":"ok","token":"…","user":{"id","email","balance_usd"}}`, the shape every sign-in
+/// route answers with.
+pub fn session_body(app: &App, user: &UserRow) -> ApiResult<Value> {
+    let token = jwt::issue(
+        app.config.jwt_secret()?,
+        user.id,
+        user.token_version,
+        time::now_secs(),
+        app.config.jwt_ttl_secs,
+    )
+    .map_err(ApiError::internal)?;
+    Ok(json!({
+        "status": "ok",
+        "token": token,
+        "user": { "id": user.id, "email": user.email, "balance_usd": Nanos(user.balance_nanos).as_usd_f64() },
+    }))
+}
+
+/// The client's IP as Cloudflare reports it.
+pub fn client_ip(req: &Request) -> String {
+    req.headers()
+        .get("CF-Connecting-IP")
+        .ok()
+        .flatten()
+        .or_else(|| req.headers().get("X-Real-IP").ok().flatten())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_lowercased_and_validated() {
+        assert_eq!(
+            Email::parse("  Alice@Example.COM ").unwrap().as_str(),
+            "alice@example.com"
+        );
+        assert!(Email::parse("a+tag@mail.example.org").is_ok());
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a@b",
+            "a b@c.com",
+            "a@@b.com",
+            "a@-b.com",
+            "a..b@c.com",
+            "a@b..com",
+        ] {
+            let error = Email::parse(bad).unwrap_err();
+            assert_eq!(
+                (error.status(), error.param.as_deref()),
+                (400, Some("email")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_scoped_key_may_use_only_its_models() {
+        let user = UserRow {
+            id: 1,
+            email: "a@b.co".into(),
+            password_hash: None,
+            plan: "free".into(),
+            balance_nanos: 0,
+            token_version: 0,
+            created_at: 0,
+        };
+        let scoped = Principal {
+            user: user.clone(),
+            credential: Credential::ApiKey {
+                id: "k".into(),
+                models: Some(vec!["gpt-4o-mini".into()]),
+            },
+        };
+        assert!(scoped.may_use_model("gpt-4o-mini"));
+        assert_eq!(scoped.require_model("gpt-4o").unwrap_err().status(), 403);
+        assert_eq!(
+            scoped.require_session("manage keys").unwrap_err().code,
+            "permission_denied"
+        );
+        let session = Principal {
+            user,
+            credential: Credential::Jwt,
+        };
+        assert!(session.may_use_model("anything") && session.require_session("x").is_ok());
+    }
+}

@@ -1,0 +1,3 @@
+//! Money: exact arithmetic now; holds, settlement and the ledger build on it.
+
+pub mod money;

@@ -1,0 +1,474 @@
+//! The model catalog, as data: `providers.json` and `models.json` are embedded at build time and
+//! are the one source of truth for which models exist, what they cost and where they are served.
+
+pub mod routes;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::billing::money::MicroUsd;
+use crate::error::{ApiError, ApiResult};
+
+const PROVIDERS_JSON: &str = include_str!("providers.json");
+const MODELS_JSON: &str = include_str!("models.json");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireFormat {
+    Openai,
+    Anthropic,
+    Gemini,
+}
+
+/// How a provider wants its API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum AuthStyle {
+    #[serde(rename = "bearer")]
+    Bearer,
+    #[serde(rename = "x-api-key")]
+    XApiKey,
+    #[serde(rename = "x-goog-api-key")]
+    XGoogApiKey,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MaxTokensField {
+    #[default]
+    MaxTokens,
+    MaxCompletionTokens,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    pub id: String,
+    pub name: String,
+    /// The public API's base URL; `<ID>_BASE_URL` overrides it.
+    pub base_url: String,
+    pub wire: WireFormat,
+    pub auth: AuthStyle,
+    /// OpenAI request parameters this vendor rejects; removed before forwarding.
+    #[serde(default)]
+    pub drop_params: Vec<String>,
+    #[serde(default)]
+    pub max_tokens_field: MaxTokensField,
+    #[serde(default)]
+    pub docs: Option<String>,
+}
+
+impl Provider {
+    /// The env prefix of this provider's settings: its id in upper case (`OPENAI`, `DEEPSEEK`).
+    pub fn env_prefix(&self) -> String {
+        self.id.to_ascii_uppercase()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Lite,
+    Premium,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Lite => "lite",
+            Tier::Premium => "premium",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    Chat,
+    Image,
+    Reason,
+    Search,
+    Code,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Chat => "chat",
+            Category::Image => "image",
+            Category::Reason => "reason",
+            Category::Search => "search",
+            Category::Code => "code",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pricing {
+    /// Micro-USD per 1M tokens; `weighted` is the catalog's display figure.
+    PerToken {
+        input: MicroUsd,
+        output: MicroUsd,
+        weighted: MicroUsd,
+    },
+    /// Micro-USD per image returned.
+    PerImage { per_image: MicroUsd },
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub name: String,
+    pub company: String,
+    pub provider: String,
+    pub upstream_id: String,
+    pub tier: Tier,
+    pub category: Category,
+    pub pricing: Pricing,
+    pub context_length: u32,
+    pub max_output_tokens: u32,
+}
+
+/// A row of models.json as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelRow {
+    id: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    name: String,
+    company: String,
+    provider: String,
+    upstream_id: String,
+    tier: Tier,
+    category: Category,
+    price_input: Option<String>,
+    price_output: Option<String>,
+    price_weighted: Option<String>,
+    price_per_image: Option<String>,
+    context_length: u32,
+    max_output_tokens: u32,
+}
+
+#[derive(Debug)]
+pub struct Catalog {
+    pub providers: Vec<Provider>,
+    pub models: Vec<Model>,
+    /// Lower-cased id or alias → index into `models`.
+    index: HashMap<String, usize>,
+}
+
+impl Catalog {
+    /// The embedded catalog, parsed on first use. A broken catalog is a build bug that the unit
+    /// tests catch; at runtime it surfaces as a logged 500, never a panic.
+    pub fn embedded() -> ApiResult<&'static Catalog> {
+        static CATALOG: OnceLock<Result<Catalog, String>> = OnceLock::new();
+        CATALOG
+            .get_or_init(|| Catalog::parse(PROVIDERS_JSON, MODELS_JSON))
+            .as_ref()
+            .map_err(|e| ApiError::internal(format!("embedded catalog is invalid: {e}")))
+    }
+
+    pub fn parse(providers_json: &str, models_json: &str) -> Result<Catalog, String> {
+        let providers: Vec<Provider> =
+            serde_json::from_str(providers_json).map_err(|e| format!("providers.json: {e}"))?;
+        let rows: Vec<ModelRow> =
+            serde_json::from_str(models_json).map_err(|e| format!("models.json: {e}"))?;
+
+        let mut provider_ids = HashMap::new();
+        for provider in &providers {
+            if provider.id.is_empty()
+                || !provider
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
+                return Err(format!("provider id `{}` must be [a-z0-9]+", provider.id));
+            }
+            if provider_ids.insert(provider.id.clone(), provider.wire).is_some() {
+                return Err(format!("provider `{}` is listed twice", provider.id));
+            }
+            if !(provider.base_url.starts_with("https://") || provider.base_url.starts_with("http://")) {
+                return Err(format!(
+                    "provider `{}` has a base_url that is not http(s)",
+                    provider.id
+                ));
+            }
+        }
+
+        let mut models = Vec::with_capacity(rows.len());
+        let mut index = HashMap::new();
+        for row in rows {
+            if !provider_ids.contains_key(&row.provider) {
+                return Err(format!(
+                    "model `{}` names unknown provider `{}`",
+                    row.id, row.provider
+                ));
+            }
+            let price = |field: &str, value: &Option<String>| -> Result<Option<MicroUsd>, String> {
+                value
+                    .as_deref()
+                    .map(|text| MicroUsd::parse(text).map_err(|e| format!("model `{}` {field}: {e}", row.id)))
+                    .transpose()
+            };
+            let input = price("price_input", &row.price_input)?;
+            let output = price("price_output", &row.price_output)?;
+            let weighted = price("price_weighted", &row.price_weighted)?;
+            let per_image = price("price_per_image", &row.price_per_image)?;
+            let pricing = match (row.category, input, output, weighted, per_image) {
+                (Category::Image, None, None, None, Some(per_image)) => Pricing::PerImage { per_image },
+                (category, Some(input), Some(output), Some(weighted), None)
+                    if category != Category::Image =>
+                {
+                    Pricing::PerToken {
+                        input,
+                        output,
+                        weighted,
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                    "model `{}`: image models need only price_per_image, others only the three token prices",
+                    row.id
+                ))
+                }
+            };
+            let position = models.len();
+            for name in std::iter::once(&row.id).chain(row.aliases.iter()) {
+                if name.is_empty() || name.chars().any(char::is_whitespace) {
+                    return Err(format!(
+                        "model id or alias `{name}` must be non-empty without spaces"
+                    ));
+                }
+                if index.insert(name.to_ascii_lowercase(), position).is_some() {
+                    return Err(format!("model id or alias `{name}` is used twice"));
+                }
+            }
+            models.push(Model {
+                id: row.id,
+                aliases: row.aliases,
+                name: row.name,
+                company: row.company,
+                provider: row.provider,
+                upstream_id: row.upstream_id,
+                tier: row.tier,
+                category: row.category,
+                pricing,
+                context_length: row.context_length,
+                max_output_tokens: row.max_output_tokens,
+            });
+        }
+        Ok(Catalog {
+            providers,
+            models,
+            index,
+        })
+    }
+
+    /// A model by id or alias, case-insensitively.
+    pub fn model(&self, id_or_alias: &str) -> Option<&Model> {
+        self.index
+            .get(&id_or_alias.to_ascii_lowercase())
+            .and_then(|&i| self.models.get(i))
+    }
+
+    pub fn provider(&self, id: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.id == id)
+    }
+}
+
+/// `128000` → `"128K"`, `1048576` → `"1M"`: the context length as the Stone seed shows it.
+pub fn display_context_length(tokens: u32) -> String {
+    const MI: u32 = 1024 * 1024;
+    match tokens {
+        t if t >= MI && t % MI == 0 => format!("{}M", t / MI),
+        t if t >= 1_000_000 && t % 1_000_000 == 0 => format!("{}M", t / 1_000_000),
+        t if t >= 1000 && t % 1000 == 0 => format!("{}K", t / 1000),
+        t if t >= 1024 && t % 1024 == 0 => format!("{}K", t / 1024),
+        t if t >= 1000 => format!("{}K", (t + 500) / 1000),
+        t => t.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn catalog() -> &'static Catalog {
+        Catalog::embedded().unwrap()
+    }
+
+    #[test]
+    fn the_embedded_catalog_parses() {
+        assert!(
+            Catalog::embedded().is_ok(),
+            "{:?}",
+            Catalog::parse(PROVIDERS_JSON, MODELS_JSON).err()
+        );
+    }
+
+    #[test]
+    fn has_at_least_fifty_models_from_fifteen_providers_and_companies() {
+        let c = catalog();
+        assert!(c.models.len() >= 50, "{} models", c.models.len());
+        let providers: HashSet<_> = c.models.iter().map(|m| &m.provider).collect();
+        let companies: HashSet<_> = c.models.iter().map(|m| &m.company).collect();
+        assert!(providers.len() >= 15, "{} providers used", providers.len());
+        assert!(companies.len() >= 15, "{} companies", companies.len());
+    }
+
+    #[test]
+    fn exactly_five_lite_models_including_the_seed_ones() {
+        let lite: Vec<_> = catalog()
+            .models
+            .iter()
+            .filter(|m| m.tier == Tier::Lite)
+            .map(|m| m.id.as_str())
+            .collect();
+        assert_eq!(lite.len(), 5, "{lite:?}");
+        assert!(
+            lite.contains(&"gpt-4o-mini") && lite.contains(&"claude-haiku-4.5"),
+            "{lite:?}"
+        );
+    }
+
+    #[test]
+    fn the_stone_seed_prices_are_exact() {
+        let cases = [
+            ("gpt-4o-mini", 900_000, 3_600_000, 2_500_000),
+            ("claude-haiku-4.5", 3_200_000, 16_000_000, 11_000_000),
+            ("gpt-5.1", 4_900_000, 39_200_000, 26_000_000),
+            ("claude-opus-4", 37_500_000, 187_500_000, 130_000_000),
+            ("gemini-2.5-pro", 5_000_000, 40_000_000, 26_000_000),
+        ];
+        for (id, input, output, weighted) in cases {
+            let model = catalog().model(id).unwrap_or_else(|| panic!("{id} missing"));
+            assert_eq!(
+                model.pricing,
+                Pricing::PerToken {
+                    input: MicroUsd(input),
+                    output: MicroUsd(output),
+                    weighted: MicroUsd(weighted)
+                },
+                "{id}"
+            );
+        }
+        let flux = catalog().model("flux-schnell").unwrap();
+        assert_eq!(
+            flux.pricing,
+            Pricing::PerImage {
+                per_image: MicroUsd(12_000)
+            }
+        );
+        assert_eq!(flux.category, Category::Image);
+    }
+
+    #[test]
+    fn every_seed_model_resolves_by_id_or_alias() {
+        for id in [
+            "qwen3-coder-flash",
+            "qwen3-coder-plus",
+            "claude-haiku-4-5",
+            "claude-haiku-4.5",
+            "claude-sonnet-4-5",
+            "claude-sonnet-4-5-20250929",
+            "claude-sonnet-4-20250514",
+            "claude-3-7-sonnet-20250219",
+            "gpt-4o",
+            "gpt-4o-mini",
+        ] {
+            assert!(catalog().model(id).is_some(), "{id} does not resolve");
+        }
+        assert_eq!(
+            catalog().model("claude-haiku-4-5").unwrap().id,
+            "claude-haiku-4.5"
+        );
+        assert_eq!(catalog().model("GPT-4o-MINI").unwrap().id, "gpt-4o-mini");
+    }
+
+    #[test]
+    fn the_big_three_use_their_native_wire_formats() {
+        let c = catalog();
+        assert_eq!(c.provider("openai").unwrap().wire, WireFormat::Openai);
+        assert_eq!(c.provider("anthropic").unwrap().wire, WireFormat::Anthropic);
+        assert_eq!(c.provider("google").unwrap().wire, WireFormat::Gemini);
+        assert_eq!(c.provider("anthropic").unwrap().auth, AuthStyle::XApiKey);
+        assert_eq!(c.provider("google").unwrap().auth, AuthStyle::XGoogApiKey);
+        assert_eq!(c.provider("deepseek").unwrap().env_prefix(), "DEEPSEEK");
+    }
+
+    #[test]
+    fn every_category_is_represented() {
+        let categories: HashSet<_> = catalog().models.iter().map(|m| m.category).collect();
+        for category in [
+            Category::Chat,
+            Category::Image,
+            Category::Reason,
+            Category::Search,
+            Category::Code,
+        ] {
+            assert!(categories.contains(&category), "{category:?} missing");
+        }
+    }
+
+    #[test]
+    fn drop_params_name_only_known_openai_parameters() {
+        const KNOWN: &[&str] = &[
+            "temperature",
+            "top_p",
+            "max_tokens",
+            "max_completion_tokens",
+            "stop",
+            "presence_penalty",
+            "frequency_penalty",
+            "seed",
+            "response_format",
+            "user",
+            "parallel_tool_calls",
+            "stream_options",
+            "tools",
+            "tool_choice",
+        ];
+        for provider in &catalog().providers {
+            for param in &provider.drop_params {
+                assert!(
+                    KNOWN.contains(&param.as_str()),
+                    "{}: unknown drop_param {param}",
+                    provider.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn parse_refuses_duplicate_aliases_and_unknown_providers() {
+        let providers = r#"[{"id":"p","name":"P","base_url":"https://p","wire":"openai","auth":"bearer"}]"#;
+        let row = |id: &str, alias: &str, provider: &str| {
+            format!(
+                r#"{{"id":"{id}","aliases":["{alias}"],"name":"n","company":"c","provider":"{provider}","upstream_id":"u","tier":"lite","category":"chat","price_input":"1","price_output":"2","price_weighted":"1.6","price_per_image":null,"context_length":1,"max_output_tokens":1}}"#
+            )
+        };
+        let dup = format!("[{},{}]", row("a", "b", "p"), row("c", "B", "p"));
+        assert!(Catalog::parse(providers, &dup)
+            .unwrap_err()
+            .contains("used twice"));
+        let unknown = format!("[{}]", row("a", "b", "q"));
+        assert!(Catalog::parse(providers, &unknown)
+            .unwrap_err()
+            .contains("unknown provider"));
+    }
+
+    #[test]
+    fn context_lengths_display_like_the_seed() {
+        assert_eq!(display_context_length(128_000), "128K");
+        assert_eq!(display_context_length(131_072), "128K");
+        assert_eq!(display_context_length(200_000), "200K");
+        assert_eq!(display_context_length(1_048_576), "1M");
+        assert_eq!(display_context_length(2_000_000), "2M");
+        assert_eq!(display_context_length(32_768), "32K");
+        assert_eq!(display_context_length(512), "512");
+    }
+}

@@ -1,0 +1,200 @@
+//! Typed configuration, read from `[vars]` and secrets and validated once per request.
+//!
+//! A missing or too short `JWT_SECRET` is never replaced by a default: the routes that need it
+//! answer a generic 500 and the log says exactly what to fix. Other values fall back to the
+//! documented defaults when unset, and a value that is set but malformed is reported the same way.
+
+use crate::error::{ApiError, ApiResult};
+
+/// `JWT_SECRET` must be at least this many bytes (HS256 wants a key as long as its output).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    jwt_secret: Result<Vec<u8>, String>,
+    /// Malformed values, each with what to fix; any of them makes the gateway refuse to serve.
+    pub problems: Vec<String>,
+    pub admin_token: Option<String>,
+    pub max_json_body_bytes: usize,
+    pub max_tokens_lite: u32,
+    pub max_tokens_paid: u32,
+    pub password_iterations: u32,
+    pub jwt_ttl_secs: i64,
+    pub login_failures_per_email: u32,
+    pub login_failures_per_ip: u32,
+    pub login_failure_window_secs: u32,
+    pub email: EmailConfig,
+    pub google_client_id: Option<String>,
+    pub google_tokeninfo_url: String,
+    pub yandex_client_id: Option<String>,
+    pub yandex_client_secret: Option<String>,
+    pub yandex_oauth_url: String,
+    pub yandex_info_url: String,
+}
+
+/// Transactional mail (Resend-compatible). Without an API key, codes are only logged when
+/// `EMAIL_LOG_CODES=true` (what `make dev` sets); otherwise sending answers 503.
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub api_url: String,
+    pub api_key: Option<String>,
+    pub from: String,
+    pub log_codes: bool,
+}
+
+impl Config {
+    /// Reads every setting through `lookup` (the Worker's env, or a map in tests).
+    pub fn load(lookup: &dyn Fn(&str) -> Option<String>) -> Config {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let mut problems = Vec::new();
+
+        let jwt_secret = match lookup("JWT_SECRET") {
+            None => Err("JWT_SECRET is not set. Set it with `wrangler secret put JWT_SECRET` (or in .dev.vars locally) to a random string of at least 32 bytes, e.g. `openssl rand -hex 32`.".to_owned()),
+            Some(secret) if secret.len() < MIN_JWT_SECRET_BYTES => Err(format!(
+                "JWT_SECRET is {} bytes long; it must be at least {MIN_JWT_SECRET_BYTES}. Generate one with `openssl rand -hex 32`.",
+                secret.len()
+            )),
+            Some(secret) => Ok(secret.into_bytes()),
+        };
+
+        let mut number = |name: &str, default: u64, min: u64, max: u64| -> u64 {
+            match get(name) {
+                None => default,
+                Some(text) => match text.parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => n,
+                    _ => {
+                        problems.push(format!(
+                            "{name} is `{text}`; it must be a whole number from {min} to {max}."
+                        ));
+                        default
+                    }
+                },
+            }
+        };
+        let max_json_body_bytes = number("MAX_JSON_BODY_BYTES", 1024 * 1024, 1024, 32 * 1024 * 1024) as usize;
+        let max_tokens_lite = number("MAX_TOKENS_LITE", 4096, 1, 1_000_000) as u32;
+        let max_tokens_paid = number("MAX_TOKENS_PAID", 8192, 1, 1_000_000) as u32;
+        let password_iterations = number(
+            "PASSWORD_ITERATIONS",
+            u64::from(crate::auth::password::DEFAULT_ITERATIONS),
+            u64::from(crate::auth::password::MIN_ITERATIONS),
+            u64::from(crate::auth::password::MAX_ITERATIONS),
+        ) as u32;
+        let jwt_ttl_secs = number("JWT_TTL_SECS", 7 * 24 * 3600, 60, 365 * 24 * 3600) as i64;
+        let login_failures_per_email = number("LOGIN_FAILURES_PER_EMAIL", 10, 1, 1_000_000) as u32;
+        let login_failures_per_ip = number("LOGIN_FAILURES_PER_IP", 50, 1, 1_000_000) as u32;
+        let login_failure_window_secs = number("LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400) as u32;
+        let url = |name: &str, default: &str| {
+            get(name)
+                .unwrap_or_else(|| default.to_owned())
+                .trim_end_matches('/')
+                .to_owned()
+        };
+        let email = EmailConfig {
+            api_url: url("EMAIL_API_URL", "https://api.resend.com"),
+            api_key: get("EMAIL_API_KEY"),
+            from: get("EMAIL_FROM").unwrap_or_else(|| "Flint <noreply@flint.dev>".to_owned()),
+            log_codes: get("EMAIL_LOG_CODES").is_some_and(|v| v == "true" || v == "1"),
+        };
+
+        Config {
+            jwt_secret,
+            problems,
+            admin_token: get("ADMIN_TOKEN"),
+            max_json_body_bytes,
+            max_tokens_lite,
+            max_tokens_paid,
+            password_iterations,
+            jwt_ttl_secs,
+            login_failures_per_email,
+            login_failures_per_ip,
+            login_failure_window_secs,
+            email,
+            google_client_id: get("GOOGLE_CLIENT_ID"),
+            google_tokeninfo_url: url("GOOGLE_TOKENINFO_URL", "https://oauth2.googleapis.com/tokeninfo"),
+            yandex_client_id: get("YANDEX_CLIENT_ID"),
+            yandex_client_secret: get("YANDEX_CLIENT_SECRET"),
+            yandex_oauth_url: url("YANDEX_OAUTH_URL", "https://oauth.yandex.ru/token"),
+            yandex_info_url: url("YANDEX_INFO_URL", "https://login.yandex.ru/info"),
+        }
+    }
+
+    /// The HS256 key, or a generic 500 whose log line says what to fix.
+    pub fn jwt_secret(&self) -> ApiResult<&[u8]> {
+        self.jwt_secret
+            .as_deref()
+            .map_err(|problem| ApiError::internal(format!("configuration: {problem}")))
+    }
+
+    /// Whether the configuration is usable; the log line for each problem otherwise.
+    pub fn check(&self) -> ApiResult<()> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::internal(format!(
+                "configuration: {}",
+                self.problems.join(" ")
+            )))
+        }
+    }
+
+    pub fn jwt_secret_problem(&self) -> Option<&str> {
+        self.jwt_secret.as_ref().err().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)]) -> Config {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(&|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn a_missing_jwt_secret_is_an_error_that_says_what_to_fix() {
+        let config = load(&[]);
+        let error = config.jwt_secret().unwrap_err();
+        assert_eq!(error.status(), 500);
+        assert!(error
+            .internal
+            .as_deref()
+            .unwrap()
+            .contains("JWT_SECRET is not set"));
+        assert!(!error.message.contains("JWT_SECRET"));
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused_not_padded() {
+        let config = load(&[("JWT_SECRET", "too-short")]);
+        assert!(config.jwt_secret_problem().unwrap().contains("9 bytes long"));
+    }
+
+    #[test]
+    fn a_long_enough_jwt_secret_is_used_as_its_bytes() {
+        let secret = "x".repeat(32);
+        let config = load(&[("JWT_SECRET", &secret)]);
+        assert_eq!(config.jwt_secret().unwrap(), secret.as_bytes());
+    }
+
+    #[test]
+    fn numbers_default_when_unset_and_are_validated_when_set() {
+        let config = load(&[]);
+        assert_eq!((config.max_tokens_lite, config.max_tokens_paid), (4096, 8192));
+        assert!(config.check().is_ok());
+        let config = load(&[("MAX_TOKENS_LITE", "lots"), ("MAX_TOKENS_PAID", "0")]);
+        assert_eq!(config.problems.len(), 2);
+        assert!(config.check().is_err());
+        let config = load(&[("MAX_TOKENS_LITE", " 2048 ")]);
+        assert_eq!(config.max_tokens_lite, 2048);
+    }
+}

@@ -1,0 +1,83 @@
+//! `GET /health`: liveness plus a real round trip to each binding (D1, the Durable Object, R2).
+
+use serde_json::{json, Value};
+use worker::{Date, Response};
+
+use crate::app::App;
+use crate::error::ApiResult;
+use crate::http;
+
+/// Runs one check, timing it and logging (never returning) the reason of a failure.
+async fn timed<F>(app: &App, name: &str, check: F) -> Value
+where
+    F: std::future::Future<Output = worker::Result<Value>>,
+{
+    let started = Date::now().as_millis();
+    let outcome = check.await;
+    let ms = Date::now().as_millis().saturating_sub(started);
+    match outcome {
+        Ok(extra) => {
+            let mut value = json!({ "ok": true, "ms": ms });
+            if let (Some(map), Value::Object(extra)) = (value.as_object_mut(), extra) {
+                map.extend(extra);
+            }
+            value
+        }
+        Err(error) => {
+            worker::console_error!("[{}] health check {name} failed: {error}", app.request_id);
+            json!({ "ok": false, "ms": ms, "error": format!("{name} is unreachable; see the worker log") })
+        }
+    }
+}
+
+async fn check_d1(app: &App) -> worker::Result<Value> {
+    let db = app.env.d1("DB")?;
+    let plans: Option<i64> = db
+        .prepare("SELECT COUNT(*) AS plans FROM plans")
+        .first(Some("plans"))
+        .await?;
+    Ok(json!({ "plans": plans.unwrap_or(0) }))
+}
+
+async fn check_durable_object(app: &App) -> worker::Result<Value> {
+    let stub = app.env.durable_object("LIMITER")?.get_by_name("health")?;
+    let mut response = stub.fetch_with_str("https://limiter/health").await?;
+    if response.status_code() != 200 {
+        return Err(format!("limiter answered {}", response.status_code()).into());
+    }
+    let body: Value = response.json().await?;
+    Ok(json!({ "probes": body["probes"] }))
+}
+
+async fn check_r2(app: &App) -> worker::Result<Value> {
+    let bucket = app.env.bucket("UPLOADS")?;
+    bucket.head("health/probe").await?;
+    Ok(json!({}))
+}
+
+pub async fn check(app: &App) -> ApiResult<Response> {
+    let d1 = timed(app, "d1", check_d1(app)).await;
+    let durable_object = timed(app, "durable_object", check_durable_object(app)).await;
+    let r2 = timed(app, "r2", check_r2(app)).await;
+    let config_ok = app.config.problems.is_empty() && app.config.jwt_secret_problem().is_none();
+    for problem in app
+        .config
+        .problems
+        .iter()
+        .map(String::as_str)
+        .chain(app.config.jwt_secret_problem())
+    {
+        worker::console_error!("[{}] configuration: {problem}", app.request_id);
+    }
+    let all_ok = [&d1, &durable_object, &r2].iter().all(|c| c["ok"] == true) && config_ok;
+    let body = json!({
+        "status": if all_ok { "ok" } else { "degraded" },
+        "checks": {
+            "d1": d1,
+            "durable_object": durable_object,
+            "r2": r2,
+            "config": { "ok": config_ok },
+        },
+    });
+    http::json(if all_ok { 200 } else { 503 }, &body)
+}

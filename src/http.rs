@@ -1,0 +1,319 @@
+//! Request and response plumbing shared by every handler: capped JSON bodies with precise 400s,
+//! JSON responses, request ids and CORS.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use worker::{Headers, Request, Response};
+
+use crate::error::{ApiError, ApiResult, ErrorKind, Family};
+
+/// Default cap on a JSON request body.
+pub const DEFAULT_JSON_BODY_LIMIT: usize = 1024 * 1024;
+
+const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, X-Request-Id, OpenAI-Organization, OpenAI-Project, X-Stainless-Lang, X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, X-Stainless-Runtime, X-Stainless-Runtime-Version, X-Stainless-Retry-Count, X-Stainless-Timeout";
+const CORS_EXPOSE_HEADERS: &str = "X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens";
+
+/// A fresh random id such as `req_4f9c…` (24 hex digits).
+pub fn new_request_id() -> String {
+    format!("req_{}", random_hex(12))
+}
+
+/// `bytes` random bytes as lowercase hex; falls back to a time-based value only if the platform
+/// has no randomness at all (never seen in workerd), so an id is always produced.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    if getrandom::getrandom(&mut buf).is_err() {
+        let seed = worker::Date::now().as_millis();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (seed >> ((i % 8) * 8)) as u8 ^ (i as u8).wrapping_mul(31);
+        }
+    }
+    hex::encode(buf)
+}
+
+/// Parses a JSON body into `T`, answering 400s that name the field and the problem.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            ErrorKind::BadRequest,
+            "invalid_json",
+            "The request body is empty; expected a JSON object.",
+        ));
+    }
+    // serde would accept a JSON array for a struct (as its fields in order); bodies are objects.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Err(e) => ApiError::new(
+                ErrorKind::BadRequest,
+                "invalid_json",
+                format!("The request body is not valid JSON: {e}."),
+            ),
+            Ok(_) => ApiError::new(
+                ErrorKind::BadRequest,
+                "invalid_request",
+                "The request body must be a JSON object.",
+            ),
+        });
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let value = match parsed {
+        Ok(value) => value,
+        Err(error) => return Err(json_error(&error)),
+    };
+    deserializer.end().map_err(|e| {
+        ApiError::new(
+            ErrorKind::BadRequest,
+            "invalid_json",
+            format!("The request body is not valid JSON: {e}."),
+        )
+    })?;
+    Ok(value)
+}
+
+fn json_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let inner = error.inner();
+    match inner.classify() {
+        serde_json::error::Category::Syntax
+        | serde_json::error::Category::Eof
+        | serde_json::error::Category::Io => ApiError::new(
+            ErrorKind::BadRequest,
+            "invalid_json",
+            format!("The request body is not valid JSON: {inner}."),
+        ),
+        serde_json::error::Category::Data => {
+            let path = error.path().to_string();
+            let text = inner.to_string();
+            let mut reason = text.split(" at line ").next().unwrap_or(&text).to_owned();
+            // Rust type names mean nothing to a client.
+            if let Some(at) = reason.find("expected struct ") {
+                reason.replace_range(at.., "expected a JSON object");
+            }
+            // serde reports a missing field at its parent's path; name the field itself.
+            let param = match reason
+                .strip_prefix("missing field `")
+                .and_then(|r| r.split('`').next())
+            {
+                Some(field) if path == "." => field.to_owned(),
+                Some(field) => format!("{path}.{field}"),
+                None if path == "." => String::new(),
+                None => path,
+            };
+            let message = if param.is_empty() {
+                format!("The request body is invalid: {reason}.")
+            } else {
+                format!("Invalid `{param}`: {reason}.")
+            };
+            let mut api_error = ApiError::new(ErrorKind::BadRequest, "invalid_request", message);
+            if !param.is_empty() {
+                api_error = api_error.with_param(param);
+            }
+            api_error
+        }
+    }
+}
+
+/// Reads the body, refusing (413) as soon as it passes `limit`, with or without Content-Length.
+pub async fn read_body_capped(req: &mut Request, limit: usize) -> ApiResult<Vec<u8>> {
+    use futures_util::StreamExt;
+
+    if let Some(length) = req.headers().get("Content-Length").ok().flatten() {
+        if length
+            .trim()
+            .parse::<u64>()
+            .map(|n| n > limit as u64)
+            .unwrap_or(false)
+        {
+            return Err(ApiError::payload_too_large(limit));
+        }
+    }
+    let mut body = Vec::new();
+    let mut stream = match req.stream() {
+        Ok(stream) => stream,
+        // No body at all.
+        Err(_) => return Ok(body),
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                ErrorKind::BadRequest,
+                "body_read_error",
+                "The request body could not be read.",
+            )
+            .with_internal(e)
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads and parses a JSON body of at most `limit` bytes.
+pub async fn read_json<T: DeserializeOwned>(req: &mut Request, limit: usize) -> ApiResult<T> {
+    let body = read_body_capped(req, limit).await?;
+    parse_json(&body)
+}
+
+/// A JSON response with `status`.
+pub fn json<T: Serialize>(status: u16, value: &T) -> ApiResult<Response> {
+    Ok(Response::from_json(value)?.with_status(status))
+}
+
+/// Renders an error in `family`'s envelope, logging what the client must not see.
+pub fn error_response(error: &ApiError, family: Family, request_id: &str) -> Response {
+    if let Some(internal) = &error.internal {
+        worker::console_error!("[{request_id}] {} {}: {internal}", error.status(), error.code);
+    }
+    let body = error.body(family);
+    let mut response = match Response::from_json(&body) {
+        Ok(response) => response.with_status(error.status()),
+        Err(_) => Response::empty()
+            .map(|r| r.with_status(500))
+            .unwrap_or_else(|_| fallback_response()),
+    };
+    let headers = response.headers_mut();
+    for (name, value) in &error.headers {
+        let _ = headers.set(name, value);
+    }
+    if let Some(seconds) = error.retry_after {
+        let _ = headers.set("Retry-After", &seconds.to_string());
+    }
+    response
+}
+
+fn fallback_response() -> Response {
+    Response::builder().with_status(500).empty()
+}
+
+/// The CORS headers every response carries.
+pub fn add_cors(headers: &mut Headers) {
+    let _ = headers.set("Access-Control-Allow-Origin", "*");
+    let _ = headers.set("Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+}
+
+/// The answer to a CORS preflight for a route that allows `methods`.
+pub fn preflight(methods: &str) -> Response {
+    let mut response = fallback_response().with_status(204);
+    let headers = response.headers_mut();
+    let _ = headers.set("Access-Control-Allow-Methods", &format!("{methods}, OPTIONS"));
+    let _ = headers.set("Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+    let _ = headers.set("Access-Control-Max-Age", "86400");
+    response
+}
+
+/// Adds the request id and CORS headers to any response on its way out.
+pub fn finish(mut response: Response, request_id: &str) -> Response {
+    let headers = response.headers_mut();
+    let _ = headers.set("X-Request-Id", request_id);
+    add_cors(headers);
+    response
+}
+
+/// An answer from a service the gateway calls (mail, OAuth, payments), read whole.
+#[derive(Debug)]
+pub struct Outbound {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Calls an outside service. A network failure is an `Err`; any HTTP status is an `Ok`.
+pub async fn send_outbound(
+    method: worker::Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+) -> worker::Result<Outbound> {
+    let request_headers = Headers::new();
+    for (name, value) in headers {
+        request_headers.set(name, value)?;
+    }
+    let mut init = worker::RequestInit::new();
+    init.with_method(method).with_headers(request_headers);
+    if let Some(body) = body {
+        init.with_body(Some(body.into()));
+    }
+    let request = Request::new_with_init(url, &init)?;
+    let mut response = worker::Fetch::Request(request).send().await?;
+    let status = response.status_code();
+    let body = response.text().await.unwrap_or_default();
+    Ok(Outbound { status, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        role: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        email: String,
+        count: Option<u32>,
+        items: Option<Vec<Inner>>,
+    }
+
+    fn err(body: &str) -> ApiError {
+        match parse_json::<Body>(body.as_bytes()) {
+            Ok(_) => panic!("{body} should be refused"),
+            Err(error) => error,
+        }
+    }
+
+    #[test]
+    fn a_missing_field_is_named_in_param() {
+        let error = err("{}");
+        assert_eq!(error.param.as_deref(), Some("email"));
+        assert_eq!(error.status(), 400);
+        let error = err(r#"{"email":"a","items":[{}]}"#);
+        assert_eq!(error.param.as_deref(), Some("items[0].role"));
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_with_its_path() {
+        let error = err(r#"{"email": 5}"#);
+        assert_eq!(error.param.as_deref(), Some("email"));
+        assert!(
+            error
+                .message
+                .contains("invalid type: integer `5`, expected a string"),
+            "{}",
+            error.message
+        );
+        let error = err(r#"{"email":"a","count":-1}"#);
+        assert_eq!(error.param.as_deref(), Some("count"));
+    }
+
+    #[test]
+    fn invalid_json_and_empty_bodies_are_400s_without_param() {
+        for body in ["{", "", "   ", "{\"email\":\"a\"} trailing", "nul"] {
+            let error = err(body);
+            assert_eq!(error.status(), 400, "{body}");
+            assert_eq!(error.code, "invalid_json", "{body}");
+            assert_eq!(error.param, None);
+        }
+    }
+
+    #[test]
+    fn a_non_object_body_is_a_clear_400() {
+        let error = err("[1,2]");
+        assert_eq!(error.status(), 400);
+        assert_eq!(error.message, "The request body must be a JSON object.");
+    }
+
+    #[test]
+    fn request_ids_are_random_and_prefixed() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert!(a.starts_with("req_") && a.len() == 28);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,154 @@
+//! The route table: which handler serves which method and path. Nothing else lives here.
+
+use worker::{Method, Request, Response};
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::{auth, catalog, health, http};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    Health,
+    StoneModels,
+    OpenAiModels,
+    OpenAiModel(&'a str),
+    Register,
+    Login,
+    GoogleSignIn,
+    YandexSignIn,
+    ChangePassword,
+    LogoutAll,
+    SendCode,
+    VerifyEmail,
+    CompleteRegistration,
+    Me,
+    ListKeys,
+    CreateKey,
+    RevokeKey(&'a str),
+}
+
+/// The routes a path serves, with their methods. An empty list means the path is unknown.
+fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
+    let trimmed = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let segments: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["health"] => vec![(Method::Get, Route::Health)],
+        ["api", "models"] => vec![(Method::Get, Route::StoneModels)],
+        ["api", "auth", "register"] => vec![(Method::Post, Route::Register)],
+        ["api", "auth", "login"] => vec![(Method::Post, Route::Login)],
+        ["api", "auth", "google"] => vec![(Method::Post, Route::GoogleSignIn)],
+        ["api", "auth", "yandex"] => vec![(Method::Post, Route::YandexSignIn)],
+        ["api", "auth", "password"] => vec![(Method::Post, Route::ChangePassword)],
+        ["api", "auth", "logout-all"] => vec![(Method::Post, Route::LogoutAll)],
+        ["auth", "send-code"] => vec![(Method::Post, Route::SendCode)],
+        ["auth", "verify-email"] => vec![(Method::Post, Route::VerifyEmail)],
+        ["auth", "complete-registration"] => vec![(Method::Post, Route::CompleteRegistration)],
+        ["auth", "me"] => vec![(Method::Get, Route::Me)],
+        ["api", "keys"] => vec![(Method::Get, Route::ListKeys), (Method::Post, Route::CreateKey)],
+        ["api", "keys", id] if !id.is_empty() => vec![(Method::Delete, Route::RevokeKey(id))],
+        ["v1", "models"] | ["ai", "v1", "models"] => vec![(Method::Get, Route::OpenAiModels)],
+        // Ids may contain '/' (`openai/gpt-oss-120b`): the id is the rest of the path.
+        ["v1", "models", _, ..] | ["ai", "v1", "models", _, ..] => {
+            let id = trimmed
+                .trim_start_matches("/ai")
+                .trim_start_matches("/v1/models/");
+            vec![(Method::Get, Route::OpenAiModel(id))]
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn allowed_methods(routes: &[(Method, Route<'_>)]) -> String {
+    routes
+        .iter()
+        .map(|(m, _)| m.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The route for `method` on `path`, or the 404 / 405 that says why there is none.
+pub fn resolve<'a>(method: &Method, path: &'a str) -> ApiResult<Route<'a>> {
+    let routes = routes_for(path);
+    if routes.is_empty() {
+        return Err(ApiError::route_not_found(method.as_ref(), path));
+    }
+    let wanted = if *method == Method::Head {
+        Method::Get
+    } else {
+        method.clone()
+    };
+    routes
+        .iter()
+        .find(|(m, _)| *m == wanted)
+        .map(|(_, route)| *route)
+        .ok_or_else(|| ApiError::method_not_allowed(method.as_ref(), path, &allowed_methods(&routes)))
+}
+
+pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
+    let path = req.path();
+    let method = req.method();
+    if method == Method::Options {
+        let routes = routes_for(&path);
+        if routes.is_empty() {
+            return Err(ApiError::route_not_found("OPTIONS", &path));
+        }
+        return Ok(http::preflight(&allowed_methods(&routes)));
+    }
+    let route = resolve(&method, &path)?;
+    // /health reports configuration problems itself; everything else refuses to run on them.
+    if route != Route::Health {
+        app.config.check()?;
+    }
+    match route {
+        Route::Health => health::check(app).await,
+        Route::StoneModels => catalog::routes::handle_stone_list(&req),
+        Route::OpenAiModels => catalog::routes::handle_openai_list(req, app).await,
+        Route::OpenAiModel(id) => catalog::routes::handle_openai_get(req, app, id).await,
+        Route::Register => auth::routes::register(req, app).await,
+        Route::Login => auth::routes::login(req, app).await,
+        Route::GoogleSignIn => auth::oauth::google(req, app).await,
+        Route::YandexSignIn => auth::oauth::yandex(req, app).await,
+        Route::ChangePassword => auth::routes::change_password(req, app).await,
+        Route::LogoutAll => auth::routes::logout_all(req, app).await,
+        Route::SendCode => auth::email_code::send_code(req, app).await,
+        Route::VerifyEmail => auth::email_code::verify_email(req, app).await,
+        Route::CompleteRegistration => auth::email_code::complete_registration(req, app).await,
+        Route::Me => auth::routes::me(req, app).await,
+        Route::ListKeys => auth::apikeys::list(req, app).await,
+        Route::CreateKey => auth::apikeys::create(req, app).await,
+        Route::RevokeKey(id) => auth::apikeys::revoke(req, app, id).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_paths_resolve_with_or_without_a_trailing_slash() {
+        assert_eq!(resolve(&Method::Get, "/health").unwrap(), Route::Health);
+        assert_eq!(resolve(&Method::Get, "/v1/models/").unwrap(), Route::OpenAiModels);
+        assert_eq!(
+            resolve(&Method::Get, "/v1/models/gpt-4o").unwrap(),
+            Route::OpenAiModel("gpt-4o")
+        );
+        assert_eq!(
+            resolve(&Method::Get, "/ai/v1/models/claude-haiku-4.5").unwrap(),
+            Route::OpenAiModel("claude-haiku-4.5")
+        );
+        assert_eq!(resolve(&Method::Head, "/api/models").unwrap(), Route::StoneModels);
+    }
+
+    #[test]
+    fn an_unknown_path_is_404_and_a_wrong_method_is_405_with_allow() {
+        let error = resolve(&Method::Get, "/nope").unwrap_err();
+        assert_eq!(error.status(), 404);
+        let error = resolve(&Method::Post, "/api/models").unwrap_err();
+        assert_eq!(error.status(), 405);
+        assert_eq!(error.headers, vec![("Allow", "GET".to_owned())]);
+        assert_eq!(
+            resolve(&Method::Get, "/v1/models/openai/gpt-oss-120b").unwrap(),
+            Route::OpenAiModel("openai/gpt-oss-120b")
+        );
+    }
+}

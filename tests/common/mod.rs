@@ -1,0 +1,442 @@
+//! The end-to-end harness: one mock provider and one `wrangler dev` per test binary, each with its
+//! own state directory, config and secrets, started on first use and stopped when the binary exits
+//! (a reaper process kills both process groups even if the test binary aborts).
+//!
+//! Tests read as stories: `let app = TestApp::new(); app.get_models("tier=lite").await`.
+// Children are never waited for: the reaper kills their process groups when this binary exits.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::zombie_processes
+)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The API key every provider is configured with; the mock accepts exactly this one.
+pub const MOCK_PROVIDER_KEY: &str = "sk-mock-provider-key-7f3a9c1e";
+pub const JWT_SECRET: &str = "e2e-jwt-secret-0123456789abcdef0123456789abcdef";
+pub const ADMIN_TOKEN: &str = "e2e-admin-token-5b8d2f";
+
+pub struct Gateway {
+    pub url: String,
+    pub mock_url: String,
+    pub state_dir: PathBuf,
+    pub wrangler_log: PathBuf,
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The gateway of this test binary, started on first use.
+pub fn gateway() -> &'static Gateway {
+    static GATEWAY: OnceLock<Gateway> = OnceLock::new();
+    // Started on a plain thread: the blocking health checks must not run inside a test's runtime.
+    GATEWAY.get_or_init(|| {
+        std::thread::spawn(start_gateway)
+            .join()
+            .expect("the gateway started")
+    })
+}
+
+fn target_dir() -> PathBuf {
+    // tests run from target/<profile>/deps/<binary>
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+fn provider_ids() -> Vec<(String, String)> {
+    let providers: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("src/catalog/providers.json")).unwrap(),
+    )
+    .unwrap();
+    providers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p["wire"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The secrets and vars of a test run: every provider points at the mock, under a path prefix
+/// that names it, so recorded requests show which provider was called.
+fn dev_vars(mock_url: &str) -> String {
+    let mut vars = vec![
+        format!("JWT_SECRET={JWT_SECRET}"),
+        format!("ADMIN_TOKEN={ADMIN_TOKEN}"),
+        format!("EMAIL_API_URL={mock_url}/mail"),
+        "EMAIL_API_KEY=re_mock_key".to_owned(),
+        "EMAIL_FROM=Flint <noreply@flint.test>".to_owned(),
+    ];
+    for (id, wire) in provider_ids() {
+        let prefix = id.to_ascii_uppercase();
+        let base = match wire.as_str() {
+            "openai" => format!("{mock_url}/{id}/v1"),
+            _ => format!("{mock_url}/{id}"),
+        };
+        vars.push(format!("{prefix}_API_KEY={MOCK_PROVIDER_KEY}"));
+        vars.push(format!("{prefix}_BASE_URL={base}"));
+    }
+    vars.join("\n") + "\n"
+}
+
+fn spawn_reaper(pids: &[u32]) {
+    let groups: Vec<String> = pids.iter().map(|p| format!("-{p}")).collect();
+    let script = format!(
+        "while kill -0 {parent} 2>/dev/null; do sleep 0.5; done; kill -TERM {groups} 2>/dev/null; sleep 2; kill -KILL {groups} 2>/dev/null",
+        parent = std::process::id(),
+        groups = groups.join(" ")
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("start the reaper");
+}
+
+fn start_mock(state_dir: &Path) -> (u32, String) {
+    let binary = target_dir().join("flint-mock");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `make test` (it builds the mock provider first)",
+        binary.display()
+    );
+    let log = std::fs::File::create(state_dir.join("mock.log")).unwrap();
+    let mut child = Command::new(&binary)
+        .args(["--port", "0", "--api-key", MOCK_PROVIDER_KEY])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .expect("start flint-mock");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("flint-mock listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from flint-mock: {line:?}"))
+        .to_owned();
+    (child.id(), url)
+}
+
+fn wrangler(root: &Path) -> Command {
+    let mut command = Command::new(root.join("node_modules/.bin/wrangler"));
+    command
+        .current_dir(root)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false");
+    command
+}
+
+fn start_gateway() -> Gateway {
+    let root = repo_root();
+    let binary_name = std::env::current_exe()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let state_dir = target_dir()
+        .join("e2e")
+        .join(format!("{binary_name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state_dir);
+    std::fs::create_dir_all(&state_dir).unwrap();
+    assert!(
+        root.join("build/worker/shim.mjs").exists(),
+        "build/worker is missing: run `make test` (it builds the worker first)"
+    );
+
+    let (mock_pid, mock_url) = start_mock(&state_dir);
+    spawn_reaper(&[mock_pid]);
+
+    // A config of our own, next to our own .dev.vars: a developer's .dev.vars never leaks in.
+    let config = std::fs::read_to_string(root.join("wrangler.toml"))
+        .unwrap()
+        .replace(
+            "main = \"build/worker/shim.mjs\"",
+            &format!("main = \"{}/build/worker/shim.mjs\"", root.display()),
+        );
+    let config_path = state_dir.join("wrangler.toml");
+    std::fs::write(&config_path, config).unwrap();
+    std::fs::write(state_dir.join(".dev.vars"), dev_vars(&mock_url)).unwrap();
+    let persist = state_dir.join("state");
+
+    let output = wrangler(&root)
+        .args(["d1", "execute", "DB", "--local", "--file"])
+        .arg(root.join("schema.sql"))
+        .arg("--persist-to")
+        .arg(&persist)
+        .arg("--config")
+        .arg(&config_path)
+        .output()
+        .expect("run wrangler d1 execute");
+    assert!(
+        output.status.success(),
+        "loading schema.sql failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let port = free_port();
+    let wrangler_log = state_dir.join("wrangler.log");
+    let log = std::fs::File::create(&wrangler_log).unwrap();
+    let child = wrangler(&root)
+        .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--inspector-port", &free_port().to_string()])
+        .arg("--persist-to")
+        .arg(&persist)
+        .arg("--config")
+        .arg(&config_path)
+        .args(["--show-interactive-dev-session=false", "--log-level", "log"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .expect("start wrangler dev");
+    spawn_reaper(&[child.id()]);
+
+    let url = format!("http://127.0.0.1:{port}");
+    wait_for_health(&url, &wrangler_log);
+    Gateway {
+        url,
+        mock_url,
+        state_dir,
+        wrangler_log,
+    }
+}
+
+fn wait_for_health(url: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let client = reqwest::blocking::Client::new();
+    loop {
+        if let Ok(response) = client
+            .get(format!("{url}/health"))
+            .timeout(Duration::from_secs(10))
+            .send()
+        {
+            if response.status().as_u16() == 200 {
+                return;
+            }
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "wrangler dev did not become healthy at {url} within 90 s; its log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    pub fn expect_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        self
+    }
+}
+
+/// A client of the running gateway, as a test sees it.
+pub struct TestApp {
+    pub url: String,
+    pub mock_url: String,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    pub fn new() -> TestApp {
+        let gateway = gateway();
+        TestApp {
+            url: gateway.url.clone(),
+            mock_url: gateway.mock_url.clone(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> TestResponse {
+        let response = request.send().await.expect("request reached the gateway");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        TestResponse {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(self.client.get(format!("{}{path}", self.url))).await
+    }
+
+    pub async fn request(&self, method: reqwest::Method, path: &str) -> TestResponse {
+        self.send(self.client.request(method, format!("{}{path}", self.url)))
+            .await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> TestResponse {
+        self.send(self.client.post(format!("{}{path}", self.url)).json(body))
+            .await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> TestResponse {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.url))
+                .header("Content-Type", "application/json")
+                .body(body),
+        )
+        .await
+    }
+
+    pub async fn health(&self) -> TestResponse {
+        self.get("/health").await
+    }
+
+    pub async fn get_models(&self, query: &str) -> TestResponse {
+        self.get(&format!("/api/models?{query}")).await
+    }
+
+    /// What the mock provider received whose body or URL contains `marker`.
+    pub async fn upstream_requests(&self, marker: &str) -> Vec<Value> {
+        let response = self
+            .client
+            .get(format!("{}/__mock/requests", self.mock_url))
+            .query(&[("contains", marker)])
+            .send()
+            .await
+            .unwrap();
+        response.json::<Vec<Value>>().await.unwrap()
+    }
+}
+
+/// A signed-up user of the gateway.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub async fn register(&self, email: &str, password: &str) -> TestResponse {
+        self.post_json(
+            "/api/auth/register",
+            &serde_json::json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> TestResponse {
+        self.post_json(
+            "/api/auth/login",
+            &serde_json::json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// A fresh account of its own, so tests never share state.
+    pub async fn new_user(&self) -> User {
+        let email = format!("{}@example.com", unique("user"));
+        let password = "correct horse battery".to_owned();
+        let body = self.register(&email, &password).await.expect_status(200).json();
+        User {
+            id: body["user"]["id"].as_i64().unwrap(),
+            email,
+            password,
+            token: body["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> TestResponse {
+        self.send(self.client.get(format!("{}{path}", self.url)).bearer_auth(token))
+            .await
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> TestResponse {
+        self.send(
+            self.client
+                .post(format!("{}{path}", self.url))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn delete_as(&self, token: &str, path: &str) -> TestResponse {
+        self.send(
+            self.client
+                .delete(format!("{}{path}", self.url))
+                .bearer_auth(token),
+        )
+        .await
+    }
+
+    /// Creates an API key, returning the whole answer (the key is only in it).
+    pub async fn create_key(&self, token: &str, body: &Value) -> Value {
+        self.post_as(token, "/api/keys", body)
+            .await
+            .expect_status(201)
+            .json()
+    }
+}
+
+/// A unique marker for a test's prompts, emails and references.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}{}x{nanos:x}{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}

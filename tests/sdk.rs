@@ -1,0 +1,58 @@
+//! The official `openai` npm package against the running gateway, through Node's test runner.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+
+fn run_node_tests(files: &[&str], env: &[(&str, String)]) {
+    let gateway = common::gateway();
+    let root = common::repo_root();
+    let output = Command::new("node")
+        .arg("--test")
+        .args(files.iter().map(|f| root.join("tests/sdk").join(f)))
+        .current_dir(&root)
+        .env("FLINT_URL", &gateway.url)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("run node --test");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{report}");
+    assert!(output.status.success(), "the OpenAI SDK tests failed:\n{report}");
+}
+
+#[tokio::test]
+async fn the_openai_node_sdk_lists_and_retrieves_models_with_an_api_key() {
+    let app = common::TestApp::new();
+    let user = app.new_user().await;
+    let key = app
+        .create_key(&user.token, &serde_json::json!({"name": "sdk"}))
+        .await;
+    let scoped = app
+        .create_key(
+            &user.token,
+            &serde_json::json!({"name": "scoped", "models": ["gpt-4o-mini"]}),
+        )
+        .await;
+    let revoked = app
+        .create_key(&user.token, &serde_json::json!({"name": "revoked"}))
+        .await;
+    app.delete_as(
+        &user.token,
+        &format!("/api/keys/{}", revoked["id"].as_str().unwrap()),
+    )
+    .await
+    .expect_status(200);
+    run_node_tests(
+        &["models.test.mjs"],
+        &[
+            ("FLINT_API_KEY", key["key"].as_str().unwrap().to_owned()),
+            ("FLINT_SCOPED_KEY", scoped["key"].as_str().unwrap().to_owned()),
+            ("FLINT_REVOKED_KEY", revoked["key"].as_str().unwrap().to_owned()),
+        ],
+    );
+}
