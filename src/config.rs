@@ -23,6 +23,7 @@ pub struct Config {
     pub login_failures_per_email: u32,
     pub login_failures_per_ip: u32,
     pub login_failure_window_secs: u32,
+    pub email_code_ttl_secs: i64,
     pub email: EmailConfig,
     pub google_client_id: Option<String>,
     pub google_tokeninfo_url: String,
@@ -88,6 +89,7 @@ impl Config {
         let login_failures_per_email = number("LOGIN_FAILURES_PER_EMAIL", 10, 1, 1_000_000) as u32;
         let login_failures_per_ip = number("LOGIN_FAILURES_PER_IP", 50, 1, 1_000_000) as u32;
         let login_failure_window_secs = number("LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400) as u32;
+        let email_code_ttl_secs = number("EMAIL_CODE_TTL_SECS", 600, 1, 86_400) as i64;
         let url = |name: &str, default: &str| {
             get(name)
                 .unwrap_or_else(|| default.to_owned())
@@ -113,6 +115,7 @@ impl Config {
             login_failures_per_email,
             login_failures_per_ip,
             login_failure_window_secs,
+            email_code_ttl_secs,
             email,
             google_client_id: get("GOOGLE_CLIENT_ID"),
             google_tokeninfo_url: url("GOOGLE_TOKENINFO_URL", "https://oauth2.googleapis.com/tokeninfo"),

@@ -1,7 +1,7 @@
 //! Email-code registration (Iskra): `send-code` mails a 6-digit code, `verify-email` trades it
 //! for a single-use ticket, `complete-registration` trades the ticket and a password for an
-//! account. Codes are stored as HMACs keyed by `JWT_SECRET`, expire after 10 minutes, allow 5
-//! attempts, and can be re-sent once a minute.
+//! account. Codes are stored as HMACs keyed by `JWT_SECRET`, expire after 10 minutes
+//! (`EMAIL_CODE_TTL_SECS`), allow 5 attempts, and can be re-sent once a minute.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -18,7 +18,6 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::{http, time};
 
-pub const CODE_TTL_SECS: i64 = 600;
 pub const MAX_ATTEMPTS: i64 = 5;
 pub const RESEND_AFTER_SECS: i64 = 60;
 pub const TICKET_TTL_SECS: i64 = 900;
@@ -135,7 +134,7 @@ pub async fn send_code(mut req: Request, app: &App) -> ApiResult<Response> {
         email.as_str(),
         &code_hash(secret, email.as_str(), &code)?,
         now,
-        now + CODE_TTL_SECS,
+        now + app.config.email_code_ttl_secs,
     )
     .await?;
     http::json(200, &json!({ "status": "ok" }))

@@ -48,14 +48,24 @@ fn free_port() -> u16 {
 
 /// The gateway of this test binary, started on first use.
 pub fn gateway() -> &'static Gateway {
+    gateway_with(&[])
+}
+
+/// The gateway of this test binary with extra vars (every test of a binary must pass the same).
+pub fn gateway_with(extra_vars: &'static [(&'static str, &'static str)]) -> &'static Gateway {
     static GATEWAY: OnceLock<Gateway> = OnceLock::new();
     // Started on a plain thread: the blocking health checks must not run inside a test's runtime.
     GATEWAY.get_or_init(|| {
-        std::thread::spawn(start_gateway)
+        std::thread::spawn(move || start_gateway(extra_vars))
             .join()
             .expect("the gateway started")
     })
 }
+
+pub const GOOGLE_CLIENT_ID: &str = "flint-e2e.apps.googleusercontent.com";
+pub const YANDEX_CLIENT_ID: &str = "flint-e2e-yandex";
+/// What flint-mock's Yandex token endpoint accepts by default.
+pub const YANDEX_CLIENT_SECRET: &str = "mock-yandex-secret";
 
 fn target_dir() -> PathBuf {
     // tests run from target/<profile>/deps/<binary>
@@ -83,13 +93,19 @@ fn provider_ids() -> Vec<(String, String)> {
 
 /// The secrets and vars of a test run: every provider points at the mock, under a path prefix
 /// that names it, so recorded requests show which provider was called.
-fn dev_vars(mock_url: &str) -> String {
+fn dev_vars(mock_url: &str, extra_vars: &[(&str, &str)]) -> String {
     let mut vars = vec![
         format!("JWT_SECRET={JWT_SECRET}"),
         format!("ADMIN_TOKEN={ADMIN_TOKEN}"),
         format!("EMAIL_API_URL={mock_url}/mail"),
-        "EMAIL_API_KEY=re_mock_key".to_owned(),
+        format!("EMAIL_API_KEY={MOCK_PROVIDER_KEY}"),
         "EMAIL_FROM=Flint <noreply@flint.test>".to_owned(),
+        format!("GOOGLE_CLIENT_ID={GOOGLE_CLIENT_ID}"),
+        format!("GOOGLE_TOKENINFO_URL={mock_url}/google/tokeninfo"),
+        format!("YANDEX_CLIENT_ID={YANDEX_CLIENT_ID}"),
+        format!("YANDEX_CLIENT_SECRET={YANDEX_CLIENT_SECRET}"),
+        format!("YANDEX_OAUTH_URL={mock_url}/yandex/token"),
+        format!("YANDEX_INFO_URL={mock_url}/yandex/info"),
     ];
     for (id, wire) in provider_ids() {
         let prefix = id.to_ascii_uppercase();
@@ -100,6 +116,8 @@ fn dev_vars(mock_url: &str) -> String {
         vars.push(format!("{prefix}_API_KEY={MOCK_PROVIDER_KEY}"));
         vars.push(format!("{prefix}_BASE_URL={base}"));
     }
+    vars.retain(|line| !extra_vars.iter().any(|(k, _)| line.starts_with(&format!("{k}="))));
+    vars.extend(extra_vars.iter().map(|(k, v)| format!("{k}={v}")));
     vars.join("\n") + "\n"
 }
 
@@ -156,7 +174,7 @@ fn wrangler(root: &Path) -> Command {
     command
 }
 
-fn start_gateway() -> Gateway {
+fn start_gateway(extra_vars: &[(&str, &str)]) -> Gateway {
     let root = repo_root();
     let binary_name = std::env::current_exe()
         .unwrap()
@@ -186,7 +204,7 @@ fn start_gateway() -> Gateway {
         );
     let config_path = state_dir.join("wrangler.toml");
     std::fs::write(&config_path, config).unwrap();
-    std::fs::write(state_dir.join(".dev.vars"), dev_vars(&mock_url)).unwrap();
+    std::fs::write(state_dir.join(".dev.vars"), dev_vars(&mock_url, extra_vars)).unwrap();
     let persist = state_dir.join("state");
 
     let output = wrangler(&root)
@@ -289,7 +307,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn new() -> TestApp {
-        let gateway = gateway();
+        TestApp::with_vars(&[])
+    }
+
+    pub fn with_vars(extra_vars: &'static [(&'static str, &'static str)]) -> TestApp {
+        let gateway = gateway_with(extra_vars);
         TestApp {
             url: gateway.url.clone(),
             mock_url: gateway.mock_url.clone(),
