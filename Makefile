@@ -26,8 +26,9 @@ test: build
 	cargo test --workspace
 
 ## make bench: figures, not assertions
-bench: build mock
-	cargo run -q --release -p flint-mock --bin flint-bench
+bench: build
+	cargo build -q -p flint-mock
+	cargo bench --profile dev --bench gateway
 
 lint:
 	cargo fmt --all --check

@@ -81,3 +81,51 @@ CREATE TABLE IF NOT EXISTS registration_tickets (
   expires_at   INTEGER NOT NULL,
   used_at      INTEGER
 );
+
+-- Holds: money reserved for a request in flight. A user's available balance is
+-- balance_nanos minus the sum of their open holds; a hold is placed only if that stays >= 0.
+CREATE TABLE IF NOT EXISTS holds (
+  request_id     TEXT PRIMARY KEY,
+  user_id        INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  amount_nanos   INTEGER NOT NULL CHECK (amount_nanos > 0),
+  status         TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'settled', 'released')),
+  charged_nanos  INTEGER,
+  created_at     INTEGER NOT NULL,
+  closed_at      INTEGER
+);
+CREATE INDEX IF NOT EXISTS holds_open_by_user ON holds (user_id) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS holds_open_by_age ON holds (created_at) WHERE status = 'open';
+
+-- The append-only ledger: every charge and credit, signed (credits positive), with the balance
+-- after it. (kind, reference) is unique, so a settlement or a credit replayed is recorded once.
+CREATE TABLE IF NOT EXISTS ledger (
+  id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id              INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  kind                 TEXT NOT NULL,        -- charge | credit | topup | subscription
+  amount_nanos         INTEGER NOT NULL,
+  balance_after_nanos  INTEGER NOT NULL CHECK (balance_after_nanos >= 0),
+  reference            TEXT NOT NULL,
+  detail               TEXT,                 -- JSON: model, tokens, rate, ...
+  created_at           INTEGER NOT NULL,
+  UNIQUE (kind, reference)
+);
+CREATE INDEX IF NOT EXISTS ledger_by_user ON ledger (user_id, id);
+
+-- One row per finished billable request: what was used, what it cost, how it went.
+CREATE TABLE IF NOT EXISTS usage_events (
+  request_id     TEXT PRIMARY KEY,
+  user_id        INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  api_key_id     TEXT,
+  model          TEXT NOT NULL,
+  provider       TEXT NOT NULL,
+  tokens_in      INTEGER NOT NULL,
+  tokens_out     INTEGER NOT NULL,
+  estimated      INTEGER NOT NULL CHECK (estimated IN (0, 1)),
+  cost_nanos     INTEGER NOT NULL,             -- what the formula says
+  charged_nanos  INTEGER NOT NULL,             -- what was taken (less when capped by the hold)
+  billing_mode   TEXT NOT NULL,
+  status         TEXT NOT NULL,                -- ok | upstream_error | cut | timeout
+  latency_ms     INTEGER NOT NULL,
+  created_at     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_by_user ON usage_events (user_id, created_at);

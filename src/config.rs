@@ -16,6 +16,10 @@ pub struct Config {
     pub problems: Vec<String>,
     pub admin_token: Option<String>,
     pub max_json_body_bytes: usize,
+    /// Chat bodies carry images as data URLs, so they get a larger cap.
+    pub max_chat_body_bytes: usize,
+    pub upstream_first_byte_timeout: std::time::Duration,
+    pub upstream_idle_timeout: std::time::Duration,
     pub max_tokens_lite: u32,
     pub max_tokens_paid: u32,
     pub password_iterations: u32,
@@ -77,6 +81,12 @@ impl Config {
             }
         };
         let max_json_body_bytes = number("MAX_JSON_BODY_BYTES", 1024 * 1024, 1024, 32 * 1024 * 1024) as usize;
+        let max_chat_body_bytes =
+            number("MAX_CHAT_BODY_BYTES", 20 * 1024 * 1024, 1024, 64 * 1024 * 1024) as usize;
+        let upstream_first_byte_timeout =
+            std::time::Duration::from_secs(number("UPSTREAM_TIMEOUT_SECS", 120, 1, 900));
+        let upstream_idle_timeout =
+            std::time::Duration::from_secs(number("UPSTREAM_IDLE_TIMEOUT_SECS", 60, 1, 900));
         let max_tokens_lite = number("MAX_TOKENS_LITE", 4096, 1, 1_000_000) as u32;
         let max_tokens_paid = number("MAX_TOKENS_PAID", 8192, 1, 1_000_000) as u32;
         let password_iterations = number(
@@ -108,6 +118,9 @@ impl Config {
             problems,
             admin_token: get("ADMIN_TOKEN"),
             max_json_body_bytes,
+            max_chat_body_bytes,
+            upstream_first_byte_timeout,
+            upstream_idle_timeout,
             max_tokens_lite,
             max_tokens_paid,
             password_iterations,

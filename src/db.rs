@@ -66,6 +66,50 @@ pub struct ApiKeyRow {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+pub struct LedgerRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub kind: String,
+    pub amount_nanos: i64,
+    pub balance_after_nanos: i64,
+    pub reference: String,
+    pub created_at: i64,
+}
+
+/// Everything a settlement writes.
+#[derive(Debug, Clone)]
+pub struct Settlement<'a> {
+    pub request_id: &'a str,
+    pub user_id: i64,
+    pub api_key_id: Option<&'a str>,
+    pub model: &'a str,
+    pub provider: &'a str,
+    pub tokens_in: i64,
+    pub tokens_out: i64,
+    pub estimated: bool,
+    /// What the formula says.
+    pub cost: i64,
+    /// What is taken: the cost, capped at the hold.
+    pub charged: i64,
+    pub billing_mode: &'a str,
+    pub status: &'a str,
+    pub latency_ms: i64,
+    pub detail: &'a str,
+    pub has_hold: bool,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Credit<'a> {
+    pub user_id: i64,
+    pub kind: &'a str,
+    pub amount: i64,
+    pub reference: &'a str,
+    pub detail: &'a str,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
 pub struct EmailCodeRow {
     pub code_hash: String,
     pub attempts: i64,
@@ -187,6 +231,15 @@ impl Db {
             .await
             .map_err(db_error("write"))?;
         version.ok_or_else(|| ApiError::internal("bump_token_version: user vanished"))
+    }
+
+    pub async fn set_plan(&self, user_id: i64, plan: &str) -> ApiResult<()> {
+        self.execute(
+            "UPDATE users SET plan = ?2 WHERE id = ?1",
+            &[int(user_id), text(plan)],
+        )
+        .await
+        .map(|_| ())
     }
 
     // ---- OAuth identities
@@ -340,6 +393,145 @@ impl Db {
         .first(Some("email"))
         .await
         .map_err(db_error("write"))
+    }
+
+    // ---- money: holds, settlement, credits
+
+    /// Reserves `amount` for a request if the user's available balance (balance minus open
+    /// holds) covers it. One conditional statement: concurrent holds can never together exceed
+    /// the balance. Returns whether the hold was placed.
+    pub async fn place_hold(&self, request_id: &str, user_id: i64, amount: i64, now: i64) -> ApiResult<bool> {
+        let placed = self
+            .execute(
+                "INSERT INTO holds (request_id, user_id, amount_nanos, created_at)
+                 SELECT ?1, ?2, ?3, ?4
+                 WHERE (SELECT balance_nanos FROM users WHERE id = ?2)
+                     - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?2 AND status = 'open') >= ?3",
+                &[text(request_id), int(user_id), int(amount), int(now)],
+            )
+            .await?;
+        Ok(placed == 1)
+    }
+
+    /// The balance minus open holds.
+    pub async fn available_balance(&self, user_id: i64) -> ApiResult<i64> {
+        let available: Option<i64> = self
+            .statement(
+                "SELECT balance_nanos - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?1 AND status = 'open') AS available FROM users WHERE id = ?1",
+                &[int(user_id)],
+            )?
+            .first(Some("available"))
+            .await
+            .map_err(db_error("query"))?;
+        Ok(available.unwrap_or(0))
+    }
+
+    /// Releases an open hold without charging (the upstream failed before answering).
+    pub async fn release_hold(&self, request_id: &str, now: i64) -> ApiResult<bool> {
+        Ok(self
+            .execute(
+                "UPDATE holds SET status = 'released', charged_nanos = 0, closed_at = ?2 WHERE request_id = ?1 AND status = 'open'",
+                &[text(request_id), int(now)],
+            )
+            .await?
+            == 1)
+    }
+
+    /// Settles a request in one atomic batch: the usage row, the ledger row and the balance
+    /// change when something is charged, and the hold closed. Every statement is conditional on
+    /// the hold still being open (or, with no hold, on the usage row being new), so a repeated
+    /// settlement changes nothing.
+    pub async fn settle(&self, settlement: &Settlement<'_>) -> ApiResult<()> {
+        let s = settlement;
+        let usage = self.statement(
+            "INSERT OR IGNORE INTO usage_events (request_id, user_id, api_key_id, model, provider, tokens_in, tokens_out, estimated, cost_nanos, charged_nanos, billing_mode, status, latency_ms, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            &[
+                text(s.request_id),
+                int(s.user_id),
+                opt_text(s.api_key_id),
+                text(s.model),
+                text(s.provider),
+                int(s.tokens_in),
+                int(s.tokens_out),
+                int(i64::from(s.estimated)),
+                int(s.cost),
+                int(s.charged),
+                text(s.billing_mode),
+                text(s.status),
+                int(s.latency_ms),
+                int(s.now),
+            ],
+        )?;
+        if !s.has_hold {
+            return self.batch(vec![usage]).await.map(|_| ());
+        }
+        let ledger = self.statement(
+            "INSERT OR IGNORE INTO ledger (user_id, kind, amount_nanos, balance_after_nanos, reference, detail, created_at)
+             SELECT ?1, 'charge', -?2, u.balance_nanos - ?2, ?3, ?4, ?5 FROM users u
+             WHERE u.id = ?1 AND ?2 > 0 AND EXISTS (SELECT 1 FROM holds WHERE request_id = ?3 AND status = 'open')",
+            &[int(s.user_id), int(s.charged), text(s.request_id), text(s.detail), int(s.now)],
+        )?;
+        let balance = self.statement(
+            "UPDATE users SET balance_nanos = balance_nanos - ?2
+             WHERE id = ?1 AND EXISTS (SELECT 1 FROM holds WHERE request_id = ?3 AND status = 'open')",
+            &[int(s.user_id), int(s.charged), text(s.request_id)],
+        )?;
+        let close = self.statement(
+            "UPDATE holds SET status = 'settled', charged_nanos = ?2, closed_at = ?3 WHERE request_id = ?1 AND status = 'open'",
+            &[text(s.request_id), int(s.charged), int(s.now)],
+        )?;
+        self.batch(vec![usage, ledger, balance, close]).await.map(|_| ())
+    }
+
+    /// Runs statements atomically, returning how many rows each changed.
+    async fn batch(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<usize>> {
+        let results = self.0.batch(statements).await.map_err(db_error("batch"))?;
+        if let Some(error) = results.iter().find_map(|r| r.error()) {
+            return Err(ApiError::internal(format!("D1 batch: {error}")));
+        }
+        Ok(results
+            .iter()
+            .map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
+            .collect())
+    }
+
+    /// Credits a user once per `(kind, reference)`: the ledger row and the balance change in one
+    /// batch. Returns the ledger entry, and whether it already existed (a replay).
+    pub async fn credit(&self, credit: &Credit<'_>) -> ApiResult<(LedgerRow, bool)> {
+        if let Some(existing) = self.ledger_entry(credit.kind, credit.reference).await? {
+            return Ok((existing, true));
+        }
+        let ledger = self.statement(
+            "INSERT OR IGNORE INTO ledger (user_id, kind, amount_nanos, balance_after_nanos, reference, detail, created_at)
+             SELECT id, ?2, ?3, balance_nanos + ?3, ?4, ?5, ?6 FROM users WHERE id = ?1",
+            &[int(credit.user_id), text(credit.kind), int(credit.amount), text(credit.reference), text(credit.detail), int(credit.now)],
+        )?;
+        // Only if this call inserted the row (changes() is the previous statement's count).
+        let balance = self.statement(
+            "UPDATE users SET balance_nanos = balance_nanos + ?2,
+                              plan = CASE WHEN plan = 'free' THEN 'payg' ELSE plan END
+             WHERE id = ?1 AND changes() = 1",
+            &[int(credit.user_id), int(credit.amount)],
+        )?;
+        let changes = self.batch(vec![ledger, balance]).await?;
+        let entry = self
+            .ledger_entry(credit.kind, credit.reference)
+            .await?
+            .ok_or_else(|| {
+                ApiError::internal(format!("credit: no ledger row for user {}", credit.user_id))
+            })?;
+        // Another request may have inserted it between our check and our batch.
+        let replayed = changes.first().copied().unwrap_or(0) == 0;
+        Ok((entry, replayed))
+    }
+
+    pub async fn ledger_entry(&self, kind: &str, reference: &str) -> ApiResult<Option<LedgerRow>> {
+        self.first(
+            "SELECT id, user_id, kind, amount_nanos, balance_after_nanos, reference, created_at FROM ledger WHERE kind = ?1 AND reference = ?2",
+            &[text(kind), text(reference)],
+        )
+        .await
     }
 
     /// Gives a ticket back when the registration it was consumed for could not complete.

@@ -4,7 +4,7 @@ use worker::{Method, Request, Response};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::{auth, catalog, health, http};
+use crate::{admin, auth, catalog, chat, health, http};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -25,6 +25,11 @@ pub enum Route<'a> {
     ListKeys,
     CreateKey,
     RevokeKey(&'a str),
+    ChatCompletions,
+    StoneChat,
+    AdminCredit(&'a str),
+    AdminPlan(&'a str),
+    AdminUsers,
 }
 
 /// The routes a path serves, with their methods. An empty list means the path is unknown.
@@ -44,6 +49,13 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
         ["auth", "verify-email"] => vec![(Method::Post, Route::VerifyEmail)],
         ["auth", "complete-registration"] => vec![(Method::Post, Route::CompleteRegistration)],
         ["auth", "me"] => vec![(Method::Get, Route::Me)],
+        ["v1", "chat", "completions"] | ["ai", "v1", "chat", "completions"] => {
+            vec![(Method::Post, Route::ChatCompletions)]
+        }
+        ["api", "chat"] => vec![(Method::Post, Route::StoneChat)],
+        ["admin", "users"] => vec![(Method::Get, Route::AdminUsers)],
+        ["admin", "users", id, "credit"] => vec![(Method::Post, Route::AdminCredit(id))],
+        ["admin", "users", id, "plan"] => vec![(Method::Put, Route::AdminPlan(id))],
         ["api", "keys"] => vec![(Method::Get, Route::ListKeys), (Method::Post, Route::CreateKey)],
         ["api", "keys", id] if !id.is_empty() => vec![(Method::Delete, Route::RevokeKey(id))],
         ["v1", "models"] | ["ai", "v1", "models"] => vec![(Method::Get, Route::OpenAiModels)],
@@ -117,6 +129,11 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
         Route::ListKeys => auth::apikeys::list(req, app).await,
         Route::CreateKey => auth::apikeys::create(req, app).await,
         Route::RevokeKey(id) => auth::apikeys::revoke(req, app, id).await,
+        Route::ChatCompletions => chat::completions(req, app).await,
+        Route::StoneChat => chat::stone_chat(req, app).await,
+        Route::AdminCredit(id) => admin::credit(req, app, id).await,
+        Route::AdminPlan(id) => admin::set_plan(req, app, id).await,
+        Route::AdminUsers => admin::find_users(req, app).await,
     }
 }
 

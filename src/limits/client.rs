@@ -77,3 +77,19 @@ pub async fn usage_today(env: &Env, user_id: i64, day: &str) -> ApiResult<Usage>
     )
     .await
 }
+
+/// Adds a finished request's tokens to the user's day.
+pub async fn add_usage(env: &Env, user_id: i64, day: &str, requests: i64, tokens: u64) -> ApiResult<Usage> {
+    let tokens = i64::try_from(tokens).unwrap_or(i64::MAX);
+    call(
+        env,
+        &user_object(user_id),
+        "/usage/add",
+        &UsageRequest {
+            day: day.to_owned(),
+            requests,
+            tokens,
+        },
+    )
+    .await
+}

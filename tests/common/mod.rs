@@ -448,6 +448,51 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Credits a user through the operator API.
+    pub async fn credit(&self, user_id: i64, amount_usd: f64, reference: &str) -> TestResponse {
+        self.send(
+            self.client
+                .post(format!("{}/admin/users/{user_id}/credit", self.url))
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&serde_json::json!({"amount_usd": amount_usd, "reference": reference})),
+        )
+        .await
+    }
+
+    /// A fresh user with `usd` on the balance.
+    pub async fn funded_user(&self, usd: f64) -> User {
+        let user = self.new_user().await;
+        self.credit(user.id, usd, &unique("fund"))
+            .await
+            .expect_status(200);
+        user
+    }
+
+    pub async fn chat(&self, token: &str, body: &Value) -> TestResponse {
+        self.post_as(token, "/v1/chat/completions", body).await
+    }
+
+    /// The user's balance in USD, as /auth/me shows it.
+    pub async fn balance(&self, token: &str) -> f64 {
+        self.get_as(token, "/auth/me").await.expect_status(200).json()["user"]["balance_usd"]
+            .as_f64()
+            .unwrap()
+    }
+}
+
+/// The `data:` payloads of an SSE body, in order.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| {
+            event
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
 /// A unique marker for a test's prompts, emails and references.
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,0 +1,184 @@
+//! The operator API behind `ADMIN_TOKEN`: credit a user (idempotent by reference), set a plan,
+//! look users up.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+use worker::{Request, Response};
+
+use crate::app::App;
+use crate::billing::money::{parse_decimal, Nanos};
+use crate::db::{Credit, Db, LedgerRow, UserRow};
+use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::{http, time};
+
+/// The largest single credit accepted (a typo guard): $1,000,000.
+const MAX_CREDIT_NANOS: i64 = 1_000_000 * 1_000_000_000;
+
+fn require_admin(req: &Request, app: &App) -> ApiResult<()> {
+    let expected = app.config.admin_token.as_deref().ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::Forbidden,
+            "admin_disabled",
+            "The operator API is disabled on this gateway.",
+        )
+        .with_internal("ADMIN_TOKEN is not set")
+    })?;
+    let given = req
+        .headers()
+        .get("Authorization")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let given = given.strip_prefix("Bearer ").unwrap_or_default().trim();
+    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) && !given.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorKind::Unauthorized,
+            "invalid_admin_token",
+            "A valid admin token is required.",
+        ))
+    }
+}
+
+/// A JSON number of USD as exact nano-USD (at most 9 decimals; no exponents).
+pub fn usd_to_nanos(value: &serde_json::Number) -> Option<i64> {
+    parse_decimal(&value.to_string(), 9).ok()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreditRequest {
+    amount_usd: serde_json::Number,
+    reference: String,
+}
+
+fn entry_json(entry: &LedgerRow) -> Value {
+    json!({
+        "id": entry.id,
+        "user_id": entry.user_id,
+        "kind": entry.kind,
+        "amount_usd": Nanos(entry.amount_nanos).as_usd_f64(),
+        "balance_usd": Nanos(entry.balance_after_nanos).as_usd_f64(),
+        "reference": entry.reference,
+        "created_at": time::iso8601(entry.created_at),
+    })
+}
+
+async fn user(db: &Db, id: &str) -> ApiResult<UserRow> {
+    let not_found = || ApiError::new(ErrorKind::NotFound, "user_not_found", format!("No user `{id}`."));
+    let id: i64 = id.parse().map_err(|_| not_found())?;
+    db.user_by_id(id).await?.ok_or_else(not_found)
+}
+
+/// `POST /admin/users/{id}/credit {"amount_usd","reference"}`.
+pub async fn credit(mut req: Request, app: &App, id: &str) -> ApiResult<Response> {
+    require_admin(&req, app)?;
+    let body: CreditRequest = http::read_json(&mut req, app.config.max_json_body_bytes).await?;
+    let amount = usd_to_nanos(&body.amount_usd)
+        .filter(|&n| n > 0 && n <= MAX_CREDIT_NANOS)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "amount_usd",
+                "`amount_usd` must be a positive amount of at most $1,000,000.",
+            )
+        })?;
+    let reference = body.reference.trim();
+    if reference.is_empty() || reference.len() > 200 {
+        return Err(ApiError::bad_request(
+            "reference",
+            "`reference` must be 1 to 200 characters.",
+        ));
+    }
+    let db = Db::from_env(&app.env)?;
+    let user = user(&db, id).await?;
+    let detail = json!({"by": "admin"}).to_string();
+    let reference = format!("admin:{reference}");
+    let credit = Credit {
+        user_id: user.id,
+        kind: "credit",
+        amount,
+        reference: &reference,
+        detail: &detail,
+        now: time::now_secs(),
+    };
+    let (entry, replayed) = db.credit(&credit).await?;
+    if entry.user_id != user.id {
+        return Err(ApiError::new(
+            ErrorKind::Conflict,
+            "reference_taken",
+            "This reference was already used to credit another user.",
+        )
+        .with_param("reference"));
+    }
+    let mut body = entry_json(&entry);
+    body["replayed"] = json!(replayed);
+    http::json(200, &body)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanRequest {
+    plan: String,
+}
+
+/// `PUT /admin/users/{id}/plan {"plan"}`.
+pub async fn set_plan(mut req: Request, app: &App, id: &str) -> ApiResult<Response> {
+    require_admin(&req, app)?;
+    let body: PlanRequest = http::read_json(&mut req, app.config.max_json_body_bytes).await?;
+    let db = Db::from_env(&app.env)?;
+    let user = user(&db, id).await?;
+    let plan = db
+        .plan(body.plan.trim())
+        .await?
+        .ok_or_else(|| ApiError::bad_request("plan", format!("Unknown plan `{}`.", body.plan.trim())))?;
+    db.set_plan(user.id, &plan.id).await?;
+    http::json(200, &json!({"status": "ok", "user_id": user.id, "plan": plan.id}))
+}
+
+/// `GET /admin/users?email=`: balance, plan and today's usage.
+pub async fn find_users(req: Request, app: &App) -> ApiResult<Response> {
+    require_admin(&req, app)?;
+    let url = req.url()?;
+    let email = url
+        .query_pairs()
+        .find(|(k, _)| k == "email")
+        .map(|(_, v)| v.trim().to_lowercase());
+    let Some(email) = email.filter(|e| !e.is_empty()) else {
+        return Err(ApiError::bad_request(
+            "email",
+            "Pass `?email=` to look a user up.",
+        ));
+    };
+    let db = Db::from_env(&app.env)?;
+    let mut users = Vec::new();
+    if let Some(user) = db.user_by_email(&email).await? {
+        let usage =
+            crate::limits::client::usage_today(&app.env, user.id, &time::day_key(time::now_secs())).await?;
+        users.push(json!({
+            "id": user.id,
+            "email": user.email,
+            "plan": user.plan,
+            "balance_usd": Nanos(user.balance_nanos).as_usd_f64(),
+            "available_usd": Nanos(db.available_balance(user.id).await?).as_usd_f64(),
+            "created_at": time::iso8601(user.created_at),
+            "usage_today": {"requests": usage.requests, "tokens": usage.tokens},
+        }));
+    }
+    http::json(200, &json!({ "users": users }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usd_numbers_convert_exactly() {
+        let n = |s: &str| serde_json::from_str::<serde_json::Number>(s).unwrap();
+        assert_eq!(usd_to_nanos(&n("10")), Some(10_000_000_000));
+        assert_eq!(usd_to_nanos(&n("0.000309")), Some(309_000));
+        assert_eq!(usd_to_nanos(&n("-1")), None);
+        assert_eq!(usd_to_nanos(&n("1e3")), None);
+    }
+}

@@ -1,0 +1,232 @@
+//! How a route family sees a chat: OpenAI's `chat.completion.chunk` events with an optional
+//! usage chunk before `[DONE]`, or Stone's content / usage / billing events. Pure: turns canonical
+//! chunks and the final bill into SSE frames.
+
+use serde_json::json;
+
+use super::types::{ChatCompletionChunk, Usage};
+use crate::billing::money::Nanos;
+use crate::billing::BillingMode;
+use crate::error::{ApiError, Family};
+
+/// What a finished request used and cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bill {
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub estimated: bool,
+    pub cost: Nanos,
+    pub balance_after: Nanos,
+    pub mode: BillingMode,
+}
+
+impl Bill {
+    /// Usage in OpenAI's shape plus what it cost (`cost_usd`) and whether it was estimated.
+    pub fn usage(&self) -> Usage {
+        let mut usage = Usage::new(self.tokens_in, self.tokens_out);
+        usage
+            .extra
+            .insert("cost_usd".into(), json!(self.cost.as_usd_f64()));
+        usage.extra.insert("estimated".into(), json!(self.estimated));
+        usage
+    }
+}
+
+pub fn frame(data: &str) -> String {
+    format!("data: {data}\n\n")
+}
+
+pub trait Render {
+    /// The frame for one canonical chunk, if this family shows it.
+    fn chunk(&mut self, chunk: ChatCompletionChunk) -> Option<String>;
+    /// The frames after the last chunk of a stream that ended well.
+    fn finish(&mut self, bill: &Bill) -> String;
+    /// The frame that ends a stream that failed midway.
+    fn error(&mut self, error: &ApiError) -> String;
+}
+
+/// OpenAI's stream, with the gateway's id, creation time and the model id the client asked for.
+pub struct OpenAiRender {
+    pub id: String,
+    pub model: String,
+    pub created: i64,
+    pub include_usage: bool,
+}
+
+impl Render for OpenAiRender {
+    fn chunk(&mut self, mut chunk: ChatCompletionChunk) -> Option<String> {
+        if chunk.choices.is_empty() {
+            return None;
+        }
+        chunk.id.clone_from(&self.id);
+        chunk.model.clone_from(&self.model);
+        chunk.created = self.created;
+        chunk.object = "chat.completion.chunk".into();
+        chunk.usage = None;
+        if self.include_usage {
+            // As OpenAI does: with include_usage every chunk carries `usage: null` until the last.
+            chunk.extra.insert("usage".into(), serde_json::Value::Null);
+        }
+        serde_json::to_string(&chunk).ok().map(|data| frame(&data))
+    }
+
+    fn finish(&mut self, bill: &Bill) -> String {
+        let mut out = String::new();
+        if self.include_usage {
+            let last = json!({
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": [],
+                "usage": bill.usage(),
+            });
+            out.push_str(&frame(&last.to_string()));
+        }
+        out.push_str(&frame("[DONE]"));
+        out
+    }
+
+    fn error(&mut self, error: &ApiError) -> String {
+        frame(&error.body(Family::OpenAi).to_string())
+    }
+}
+
+/// Stone's `/api/chat` stream: content deltas, then usage, then billing, then `[DONE]`.
+pub struct StoneRender;
+
+impl Render for StoneRender {
+    fn chunk(&mut self, chunk: ChatCompletionChunk) -> Option<String> {
+        let content: String = chunk
+            .choices
+            .iter()
+            .filter_map(|c| c.delta.content.as_deref())
+            .collect();
+        if content.is_empty() {
+            return None;
+        }
+        Some(frame(
+            &json!({"choices": [{"delta": {"content": content}}]}).to_string(),
+        ))
+    }
+
+    fn finish(&mut self, bill: &Bill) -> String {
+        let usage = json!({"usage": {"tokens_in": bill.tokens_in, "tokens_out": bill.tokens_out}});
+        let billing = json!({"billing": {
+            "tokens_in": bill.tokens_in,
+            "tokens_out": bill.tokens_out,
+            "cost_usd": bill.cost.as_usd_f64(),
+            "balance_usd": bill.balance_after.as_usd_f64(),
+            "billing_mode": bill.mode.as_str(),
+        }});
+        [
+            frame(&usage.to_string()),
+            frame(&billing.to_string()),
+            frame("[DONE]"),
+        ]
+        .concat()
+    }
+
+    fn error(&mut self, error: &ApiError) -> String {
+        frame(&error.body(Family::Stone).to_string()) + &frame("[DONE]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::types::{ChunkChoice, Delta};
+    use crate::error::ErrorKind;
+
+    fn chunk(content: &str) -> ChatCompletionChunk {
+        ChatCompletionChunk {
+            id: "upstream-id".into(),
+            object: "chat.completion.chunk".into(),
+            created: 1,
+            model: "upstream-model".into(),
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta: Delta {
+                    content: Some(content.into()),
+                    ..Default::default()
+                },
+                finish_reason: None,
+                logprobs: None,
+            }],
+            usage: None,
+            extra: Default::default(),
+        }
+    }
+
+    fn bill() -> Bill {
+        Bill {
+            tokens_in: 15,
+            tokens_out: 82,
+            estimated: false,
+            cost: Nanos(308_700),
+            balance_after: Nanos(9_990_000_000),
+            mode: BillingMode::PerToken,
+        }
+    }
+
+    #[test]
+    fn openai_chunks_carry_the_gateways_id_and_the_requested_model() {
+        let mut render = OpenAiRender {
+            id: "chatcmpl-1".into(),
+            model: "gpt-4o-mini".into(),
+            created: 7,
+            include_usage: false,
+        };
+        let frame = render.chunk(chunk("Hi")).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(frame.trim().strip_prefix("data: ").unwrap()).unwrap();
+        assert_eq!(
+            (
+                value["id"].as_str(),
+                value["model"].as_str(),
+                value["created"].as_i64()
+            ),
+            (Some("chatcmpl-1"), Some("gpt-4o-mini"), Some(7))
+        );
+        assert_eq!(value["choices"][0]["delta"]["content"], "Hi");
+        assert_eq!(render.finish(&bill()), "data: [DONE]\n\n");
+    }
+
+    #[test]
+    fn include_usage_adds_a_last_chunk_with_empty_choices_and_the_cost() {
+        let mut render = OpenAiRender {
+            id: "c".into(),
+            model: "m".into(),
+            created: 1,
+            include_usage: true,
+        };
+        let out = render.finish(&bill());
+        let (usage, done) = out.split_once("\n\n").unwrap();
+        let value: serde_json::Value = serde_json::from_str(usage.strip_prefix("data: ").unwrap()).unwrap();
+        assert_eq!(value["choices"], json!([]));
+        assert_eq!(
+            value["usage"],
+            json!({"prompt_tokens": 15, "completion_tokens": 82, "total_tokens": 97, "cost_usd": 0.000309, "estimated": false})
+        );
+        assert_eq!(done, "data: [DONE]\n\n");
+    }
+
+    #[test]
+    fn stone_streams_content_then_usage_then_billing_then_done() {
+        let mut render = StoneRender;
+        assert_eq!(
+            render.chunk(chunk("Привет")).unwrap(),
+            "data: {\"choices\":[{\"delta\":{\"content\":\"Привет\"}}]}\n\n"
+        );
+        assert_eq!(render.chunk(chunk("")), None);
+        let end = render.finish(&bill());
+        assert_eq!(
+            end,
+            "data: {\"usage\":{\"tokens_in\":15,\"tokens_out\":82}}\n\n\
+             data: {\"billing\":{\"tokens_in\":15,\"tokens_out\":82,\"cost_usd\":0.000309,\"balance_usd\":9.99,\"billing_mode\":\"per_token\"}}\n\n\
+             data: [DONE]\n\n"
+        );
+        let error = render.error(&ApiError::new(ErrorKind::BadGateway, "upstream_error", "failed"));
+        assert!(error.starts_with("data: {\"detail\":{\"error\":\"failed\""));
+    }
+}

@@ -1,0 +1,675 @@
+//! The canonical, OpenAI-shaped chat types. Every route parses into `ChatRequest`, and every
+//! provider translation produces `ChatCompletion` / `ChatCompletionChunk`. Unknown fields of
+//! responses are kept (`extra`), so an OpenAI-compatible vendor's additions pass through.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Request parameters forwarded to OpenAI-compatible upstreams as they are, beyond the ones the
+/// gateway understands. Anything else is refused, as OpenAI refuses unknown arguments.
+pub const PASSTHROUGH_PARAMS: &[&str] = &[
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "reasoning_effort",
+    "metadata",
+    "store",
+    "service_tier",
+    "verbosity",
+];
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<Message>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stream: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Tool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Stop>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<ResponseFormat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    /// `PASSTHROUGH_PARAMS` only (checked by `validate`).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct StreamOptions {
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum Message {
+    System {
+        content: Content,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    Developer {
+        content: Content,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    User {
+        content: Content,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    Assistant {
+        #[serde(default)]
+        content: Option<Content>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tool_calls: Option<Vec<ToolCall>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refusal: Option<String>,
+    },
+    Tool {
+        content: Content,
+        tool_call_id: String,
+    },
+}
+
+/// Message content: a string, or a list of parts.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Content {
+    Text(String),
+    Parts(Vec<ContentPart>),
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match Value::deserialize(deserializer)? {
+            Value::String(text) => Ok(Content::Text(text)),
+            Value::Array(parts) => {
+                let mut parsed = Vec::with_capacity(parts.len());
+                for (i, part) in parts.into_iter().enumerate() {
+                    parsed.push(
+                        serde_json::from_value(part)
+                            .map_err(|e| D::Error::custom(format!("part {i}: {e}")))?,
+                    );
+                }
+                Ok(Content::Parts(parsed))
+            }
+            other => Err(D::Error::custom(format!(
+                "expected a string or an array of content parts, got {}",
+                json_kind(&other)
+            ))),
+        }
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl Content {
+    /// The text of every text part, joined; images contribute nothing.
+    pub fn text(&self) -> String {
+        match self {
+            Content::Text(text) => text.clone(),
+            Content::Parts(parts) => parts
+                .iter()
+                .filter_map(|p| match p {
+                    ContentPart::Text { text } => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    Text { text: String },
+    ImageUrl { image_url: ImageUrl },
+    File { file: FileRef },
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ImageUrl {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct FileRef {
+    pub file_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ToolCall {
+    pub id: String,
+    #[serde(rename = "type", default = "function_type")]
+    pub kind: String,
+    pub function: FunctionCall,
+}
+
+fn function_type() -> String {
+    "function".to_owned()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct FunctionCall {
+    pub name: String,
+    pub arguments: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Tool {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: FunctionDef,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct FunctionDef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+}
+
+/// `"auto"`, `"none"`, `"required"`, or `{"type":"function","function":{"name"}}`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum ToolChoice {
+    Mode(ToolChoiceMode),
+    Named(NamedToolChoice),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolChoiceMode {
+    Auto,
+    None,
+    Required,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct NamedToolChoice {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: NamedFunction,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct NamedFunction {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Stop {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Stop {
+    pub fn sequences(&self) -> Vec<String> {
+        match self {
+            Stop::One(s) => vec![s.clone()],
+            Stop::Many(list) => list.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema { json_schema: JsonSchemaFormat },
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct JsonSchemaFormat {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+}
+
+fn range(param: &str, value: Option<f64>, low: f64, high: f64) -> ApiResult<()> {
+    match value {
+        Some(v) if !(low..=high).contains(&v) => Err(ApiError::bad_request(
+            param,
+            format!("`{param}` must be between {low} and {high}; got {v}."),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn valid_function_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl ChatRequest {
+    /// Checks what the types cannot, naming the offending parameter.
+    pub fn validate(&self) -> ApiResult<()> {
+        if self.model.trim().is_empty() {
+            return Err(ApiError::bad_request("model", "`model` must not be empty."));
+        }
+        if self.messages.is_empty() {
+            return Err(ApiError::bad_request(
+                "messages",
+                "`messages` must contain at least one message.",
+            ));
+        }
+        if let Some(unknown) = self
+            .extra
+            .keys()
+            .find(|k| !PASSTHROUGH_PARAMS.contains(&k.as_str()))
+        {
+            return Err(ApiError::bad_request(
+                unknown.clone(),
+                format!("Unrecognized request argument supplied: {unknown}"),
+            ));
+        }
+        if self.n.is_some_and(|n| n != 1) {
+            return Err(ApiError::bad_request("n", "Only `n: 1` is supported."));
+        }
+        if self.stream_options.is_some() && !self.stream {
+            return Err(ApiError::bad_request(
+                "stream_options",
+                "`stream_options` is only allowed with `stream: true`.",
+            ));
+        }
+        range("temperature", self.temperature, 0.0, 2.0)?;
+        range("top_p", self.top_p, 0.0, 1.0)?;
+        range("presence_penalty", self.presence_penalty, -2.0, 2.0)?;
+        range("frequency_penalty", self.frequency_penalty, -2.0, 2.0)?;
+        for (param, value) in [
+            ("max_tokens", self.max_tokens),
+            ("max_completion_tokens", self.max_completion_tokens),
+        ] {
+            if value == Some(0) {
+                return Err(ApiError::bad_request(
+                    param,
+                    format!("`{param}` must be at least 1."),
+                ));
+            }
+        }
+        if let Some(stop) = &self.stop {
+            let sequences = stop.sequences();
+            if sequences.len() > 4 || sequences.iter().any(String::is_empty) {
+                return Err(ApiError::bad_request(
+                    "stop",
+                    "`stop` takes up to 4 non-empty sequences.",
+                ));
+            }
+        }
+        let tools = self.tools.as_deref().unwrap_or_default();
+        for (i, tool) in tools.iter().enumerate() {
+            if tool.kind != "function" {
+                return Err(ApiError::bad_request(
+                    format!("tools[{i}].type"),
+                    "Only tools of type `function` are supported.",
+                ));
+            }
+            if !valid_function_name(&tool.function.name) {
+                return Err(ApiError::bad_request(
+                    format!("tools[{i}].function.name"),
+                    "A function name must be 1 to 64 characters of a-z, A-Z, 0-9, '_' or '-'.",
+                ));
+            }
+            if tool.function.parameters.as_ref().is_some_and(|p| !p.is_object()) {
+                return Err(ApiError::bad_request(
+                    format!("tools[{i}].function.parameters"),
+                    "`parameters` must be a JSON Schema object.",
+                ));
+            }
+        }
+        match &self.tool_choice {
+            Some(ToolChoice::Named(named))
+                if !tools.iter().any(|t| t.function.name == named.function.name) =>
+            {
+                return Err(ApiError::bad_request(
+                    "tool_choice",
+                    format!(
+                        "`tool_choice` names `{}`, which is not among `tools`.",
+                        named.function.name
+                    ),
+                ))
+            }
+            Some(ToolChoice::Mode(ToolChoiceMode::Required)) if tools.is_empty() => {
+                return Err(ApiError::bad_request(
+                    "tool_choice",
+                    "`tool_choice: required` needs `tools`.",
+                ))
+            }
+            _ => {}
+        }
+        for (i, message) in self.messages.iter().enumerate() {
+            if let Message::Assistant {
+                content: None,
+                tool_calls: None,
+                ..
+            } = message
+            {
+                return Err(ApiError::bad_request(
+                    format!("messages[{i}].content"),
+                    "An assistant message needs `content` or `tool_calls`.",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The output-token ceiling the client asked for, if any.
+    pub fn requested_max_tokens(&self) -> Option<u32> {
+        self.max_completion_tokens.or(self.max_tokens)
+    }
+
+    pub fn wants_usage_chunk(&self) -> bool {
+        self.stream_options.as_ref().is_some_and(|o| o.include_usage)
+    }
+}
+
+// ---- responses
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct Usage {
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+    #[serde(default)]
+    pub total_tokens: u64,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Usage {
+    pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Usage {
+        Usage {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens + completion_tokens,
+            extra: Map::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct ResponseMessage {
+    #[serde(default = "assistant_role")]
+    pub role: String,
+    pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCall>>,
+    #[serde(default)]
+    pub refusal: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn assistant_role() -> String {
+    "assistant".to_owned()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Choice {
+    #[serde(default)]
+    pub index: u32,
+    pub message: ResponseMessage,
+    pub finish_reason: Option<String>,
+    #[serde(default)]
+    pub logprobs: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ChatCompletion {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default = "completion_object")]
+    pub object: String,
+    #[serde(default)]
+    pub created: i64,
+    #[serde(default)]
+    pub model: String,
+    pub choices: Vec<Choice>,
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn completion_object() -> String {
+    "chat.completion".to_owned()
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct Delta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCallDelta>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct ToolCallDelta {
+    pub index: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<FunctionDelta>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+pub struct FunctionDelta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ChunkChoice {
+    #[serde(default)]
+    pub index: u32,
+    #[serde(default)]
+    pub delta: Delta,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ChatCompletionChunk {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default = "chunk_object")]
+    pub object: String,
+    #[serde(default)]
+    pub created: i64,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub choices: Vec<ChunkChoice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn chunk_object() -> String {
+    "chat.completion.chunk".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::parse_json;
+    use serde_json::json;
+
+    fn parse(body: Value) -> ApiResult<ChatRequest> {
+        let request: ChatRequest = parse_json(body.to_string().as_bytes())?;
+        request.validate()?;
+        Ok(request)
+    }
+
+    fn param_of(body: Value) -> String {
+        parse(body).unwrap_err().param.clone().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_full_openai_request_parses() {
+        let request = parse(json!({
+            "model": "gpt-4o-mini",
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "developer", "content": [{"type": "text", "text": "really"}]},
+                {"role": "user", "content": [{"type": "text", "text": "what is this"},
+                                             {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "42"}
+            ],
+            "stream": true, "stream_options": {"include_usage": true},
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+            "tool_choice": {"type": "function", "function": {"name": "f"}},
+            "parallel_tool_calls": false, "temperature": 0.2, "top_p": 0.9, "max_tokens": 100,
+            "stop": ["\n\n"], "presence_penalty": 0.5, "frequency_penalty": -0.5, "seed": 7,
+            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
+            "user": "u-1", "n": 1, "reasoning_effort": "low"
+        }))
+        .unwrap();
+        assert!(request.wants_usage_chunk());
+        assert_eq!(request.messages.len(), 5);
+        assert_eq!(request.extra["reasoning_effort"], "low");
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let base = || json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+        let with = |key: &str, value: Value| {
+            let mut body = base();
+            body[key] = value;
+            body
+        };
+        assert_eq!(param_of(with("n", json!(2))), "n");
+        assert_eq!(param_of(with("temperature", json!(3))), "temperature");
+        assert_eq!(param_of(with("top_p", json!(-0.1))), "top_p");
+        assert_eq!(param_of(with("max_tokens", json!(0))), "max_tokens");
+        assert_eq!(param_of(with("max_tokens", json!(-5))), "max_tokens");
+        assert_eq!(param_of(with("stop", json!(["a", "b", "c", "d", "e"]))), "stop");
+        assert_eq!(param_of(with("messages", json!([]))), "messages");
+        assert_eq!(
+            param_of(with("messages", json!([{"role": "wizard", "content": "x"}]))),
+            "messages[0].role"
+        );
+        // Inside a tagged enum serde reports the message, not the field; the text names it.
+        let error = parse(with("messages", json!([{"role": "user", "content": 5}]))).unwrap_err();
+        assert_eq!(error.param.as_deref(), Some("messages[0]"));
+        assert!(
+            error
+                .message
+                .contains("expected a string or an array of content parts"),
+            "{}",
+            error.message
+        );
+        assert_eq!(
+            param_of(with("stream_options", json!({"include_usage": true}))),
+            "stream_options"
+        );
+        assert_eq!(param_of(with("frobnicate", json!(true))), "frobnicate");
+        assert_eq!(param_of(with("tool_choice", json!("required"))), "tool_choice");
+        assert_eq!(
+            param_of(with(
+                "tools",
+                json!([{"type": "retrieval", "function": {"name": "f"}}])
+            )),
+            "tools[0].type"
+        );
+        assert_eq!(
+            param_of(with(
+                "tools",
+                json!([{"type": "function", "function": {"name": "bad name"}}])
+            )),
+            "tools[0].function.name"
+        );
+        assert_eq!(param_of(with("model", json!(""))), "model");
+        let mut no_model = base();
+        no_model.as_object_mut().unwrap().remove("model");
+        assert_eq!(param_of(no_model), "model");
+    }
+
+    #[test]
+    fn content_text_joins_text_parts() {
+        let content: Content = serde_json::from_value(json!([
+            {"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "x"}}, {"type": "text", "text": "b"}
+        ]))
+        .unwrap();
+        assert_eq!(content.text(), "a\nb");
+    }
+
+    #[test]
+    fn a_request_serializes_back_without_absent_fields() {
+        let request = parse(json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]})).unwrap();
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        );
+    }
+}

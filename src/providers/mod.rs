@@ -1,0 +1,114 @@
+//! Upstream providers: where a model is served, how to call it, and how its answers and errors
+//! map back to ours. The provider table is data (catalog/providers.json); each wire format is a
+//! module: `openai` (OpenAI and every OpenAI-compatible vendor), and later `anthropic`, `gemini`.
+
+pub mod call;
+pub mod errors;
+pub mod openai;
+
+use crate::app::{env_string, App};
+use crate::catalog::{Model, Provider, WireFormat};
+use crate::chat::types::{ChatCompletion, ChatCompletionChunk, ChatRequest, Usage};
+use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::sse::parser::SseEvent;
+
+/// A resolved upstream: the provider, its base URL and key, and the model's upstream id.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub provider: &'static Provider,
+    pub model: &'static Model,
+    pub base_url: String,
+    pub api_key: String,
+}
+
+impl Upstream {
+    /// `<ID>_API_KEY` and `<ID>_BASE_URL` from configuration; no key is a 503 the operator fixes.
+    pub fn resolve(app: &App, provider: &'static Provider, model: &'static Model) -> ApiResult<Upstream> {
+        let prefix = provider.env_prefix();
+        let api_key = env_string(&app.env, &format!("{prefix}_API_KEY"))
+            .filter(|k| !k.trim().is_empty())
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::Unavailable,
+                    "provider_not_configured",
+                    format!(
+                        "The provider of `{}` is not configured on this gateway.",
+                        model.id
+                    ),
+                )
+                .with_internal(format!(
+                    "{prefix}_API_KEY is not set; set it to serve {}",
+                    model.id
+                ))
+            })?;
+        let base_url = env_string(&app.env, &format!("{prefix}_BASE_URL"))
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| provider.base_url.clone())
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Upstream {
+            provider,
+            model,
+            base_url,
+            api_key: api_key.trim().to_owned(),
+        })
+    }
+}
+
+/// An HTTP request to send upstream.
+#[derive(Debug, Clone)]
+pub struct UpstreamRequest {
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+/// What the gateway sends: the client's request with the output ceiling it enforces.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    pub request: &'a ChatRequest,
+    pub max_output_tokens: u32,
+    pub stream: bool,
+}
+
+pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<UpstreamRequest> {
+    match upstream.provider.wire {
+        WireFormat::Openai => openai::build_request(upstream, outgoing),
+        other => Err(ApiError::new(
+            ErrorKind::BadRequest,
+            "provider_not_supported",
+            format!("Models served over the `{other:?}` wire format are not available yet."),
+        )
+        .with_param("model")),
+    }
+}
+
+pub fn parse_completion(upstream: &Upstream, body: &str) -> Result<ChatCompletion, String> {
+    match upstream.provider.wire {
+        WireFormat::Openai => openai::parse_completion(body),
+        other => Err(format!("no completion parser for {other:?}")),
+    }
+}
+
+/// What one upstream stream event means for the client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamItem {
+    Chunk(ChatCompletionChunk),
+    Usage(Usage),
+    /// The upstream reported an error inside the stream (message safe to show).
+    Error(String),
+    /// The upstream said it is done.
+    Done,
+}
+
+/// Turns one wire format's stream events into canonical items.
+pub trait StreamTranslator {
+    fn on_event(&mut self, event: &SseEvent) -> Vec<StreamItem>;
+}
+
+pub fn stream_translator(upstream: &Upstream) -> Result<Box<dyn StreamTranslator>, String> {
+    match upstream.provider.wire {
+        WireFormat::Openai => Ok(Box::new(openai::OpenAiStream)),
+        other => Err(format!("no stream translator for {other:?}")),
+    }
+}
