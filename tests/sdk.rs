@@ -56,3 +56,16 @@ async fn the_openai_node_sdk_lists_and_retrieves_models_with_an_api_key() {
         ],
     );
 }
+
+#[tokio::test]
+async fn the_openai_node_sdk_chats_streams_and_calls_tools() {
+    let app = common::TestApp::new();
+    let user = app.new_user().await;
+    let key = app
+        .create_key(&user.token, &serde_json::json!({"name": "sdk-chat"}))
+        .await;
+    run_node_tests(
+        &["chat.test.mjs"],
+        &[("FLINT_API_KEY", key["key"].as_str().unwrap().to_owned())],
+    );
+}
