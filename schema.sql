@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS users (
   plan           TEXT NOT NULL DEFAULT 'free' REFERENCES plans (id),
   balance_nanos  INTEGER NOT NULL DEFAULT 0 CHECK (balance_nanos >= 0),
   token_version  INTEGER NOT NULL DEFAULT 0,    -- bumped to revoke every JWT issued before
+  plan_expires_at INTEGER,                      -- a bought month of pro / pro_plus ends then
+  limits_override TEXT,                         -- JSON: per-user limits over the plan's (enterprise)
   created_at     INTEGER NOT NULL               -- Unix seconds
 );
 

@@ -121,6 +121,9 @@ pub async fn credit(mut req: Request, app: &App, id: &str) -> ApiResult<Response
 #[serde(deny_unknown_fields)]
 struct PlanRequest {
     plan: String,
+    /// Per-user limits over the plan's (meant for `enterprise`); omitted: none.
+    #[serde(default)]
+    overrides: Option<crate::limits::plan::Overrides>,
 }
 
 /// `PUT /admin/users/{id}/plan {"plan"}`.
@@ -133,8 +136,20 @@ pub async fn set_plan(mut req: Request, app: &App, id: &str) -> ApiResult<Respon
         .plan(body.plan.trim())
         .await?
         .ok_or_else(|| ApiError::bad_request("plan", format!("Unknown plan `{}`.", body.plan.trim())))?;
-    db.set_plan(user.id, &plan.id).await?;
-    http::json(200, &json!({"status": "ok", "user_id": user.id, "plan": plan.id}))
+    let overrides = match &body.overrides {
+        Some(overrides) => {
+            overrides
+                .validate()
+                .map_err(|m| ApiError::bad_request("overrides", m))?;
+            Some(serde_json::to_string(overrides).map_err(ApiError::internal)?)
+        }
+        None => None,
+    };
+    db.set_plan(user.id, &plan.id, None, overrides.as_deref()).await?;
+    http::json(
+        200,
+        &json!({"status": "ok", "user_id": user.id, "plan": plan.id, "overrides": body.overrides}),
+    )
 }
 
 /// `GET /admin/users?email=`: balance, plan and today's usage.
@@ -154,16 +169,21 @@ pub async fn find_users(req: Request, app: &App) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
     let mut users = Vec::new();
     if let Some(user) = db.user_by_email(&email).await? {
-        let usage =
-            crate::limits::client::usage_today(&app.env, user.id, &time::day_key(time::now_secs())).await?;
+        let plan = crate::limits::plan::effective(&db, &user, time::now_secs()).await?;
+        let day = time::day_at(time::now_ms() as i64, app.config.utc_offset_secs);
+        let usage = crate::limits::client::peek(&app.env, user.id, plan.limits(), &day)
+            .await?
+            .usage;
         users.push(json!({
             "id": user.id,
             "email": user.email,
-            "plan": user.plan,
+            "plan": plan.id,
+            "plan_expires_at": user.plan_expires_at.map(time::iso8601),
+            "limits_override": user.limits_override.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()),
             "balance_usd": Nanos(user.balance_nanos).as_usd_f64(),
             "available_usd": Nanos(db.available_balance(user.id).await?).as_usd_f64(),
             "created_at": time::iso8601(user.created_at),
-            "usage_today": {"requests": usage.requests, "tokens": usage.tokens},
+            "usage_today": {"requests": usage.requests, "tokens": usage.tokens, "free_requests": usage.free},
         }));
     }
     http::json(200, &json!({ "users": users }))

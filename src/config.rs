@@ -28,6 +28,12 @@ pub struct Config {
     pub login_failures_per_ip: u32,
     pub login_failure_window_secs: u32,
     pub email_code_ttl_secs: i64,
+    /// Seconds east of UTC of the zone whose midnight resets the daily allowance (`TIMEZONE`).
+    pub utc_offset_secs: i64,
+    /// How long a request may hold a concurrency slot before the lease expires on its own.
+    pub lease_secs: i64,
+    /// Open holds older than this are released by the scheduled sweeper.
+    pub hold_timeout_secs: i64,
     pub email: EmailConfig,
     pub google_client_id: Option<String>,
     pub google_tokeninfo_url: String,
@@ -99,6 +105,31 @@ impl Config {
         let login_failures_per_email = number("LOGIN_FAILURES_PER_EMAIL", 10, 1, 1_000_000) as u32;
         let login_failures_per_ip = number("LOGIN_FAILURES_PER_IP", 50, 1, 1_000_000) as u32;
         let login_failure_window_secs = number("LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400) as u32;
+        let utc_offset_secs = match get("TIMEZONE") {
+            None => 0,
+            Some(zone) => crate::time::parse_utc_offset(&zone).unwrap_or_else(|| {
+                problems.push(format!(
+                    "TIMEZONE is `{zone}`; use `UTC` or a fixed offset such as `+03:00` (zones with daylight saving are not supported)."
+                ));
+                0
+            }),
+        };
+        let mut number = |name: &str, default: u64, min: u64, max: u64| -> u64 {
+            match get(name) {
+                None => default,
+                Some(text) => match text.parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => n,
+                    _ => {
+                        problems.push(format!(
+                            "{name} is `{text}`; it must be a whole number from {min} to {max}."
+                        ));
+                        default
+                    }
+                },
+            }
+        };
+        let lease_secs = number("LEASE_SECS", 900, 10, 86_400) as i64;
+        let hold_timeout_secs = number("HOLD_TIMEOUT_SECS", 1800, 1, 7 * 86_400) as i64;
         let email_code_ttl_secs = number("EMAIL_CODE_TTL_SECS", 600, 1, 86_400) as i64;
         let url = |name: &str, default: &str| {
             get(name)
@@ -129,6 +160,9 @@ impl Config {
             login_failures_per_ip,
             login_failure_window_secs,
             email_code_ttl_secs,
+            utc_offset_secs,
+            lease_secs,
+            hold_timeout_secs,
             email,
             google_client_id: get("GOOGLE_CLIENT_ID"),
             google_tokeninfo_url: url("GOOGLE_TOKENINFO_URL", "https://oauth2.googleapis.com/tokeninfo"),

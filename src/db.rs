@@ -38,6 +38,8 @@ pub struct UserRow {
     pub plan: String,
     pub balance_nanos: i64,
     pub token_version: i64,
+    pub plan_expires_at: Option<i64>,
+    pub limits_override: Option<String>,
     pub created_at: i64,
 }
 
@@ -120,7 +122,7 @@ pub struct EmailCodeRow {
 /// The columns of `UserRow`, as a literal so queries stay literal strings.
 macro_rules! user_columns {
     () => {
-        "id, email, password_hash, plan, balance_nanos, token_version, created_at"
+        "id, email, password_hash, plan, balance_nanos, token_version, plan_expires_at, limits_override, created_at"
     };
 }
 
@@ -233,10 +235,17 @@ impl Db {
         version.ok_or_else(|| ApiError::internal("bump_token_version: user vanished"))
     }
 
-    pub async fn set_plan(&self, user_id: i64, plan: &str) -> ApiResult<()> {
+    /// Sets the plan (and, for enterprise, the per-user limits; `None` clears them).
+    pub async fn set_plan(
+        &self,
+        user_id: i64,
+        plan: &str,
+        expires_at: Option<i64>,
+        overrides: Option<&str>,
+    ) -> ApiResult<()> {
         self.execute(
-            "UPDATE users SET plan = ?2 WHERE id = ?1",
-            &[int(user_id), text(plan)],
+            "UPDATE users SET plan = ?2, plan_expires_at = ?3, limits_override = ?4 WHERE id = ?1",
+            &[int(user_id), text(plan), opt_int(expires_at), opt_text(overrides)],
         )
         .await
         .map(|_| ())
@@ -482,6 +491,16 @@ impl Db {
             &[text(s.request_id), int(s.charged), int(s.now)],
         )?;
         self.batch(vec![usage, ledger, balance, close]).await.map(|_| ())
+    }
+
+    /// Releases every hold still open after `older_than` (its worker died mid-request): the
+    /// money is freed, nothing is charged. Returns how many were released.
+    pub async fn release_stale_holds(&self, older_than: i64, now: i64) -> ApiResult<usize> {
+        self.execute(
+            "UPDATE holds SET status = 'released', charged_nanos = 0, closed_at = ?2 WHERE status = 'open' AND created_at < ?1",
+            &[int(older_than), int(now)],
+        )
+        .await
     }
 
     /// Runs statements atomically, returning how many rows each changed.

@@ -19,10 +19,51 @@ pub fn now_secs() -> i64 {
     (now_ms() / 1000) as i64
 }
 
-/// The calendar day of `secs` (UTC) as `YYYY-MM-DD`: the key of daily counters.
-pub fn day_key(secs: i64) -> String {
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    format!("{year:04}-{month:02}-{day:02}")
+/// A calendar day in the configured time zone: the key of daily counters and when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Day {
+    /// `YYYY-MM-DD`, local.
+    pub key: String,
+    /// Unix milliseconds of the next local midnight.
+    pub ends_ms: i64,
+}
+
+/// The day that contains `now_ms` for a zone `offset_secs` east of UTC.
+pub fn day_at(now_ms: i64, offset_secs: i64) -> Day {
+    let local_secs = now_ms.div_euclid(1000) + offset_secs;
+    let days = local_secs.div_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    Day {
+        key: format!("{year:04}-{month:02}-{day:02}"),
+        ends_ms: ((days + 1) * 86_400 - offset_secs) * 1000,
+    }
+}
+
+/// `UTC`, `Z`, or an offset `±HH:MM[:SS]` → seconds east of UTC. Named zones with daylight
+/// saving are not supported (a fixed offset is exact for zones without it, e.g. Moscow +03:00).
+pub fn parse_utc_offset(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("utc") || text == "Z" || text.eq_ignore_ascii_case("etc/utc") {
+        return Some(0);
+    }
+    let text = text.strip_prefix("UTC").unwrap_or(text);
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let mut parts = rest.split(':');
+    let mut field = |max: i64| -> Option<i64> {
+        let part = parts.next()?;
+        if part.len() != 2 || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        part.parse().ok().filter(|v| *v <= max)
+    };
+    let hours = field(14)?;
+    let minutes = field(59)?;
+    let seconds = field(59).unwrap_or(0);
+    Some(sign * (hours * 3600 + minutes * 60 + seconds))
 }
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
@@ -136,6 +177,30 @@ mod tests {
             Some(1_700_000_000)
         );
         assert_eq!(parse_iso8601("2023-11-14"), Some(1_699_920_000));
+    }
+
+    #[test]
+    fn days_follow_the_configured_offset() {
+        // 2023-11-14T22:13:20Z is already the 15th in Moscow (+03:00).
+        let utc = day_at(1_700_000_000_000, 0);
+        assert_eq!(utc.key, "2023-11-14");
+        assert_eq!(utc.ends_ms, 1_700_006_400_000);
+        let moscow = day_at(1_700_000_000_000, 3 * 3600);
+        assert_eq!(moscow.key, "2023-11-15");
+        assert_eq!(moscow.ends_ms, 1_700_082_000_000);
+        assert!(day_at(moscow.ends_ms - 1, 3 * 3600).key == "2023-11-15");
+        assert_eq!(day_at(moscow.ends_ms, 3 * 3600).key, "2023-11-16");
+    }
+
+    #[test]
+    fn offsets_parse_strictly() {
+        assert_eq!(parse_utc_offset("UTC"), Some(0));
+        assert_eq!(parse_utc_offset("+03:00"), Some(10_800));
+        assert_eq!(parse_utc_offset("UTC-05:30"), Some(-19_800));
+        assert_eq!(parse_utc_offset("+01:02:03"), Some(3723));
+        for bad in ["Europe/Moscow", "3", "+3:00", "+15:00", "+03:60", ""] {
+            assert_eq!(parse_utc_offset(bad), None, "{bad}");
+        }
     }
 
     #[test]

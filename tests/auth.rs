@@ -498,10 +498,15 @@ async fn me_shows_the_iskra_shape_with_real_counters() {
     assert_eq!(body["user"]["plan"], "free");
     assert_eq!(body["user"]["id"], user.id);
     assert_eq!(body["user"]["balance_usd"], json!(0.0));
+    let usage = &body["usage"];
     assert_eq!(
-        body["usage"],
-        json!({"requestsToday": 0, "tokensToday": 0, "limit": 15, "remaining": 15})
+        (&usage["requestsToday"], &usage["tokensToday"]),
+        (&json!(0), &json!(0))
     );
+    assert_eq!((&usage["limit"], &usage["remaining"]), (&json!(15), &json!(15)));
+    assert!(usage["resetsAt"].as_str().unwrap().ends_with("T00:00:00Z"));
+    assert_eq!(body["limits"]["rpm"], 20);
+    assert_eq!(body["limits"]["concurrent"], 2);
 }
 
 // ---- email-code registration

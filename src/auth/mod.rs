@@ -132,7 +132,9 @@ pub async fn authenticate(req: &Request, app: &App, db: &Db) -> ApiResult<Princi
     })?;
     let now = time::now_secs();
     if token.starts_with(apikeys::KEY_PREFIX) {
-        return apikeys::authenticate(db, &token, now).await;
+        let principal = apikeys::authenticate(db, &token, now).await?;
+        *app.caller.borrow_mut() = Some(principal.user.clone());
+        return Ok(principal);
     }
     let secret = app.config.jwt_secret()?;
     let session =
@@ -226,6 +228,8 @@ mod tests {
             plan: "free".into(),
             balance_nanos: 0,
             token_version: 0,
+            plan_expires_at: None,
+            limits_override: None,
             created_at: 0,
         };
         let scoped = Principal {

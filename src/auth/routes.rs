@@ -178,11 +178,11 @@ pub async fn me(req: Request, app: &App) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
     let principal = authenticate(&req, app, &db).await?;
     let user = &principal.user;
-    let plan = db
-        .plan(&user.plan)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("user {} has unknown plan {}", user.id, user.plan)))?;
-    let usage = client::usage_today(&app.env, user.id, &time::day_key(time::now_secs())).await?;
+    let plan = crate::limits::plan::effective(&db, user, time::now_secs()).await?;
+    let day = time::day_at(time::now_ms() as i64, app.config.utc_offset_secs);
+    let peek = client::peek(&app.env, user.id, plan.limits(), &day).await?;
+    app.stamp_rate(peek.snapshot, true);
+    let (usage, limits) = (peek.usage, peek.snapshot);
     http::json(
         200,
         &json!({
@@ -191,14 +191,27 @@ pub async fn me(req: Request, app: &App) -> ApiResult<Response> {
                 "email": user.email,
                 "tier": plan.id,
                 "plan": plan.id,
+                "planExpiresAt": user.plan_expires_at.map(time::iso8601),
                 "balance_usd": Nanos(user.balance_nanos).as_usd_f64(),
                 "created_at": time::iso8601(user.created_at),
             },
             "usage": {
                 "requestsToday": usage.requests,
                 "tokensToday": usage.tokens,
-                "limit": plan.daily_lite_requests,
-                "remaining": (plan.daily_lite_requests - usage.requests).max(0),
+                "limit": limits.daily_limit,
+                "remaining": limits.daily_remaining,
+                "freeRequestsToday": usage.free,
+                "resetsAt": time::iso8601(limits.daily_reset_ms.div_euclid(1000)),
+            },
+            "limits": {
+                "rpm": limits.rpm_limit,
+                "rpmRemaining": limits.rpm_remaining,
+                "tpm": limits.tpm_limit,
+                "tpmRemaining": limits.tpm_remaining,
+                "concurrent": limits.concurrent_limit,
+                "concurrentActive": limits.concurrent_active,
+                "maxOutputTokens": plan.max_output_tokens,
+                "systemPromptAllowed": plan.system_prompt_allowed == 1,
             },
         }),
     )

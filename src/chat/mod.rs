@@ -21,6 +21,8 @@ use crate::catalog::{Catalog, Category, Model, Tier};
 use crate::db::{Db, PlanRow, Settlement};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::limits::client;
+use crate::limits::policy::{Admission, AdmitRequest, Refusal, Snapshot};
+use crate::limits::{self, AdmitCall, ReleaseCall};
 use crate::providers::{self, call, errors, Outgoing, Upstream, UpstreamRequest};
 use crate::{http, time};
 use render::{Bill, OpenAiRender, Render, StoneRender};
@@ -106,6 +108,8 @@ struct Job {
     first_byte_timeout: Duration,
     idle_timeout: Duration,
     started_ms: u64,
+    /// The limiter's day key of the admission, for the release.
+    day: String,
 }
 
 /// What the task reports to the waiting handler once the upstream has answered.
@@ -155,35 +159,85 @@ fn max_output_tokens(
     requested.unwrap_or(u32::MAX).min(plan_cap).min(model_cap).max(1)
 }
 
-fn insufficient_balance(
-    principal: &Principal,
+/// The Stone detail fields of a 402 / 429: where the user stands today.
+fn standing(
+    error: ApiError,
     plan: &PlanRow,
     model: &Model,
+    snapshot: &Snapshot,
+    need_balance: bool,
+) -> ApiError {
+    let lite = model.tier == Tier::Lite;
+    error
+        .with_detail("plan", plan.id.clone())
+        .with_detail("tier", model.tier.as_str())
+        .with_detail("used_today", snapshot.daily_limit - snapshot.daily_remaining)
+        .with_detail("limit", if lite { snapshot.daily_limit } else { 0 })
+        .with_detail("need_balance", need_balance)
+}
+
+fn insufficient_balance(
+    plan: &PlanRow,
+    model: &Model,
+    snapshot: &Snapshot,
     available: Nanos,
     hold: Nanos,
 ) -> ApiError {
-    ApiError::new(
-        ErrorKind::PaymentRequired,
-        "insufficient_quota",
+    let (kind, message) = if model.tier == Tier::Lite {
+        (
+            ErrorKind::RateLimited,
+            format!(
+                "Today's {} free requests are used up and the balance (${:.6}) cannot cover this one (up to ${:.6}). \
+                 Wait for tomorrow or top up.",
+                snapshot.daily_limit,
+                available.as_usd_f64(),
+                hold.as_usd_f64()
+            ),
+        )
+    } else {
+        (
+            ErrorKind::PaymentRequired,
+            format!(
+                "Insufficient balance: ${:.6} available, this request may cost up to ${:.6}. Top up to continue.",
+                available.as_usd_f64(),
+                hold.as_usd_f64()
+            ),
+        )
+    };
+    let code = if kind == ErrorKind::RateLimited {
+        "free_quota_exhausted"
+    } else {
+        "insufficient_quota"
+    };
+    let mut error = standing(ApiError::new(kind, code, message), plan, model, snapshot, true);
+    if kind == ErrorKind::RateLimited {
+        let wait = (snapshot.daily_reset_ms - time::now_ms() as i64)
+            .div_euclid(1000)
+            .max(1);
+        error = error.with_retry_after(u64::try_from(wait).unwrap_or(1));
+    }
+    error
+}
+
+fn rate_limited(refusal: Refusal, admission: &Admission, plan: &PlanRow, model: &Model) -> ApiError {
+    let what = match refusal {
+        Refusal::Concurrency => format!("{} requests at a time", plan.concurrent_requests),
+        Refusal::Rpm => format!("{} requests per minute", plan.rpm),
+        Refusal::Tpm => format!("{} tokens per minute", plan.tpm),
+    };
+    let wait = u64::try_from((admission.retry_after_ms + 999) / 1000)
+        .unwrap_or(1)
+        .max(1);
+    let error = ApiError::new(
+        ErrorKind::RateLimited,
+        "rate_limit_exceeded",
         format!(
-            "Insufficient balance: ${:.6} available, this request may cost up to ${:.6}. Top up to continue.",
-            available.as_usd_f64(),
-            hold.as_usd_f64()
+            "Rate limit of the `{}` plan reached ({what}); retry after {wait} s.",
+            plan.id
         ),
     )
-    .with_detail("plan", plan.id.clone())
-    .with_detail("tier", model.tier.as_str())
-    .with_detail("used_today", 0)
-    .with_detail(
-        "limit",
-        if model.tier == Tier::Lite {
-            plan.daily_lite_requests
-        } else {
-            0
-        },
-    )
-    .with_detail("need_balance", true)
-    .with_detail("balance_usd", Nanos(principal.user.balance_nanos).as_usd_f64())
+    .with_retry_after(wait);
+    standing(error, plan, model, &admission.snapshot, false)
 }
 
 async fn run(
@@ -211,41 +265,84 @@ async fn run(
     let provider = catalog
         .provider(&model.provider)
         .ok_or_else(|| ApiError::internal("model without provider"))?;
-    let plan = db
-        .plan(&principal.user.plan)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("unknown plan {}", principal.user.plan)))?;
+    let now = time::now_secs();
+    let plan = limits::plan::effective(db, &principal.user, now).await?;
+    let upstream = Upstream::resolve(app, provider, model)?;
+    let stream = request.stream || surface == Surface::Stone;
+    let lite = model.tier == Tier::Lite;
+    let request_id = app.request_id.clone();
+    let requested_max = request.requested_max_tokens();
+    let paid_max = max_output_tokens(app, &plan, model, BillingMode::PerToken, requested_max);
+    // Built once before admission so a request the provider can't take is refused for free.
+    let mut outgoing = Outgoing {
+        request: &request,
+        max_output_tokens: paid_max,
+        stream,
+    };
+    let mut upstream_request = providers::build_request(&upstream, &outgoing)?;
 
-    let mode = if model.tier == Tier::Lite {
+    // Admission: concurrency, RPM, TPM and the daily free allowance, in the user's limiter.
+    let prompt_for_hold = estimate::prompt_tokens_for_hold(&request);
+    let day = time::day_at(time::now_ms() as i64, app.config.utc_offset_secs);
+    let call = AdmitCall {
+        request_id: request_id.clone(),
+        day: day.key.clone(),
+        lease_ms: app.config.lease_secs * 1000,
+        admit: AdmitRequest {
+            now_ms: time::now_ms() as i64,
+            day_ends_ms: day.ends_ms,
+            lite,
+            reserve_tokens: i64::try_from(prompt_for_hold + u64::from(paid_max)).unwrap_or(i64::MAX),
+            limits: plan.limits(),
+        },
+    };
+    let admission = client::admit(&app.env, principal.user.id, &call).await?;
+    app.stamp_rate(admission.snapshot, lite);
+    if let Some(refusal) = admission.refused {
+        return Err(rate_limited(refusal, &admission, &plan, model));
+    }
+    let release_unused = |refund_free: bool| ReleaseCall {
+        request_id: request_id.clone(),
+        day: day.key.clone(),
+        actual_tokens: 0,
+        refund: true,
+        was_free: refund_free,
+    };
+
+    let mode = if admission.free {
         BillingMode::Free
     } else {
         BillingMode::PerToken
     };
-    let max_output = max_output_tokens(app, &plan, model, mode, request.requested_max_tokens());
-    let upstream = Upstream::resolve(app, provider, model)?;
-    let stream = request.stream || surface == Surface::Stone;
-    let upstream_request = providers::build_request(
-        &upstream,
-        &Outgoing {
-            request: &request,
-            max_output_tokens: max_output,
-            stream,
-        },
-    )?;
-
-    let request_id = app.request_id.clone();
-    let prompt_for_hold = estimate::prompt_tokens_for_hold(&request);
+    let max_output = max_output_tokens(app, &plan, model, mode, requested_max);
+    if max_output != paid_max {
+        outgoing.max_output_tokens = max_output;
+        upstream_request = match providers::build_request(&upstream, &outgoing) {
+            Ok(built) => built,
+            Err(error) => {
+                client::release(&app.env, principal.user.id, &release_unused(admission.free)).await;
+                return Err(error);
+            }
+        };
+    }
     let hold = match mode {
         BillingMode::Free => None,
         _ => {
             let amount = chat_cost(model.pricing, prompt_for_hold, u64::from(max_output));
-            if amount.0 > 0
-                && !db
-                    .place_hold(&request_id, principal.user.id, amount.0, time::now_secs())
-                    .await?
-            {
+            let placed = amount.0 <= 0
+                || db
+                    .place_hold(&request_id, principal.user.id, amount.0, now)
+                    .await?;
+            if !placed {
+                client::release(&app.env, principal.user.id, &release_unused(false)).await;
                 let available = Nanos(db.available_balance(principal.user.id).await?);
-                return Err(insufficient_balance(&principal, &plan, model, available, amount));
+                return Err(insufficient_balance(
+                    &plan,
+                    model,
+                    &admission.snapshot,
+                    available,
+                    amount,
+                ));
             }
             (amount.0 > 0).then_some(amount)
         }
@@ -267,6 +364,7 @@ async fn run(
         first_byte_timeout: app.config.upstream_first_byte_timeout,
         idle_timeout: app.config.upstream_idle_timeout,
         started_ms: time::now_ms(),
+        day: day.key,
     };
     let render: Box<dyn Render> = match surface {
         Surface::OpenAi => Box::new(OpenAiRender {
@@ -496,6 +594,14 @@ async fn fail_before_first_byte(job: &Job, error: &ApiError) {
         if job.hold.is_some() {
             db.release_hold(&job.request_id, time::now_secs()).await?;
         }
+        let release = ReleaseCall {
+            request_id: job.request_id.clone(),
+            day: job.day.clone(),
+            actual_tokens: 0,
+            refund: true,
+            was_free: job.mode == BillingMode::Free,
+        };
+        client::release(&job.env, job.principal.user.id, &release).await;
         let detail = json!({"error": error.code}).to_string();
         db.settle(&settlement(
             job,
@@ -589,10 +695,14 @@ async fn settle(job: &Job, usage: &Usage, estimated: bool, status: &str) -> ApiR
     ))
     .await?;
     let tokens = usage.prompt_tokens.saturating_add(usage.completion_tokens);
-    let day = time::day_key(time::now_secs());
-    if let Err(error) = client::add_usage(&job.env, job.principal.user.id, &day, 1, tokens).await {
-        worker::console_error!("[{}] could not count usage: {:?}", job.request_id, error.internal);
-    }
+    let release = ReleaseCall {
+        request_id: job.request_id.clone(),
+        day: job.day.clone(),
+        actual_tokens: i64::try_from(tokens).unwrap_or(i64::MAX),
+        refund: false,
+        was_free: job.mode == BillingMode::Free,
+    };
+    client::release(&job.env, job.principal.user.id, &release).await;
     let balance_after = db
         .user_by_id(job.principal.user.id)
         .await?

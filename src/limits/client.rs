@@ -4,10 +4,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{Env, Method, Request, RequestInit};
 
-use super::{FailureRequest, FailureState, Usage, UsageRequest};
+use super::{policy, AdmitCall, FailureRequest, FailureState, Peek, PeekCall, ReleaseCall};
 use crate::error::{ApiError, ApiResult};
+use crate::time::Day;
 
-async fn call<B: Serialize, T: DeserializeOwned>(
+async fn call_object<B: Serialize, T: DeserializeOwned>(
     env: &Env,
     object: &str,
     op: &str,
@@ -47,15 +48,15 @@ impl Throttle {
     }
 
     pub async fn check(self, env: &Env, object: &str, now: i64) -> ApiResult<FailureState> {
-        call(env, object, "/failures/check", &self.request(now)).await
+        call_object(env, object, "/failures/check", &self.request(now)).await
     }
 
     pub async fn record(self, env: &Env, object: &str, now: i64) -> ApiResult<FailureState> {
-        call(env, object, "/failures/record", &self.request(now)).await
+        call_object(env, object, "/failures/record", &self.request(now)).await
     }
 
     pub async fn clear(self, env: &Env, object: &str, now: i64) -> ApiResult<FailureState> {
-        call(env, object, "/failures/clear", &self.request(now)).await
+        call_object(env, object, "/failures/clear", &self.request(now)).await
     }
 }
 
@@ -63,33 +64,32 @@ pub fn user_object(user_id: i64) -> String {
     format!("user:{user_id}")
 }
 
-/// Today's counters of a user (`day` as `YYYY-MM-DD` in the configured time zone).
-pub async fn usage_today(env: &Env, user_id: i64, day: &str) -> ApiResult<Usage> {
-    call(
-        env,
-        &user_object(user_id),
-        "/usage/get",
-        &UsageRequest {
-            day: day.to_owned(),
-            requests: 0,
-            tokens: 0,
-        },
-    )
-    .await
+/// Asks the user's limiter to admit a request.
+pub async fn admit(env: &Env, user_id: i64, call: &AdmitCall) -> ApiResult<policy::Admission> {
+    call_object(env, &user_object(user_id), "/admit", call).await
 }
 
-/// Adds a finished request's tokens to the user's day.
-pub async fn add_usage(env: &Env, user_id: i64, day: &str, requests: i64, tokens: u64) -> ApiResult<Usage> {
-    let tokens = i64::try_from(tokens).unwrap_or(i64::MAX);
-    call(
-        env,
-        &user_object(user_id),
-        "/usage/add",
-        &UsageRequest {
-            day: day.to_owned(),
-            requests,
-            tokens,
-        },
-    )
-    .await
+/// Frees a request's lease and corrects its tokens; failures are logged, never raised: the
+/// lease expires on its own.
+pub async fn release(env: &Env, user_id: i64, call: &ReleaseCall) {
+    if let Err(error) =
+        call_object::<_, serde_json::Value>(env, &user_object(user_id), "/release", call).await
+    {
+        worker::console_error!(
+            "limiter release for {} failed: {:?}",
+            call.request_id,
+            error.internal
+        );
+    }
+}
+
+/// The limits' state and today's usage of a user.
+pub async fn peek(env: &Env, user_id: i64, limits: policy::Limits, day: &Day) -> ApiResult<Peek> {
+    let call = PeekCall {
+        now_ms: crate::time::now_ms() as i64,
+        day: day.key.clone(),
+        day_ends_ms: day.ends_ms,
+        limits,
+    };
+    call_object(env, &user_object(user_id), "/peek", &call).await
 }

@@ -5,6 +5,9 @@
 //! exact under any concurrency and survive eviction and restarts.
 
 pub mod client;
+pub mod headers;
+pub mod plan;
+pub mod policy;
 pub mod window;
 
 use serde::{Deserialize, Serialize};
@@ -35,20 +38,48 @@ pub struct FailureState {
     pub retry_after: u64,
 }
 
-/// `POST /usage/get` and `POST /usage/add`: today's request and token counts.
+/// `POST /admit`: a request asks for a concurrency lease and room in every window.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct UsageRequest {
+pub struct AdmitCall {
+    pub request_id: String,
     pub day: String,
-    #[serde(default)]
-    pub requests: i64,
-    #[serde(default)]
-    pub tokens: i64,
+    pub lease_ms: i64,
+    #[serde(flatten)]
+    pub admit: policy::AdmitRequest,
 }
 
-#[derive(Debug, Serialize, Deserialize, Default)]
+/// `POST /release`: a request is over; its lease is freed and its tokens corrected to the
+/// actual count. `refund` gives back the request (and its free allowance) when it never reached
+/// the model.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReleaseCall {
+    pub request_id: String,
+    pub day: String,
+    pub actual_tokens: i64,
+    pub refund: bool,
+    pub was_free: bool,
+}
+
+/// `POST /peek`: the limits' state and today's usage, changing nothing.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PeekCall {
+    pub now_ms: i64,
+    pub day: String,
+    pub day_ends_ms: i64,
+    pub limits: policy::Limits,
+}
+
+#[derive(Debug, Serialize, Deserialize, Default, Clone, Copy)]
 pub struct Usage {
     pub requests: i64,
     pub tokens: i64,
+    pub free: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, Clone, Copy)]
+pub struct Peek {
+    pub snapshot: policy::Snapshot,
+    pub usage: Usage,
 }
 
 impl DurableObject for Limiter {
@@ -70,8 +101,9 @@ impl DurableObject for Limiter {
             "/failures/check" => failures(&sql, req.json().await?, Op::Check),
             "/failures/record" => failures(&sql, req.json().await?, Op::Record),
             "/failures/clear" => failures(&sql, req.json().await?, Op::Clear),
-            "/usage/get" => usage(&sql, req.json().await?, false),
-            "/usage/add" => usage(&sql, req.json().await?, true),
+            "/admit" => admit(&sql, req.json().await?),
+            "/release" => release(&sql, req.json().await?),
+            "/peek" => peek(&sql, req.json().await?),
             other => Response::error(format!("unknown limiter operation {other}"), 404),
         }
     }
@@ -80,7 +112,9 @@ impl DurableObject for Limiter {
 fn ensure_schema(sql: &SqlStorage) -> Result<()> {
     sql.exec(
         "CREATE TABLE IF NOT EXISTS windows (name TEXT PRIMARY KEY, started_at INTEGER NOT NULL, count INTEGER NOT NULL);
-         CREATE TABLE IF NOT EXISTS daily (day TEXT PRIMARY KEY, requests INTEGER NOT NULL, tokens INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS daily (day TEXT PRIMARY KEY, requests INTEGER NOT NULL, tokens INTEGER NOT NULL, free INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS leases (request_id TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS recent (request_id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL, tokens INTEGER NOT NULL);
          CREATE TABLE IF NOT EXISTS probes (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL);",
         None,
     )?;
@@ -145,27 +179,111 @@ fn failures(sql: &SqlStorage, request: FailureRequest, op: Op) -> Result<Respons
     })
 }
 
-fn usage(sql: &SqlStorage, request: UsageRequest, add: bool) -> Result<Response> {
-    if add {
-        sql.exec(
-            "INSERT INTO daily (day, requests, tokens) VALUES (?, ?, ?)
-             ON CONFLICT (day) DO UPDATE SET requests = requests + excluded.requests, tokens = tokens + excluded.tokens",
-            vec![request.day.clone().into(), request.requests.into(), request.tokens.into()],
-        )?;
-        // Yesterday's rows are history nobody reads; keep the object small.
-        sql.exec(
-            "DELETE FROM daily WHERE day < ?",
-            vec![request.day.clone().into()],
-        )?;
+/// Drops expired leases and window entries older than a minute, then reads the counters.
+fn counters(sql: &SqlStorage, now_ms: i64, day: &str) -> Result<(policy::Counters, Usage)> {
+    sql.exec("DELETE FROM leases WHERE expires_ms <= ?", vec![now_ms.into()])?;
+    sql.exec(
+        "DELETE FROM recent WHERE at_ms <= ?",
+        vec![(now_ms - policy::WINDOW_MS).into()],
+    )?;
+    sql.exec("DELETE FROM daily WHERE day < ?", vec![day.into()])?;
+    #[derive(Deserialize)]
+    struct Window {
+        requests: i64,
+        tokens: i64,
+        oldest: Option<i64>,
     }
+    #[derive(Deserialize)]
+    struct Count {
+        n: i64,
+    }
+    let leases: Count = sql.exec("SELECT COUNT(*) AS n FROM leases", None)?.one()?;
+    let window: Window =
+        sql.exec("SELECT COUNT(*) AS requests, COALESCE(SUM(tokens), 0) AS tokens, MIN(at_ms) AS oldest FROM recent", None)?.one()?;
     let usage: Usage = sql
         .exec(
-            "SELECT requests, tokens FROM daily WHERE day = ?",
-            vec![request.day.into()],
+            "SELECT requests, tokens, free FROM daily WHERE day = ?",
+            vec![day.into()],
         )?
         .to_array()?
         .into_iter()
         .next()
         .unwrap_or_default();
-    Response::from_json(&usage)
+    let counters = policy::Counters {
+        active_leases: leases.n,
+        requests_last_minute: window.requests,
+        tokens_last_minute: window.tokens,
+        free_used_today: usage.free,
+        oldest_request_ms: window.oldest,
+        oldest_token_ms: window.oldest,
+    };
+    Ok((counters, usage))
+}
+
+fn admit(sql: &SqlStorage, call: AdmitCall) -> Result<Response> {
+    let now = call.admit.now_ms;
+    let (counters, _) = counters(sql, now, &call.day)?;
+    let admission = policy::admit(&counters, &call.admit);
+    if admission.refused.is_none() {
+        sql.exec(
+            "INSERT OR REPLACE INTO leases (request_id, expires_ms) VALUES (?, ?)",
+            vec![call.request_id.clone().into(), (now + call.lease_ms).into()],
+        )?;
+        sql.exec(
+            "INSERT OR REPLACE INTO recent (request_id, at_ms, tokens) VALUES (?, ?, ?)",
+            vec![
+                call.request_id.into(),
+                now.into(),
+                call.admit.reserve_tokens.max(0).into(),
+            ],
+        )?;
+        sql.exec(
+            "INSERT INTO daily (day, requests, tokens, free) VALUES (?, 1, 0, ?)
+             ON CONFLICT (day) DO UPDATE SET requests = requests + 1, free = free + excluded.free",
+            vec![call.day.into(), i64::from(admission.free).into()],
+        )?;
+    }
+    Response::from_json(&admission)
+}
+
+fn release(sql: &SqlStorage, call: ReleaseCall) -> Result<Response> {
+    #[derive(Deserialize)]
+    struct Count {
+        n: i64,
+    }
+    let held: Count = sql
+        .exec(
+            "SELECT COUNT(*) AS n FROM leases WHERE request_id = ?",
+            vec![call.request_id.clone().into()],
+        )?
+        .one()?;
+    // Only the first release of a request counts (a retried call changes nothing).
+    if held.n == 1 {
+        sql.exec(
+            "DELETE FROM leases WHERE request_id = ?",
+            vec![call.request_id.clone().into()],
+        )?;
+        sql.exec(
+            "UPDATE recent SET tokens = ? WHERE request_id = ?",
+            vec![call.actual_tokens.max(0).into(), call.request_id.into()],
+        )?;
+        let (requests, free) = if call.refund {
+            (-1_i64, -i64::from(call.was_free))
+        } else {
+            (0, 0)
+        };
+        sql.exec(
+            "UPDATE daily SET tokens = tokens + ?, requests = MAX(0, requests + ?), free = MAX(0, free + ?) WHERE day = ?",
+            vec![call.actual_tokens.max(0).into(), requests.into(), free.into(), call.day.into()],
+        )?;
+    }
+    Response::from_json(&json!({ "released": held.n == 1 }))
+}
+
+fn peek(sql: &SqlStorage, call: PeekCall) -> Result<Response> {
+    let (counters, usage) = counters(sql, call.now_ms, &call.day)?;
+    Response::from_json(&Peek {
+        snapshot: policy::snapshot(&counters, &call.limits, call.now_ms, call.day_ends_ms),
+        usage,
+    })
 }

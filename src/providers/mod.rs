@@ -2,8 +2,10 @@
 //! map back to ours. The provider table is data (catalog/providers.json); each wire format is a
 //! module: `openai` (OpenAI and every OpenAI-compatible vendor), and later `anthropic`, `gemini`.
 
+pub mod anthropic;
 pub mod call;
 pub mod errors;
+pub mod gemini;
 pub mod openai;
 
 use crate::app::{env_string, App};
@@ -74,10 +76,11 @@ pub struct Outgoing<'a> {
 pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<UpstreamRequest> {
     match upstream.provider.wire {
         WireFormat::Openai => openai::build_request(upstream, outgoing),
-        other => Err(ApiError::new(
+        WireFormat::Anthropic => anthropic::build_request(upstream, outgoing),
+        WireFormat::Gemini => Err(ApiError::new(
             ErrorKind::BadRequest,
             "provider_not_supported",
-            format!("Models served over the `{other:?}` wire format are not available yet."),
+            "Models served over the Gemini wire format are not available yet.",
         )
         .with_param("model")),
     }
@@ -86,7 +89,8 @@ pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<
 pub fn parse_completion(upstream: &Upstream, body: &str) -> Result<ChatCompletion, String> {
     match upstream.provider.wire {
         WireFormat::Openai => openai::parse_completion(body),
-        other => Err(format!("no completion parser for {other:?}")),
+        WireFormat::Anthropic => anthropic::parse_completion(body),
+        WireFormat::Gemini => Err("no completion parser for Gemini".into()),
     }
 }
 
@@ -109,6 +113,7 @@ pub trait StreamTranslator {
 pub fn stream_translator(upstream: &Upstream) -> Result<Box<dyn StreamTranslator>, String> {
     match upstream.provider.wire {
         WireFormat::Openai => Ok(Box::new(openai::OpenAiStream)),
-        other => Err(format!("no stream translator for {other:?}")),
+        WireFormat::Anthropic => Ok(Box::new(anthropic::AnthropicStream::new())),
+        WireFormat::Gemini => Err("no stream translator for Gemini".into()),
     }
 }
