@@ -131,3 +131,18 @@ CREATE TABLE IF NOT EXISTS usage_events (
   created_at     INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS usage_by_user ON usage_events (user_id, created_at);
+
+-- Payments created at YooKassa: top-ups of the balance and months of a plan. The webhook credits
+-- a payment once, after YooKassa itself reports it succeeded.
+CREATE TABLE IF NOT EXISTS payments (
+  id               TEXT PRIMARY KEY,               -- YooKassa's payment id
+  user_id          INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  kind             TEXT NOT NULL CHECK (kind IN ('topup', 'subscription')),
+  plan             TEXT REFERENCES plans (id),     -- for a subscription
+  amount_kopecks   INTEGER NOT NULL CHECK (amount_kopecks > 0),
+  usd_rub_rate     TEXT NOT NULL,                  -- USD_RUB_RATE when the payment was created
+  status           TEXT NOT NULL DEFAULT 'pending',
+  created_at       INTEGER NOT NULL,
+  completed_at     INTEGER
+);
+CREATE INDEX IF NOT EXISTS payments_by_user ON payments (user_id, created_at);

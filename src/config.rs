@@ -35,12 +35,24 @@ pub struct Config {
     /// Open holds older than this are released by the scheduled sweeper.
     pub hold_timeout_secs: i64,
     pub email: EmailConfig,
+    pub payments: PaymentsConfig,
     pub google_client_id: Option<String>,
     pub google_tokeninfo_url: String,
     pub yandex_client_id: Option<String>,
     pub yandex_client_secret: Option<String>,
     pub yandex_oauth_url: String,
     pub yandex_info_url: String,
+}
+
+/// YooKassa: the shop's credentials, its API and the rate payments are created at.
+#[derive(Debug, Clone)]
+pub struct PaymentsConfig {
+    pub shop_id: Option<String>,
+    pub secret_key: Option<String>,
+    pub api_url: String,
+    pub usd_rub_rate: String,
+    /// Where YooKassa sends the payer back; the gateway's own origin when unset.
+    pub return_url: Option<String>,
 }
 
 /// Transactional mail (Resend-compatible). Without an API key, codes are only logged when
@@ -164,6 +176,13 @@ impl Config {
             lease_secs,
             hold_timeout_secs,
             email,
+            payments: PaymentsConfig {
+                shop_id: get("YOOKASSA_SHOP_ID"),
+                secret_key: get("YOOKASSA_SECRET_KEY"),
+                api_url: url("YOOKASSA_API_URL", "https://api.yookassa.ru/v3"),
+                usd_rub_rate: get("USD_RUB_RATE").unwrap_or_else(|| "92.5".to_owned()),
+                return_url: get("TOPUP_RETURN_URL"),
+            },
             google_client_id: get("GOOGLE_CLIENT_ID"),
             google_tokeninfo_url: url("GOOGLE_TOKENINFO_URL", "https://oauth2.googleapis.com/tokeninfo"),
             yandex_client_id: get("YANDEX_CLIENT_ID"),

@@ -78,6 +78,17 @@ pub struct LedgerRow {
     pub created_at: i64,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentRow {
+    pub id: String,
+    pub user_id: i64,
+    pub kind: String,
+    pub plan: Option<String>,
+    pub amount_kopecks: i64,
+    pub usd_rub_rate: String,
+    pub status: String,
+}
+
 /// Everything a settlement writes.
 #[derive(Debug, Clone)]
 pub struct Settlement<'a> {
@@ -172,6 +183,16 @@ impl Db {
             &[text(id)],
         )
         .await
+    }
+
+    /// The monthly price in RUB of a plan sold by the month.
+    pub async fn plan_price_rub(&self, id: &str) -> ApiResult<Option<i64>> {
+        let price: Option<Option<i64>> = self
+            .statement("SELECT monthly_price_rub FROM plans WHERE id = ?1", &[text(id)])?
+            .first(Some("monthly_price_rub"))
+            .await
+            .map_err(db_error("query"))?;
+        Ok(price.flatten())
     }
 
     // ---- users
@@ -499,6 +520,87 @@ impl Db {
         self.execute(
             "UPDATE holds SET status = 'released', charged_nanos = 0, closed_at = ?2 WHERE status = 'open' AND created_at < ?1",
             &[int(older_than), int(now)],
+        )
+        .await
+    }
+
+    // ---- payments and history
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_payment(
+        &self,
+        id: &str,
+        user_id: i64,
+        kind: &str,
+        plan: Option<&str>,
+        amount_kopecks: i64,
+        rate: &str,
+        now: i64,
+    ) -> ApiResult<()> {
+        self.execute(
+            "INSERT OR IGNORE INTO payments (id, user_id, kind, plan, amount_kopecks, usd_rub_rate, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            &[text(id), int(user_id), text(kind), opt_text(plan), int(amount_kopecks), text(rate), int(now)],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn payment(&self, id: &str) -> ApiResult<Option<PaymentRow>> {
+        self.first(
+            "SELECT id, user_id, kind, plan, amount_kopecks, usd_rub_rate, status FROM payments WHERE id = ?1",
+            &[text(id)],
+        )
+        .await
+    }
+
+    pub async fn set_payment_status(&self, id: &str, status: &str, now: i64) -> ApiResult<()> {
+        self.execute(
+            "UPDATE payments SET status = ?2, completed_at = ?3 WHERE id = ?1 AND status = 'pending'",
+            &[text(id), text(status), int(now)],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Grants a bought month of `plan` once per reference: a ledger row (no money moves) and the
+    /// plan with its end, in one batch. Returns whether this call granted it.
+    pub async fn grant_subscription(
+        &self,
+        user_id: i64,
+        plan: &str,
+        reference: &str,
+        detail: &str,
+        now: i64,
+    ) -> ApiResult<bool> {
+        let month = 30 * 86_400;
+        let ledger = self.statement(
+            "INSERT OR IGNORE INTO ledger (user_id, kind, amount_nanos, balance_after_nanos, reference, detail, created_at)
+             SELECT id, 'subscription', 0, balance_nanos, ?2, ?3, ?4 FROM users WHERE id = ?1",
+            &[int(user_id), text(reference), text(detail), int(now)],
+        )?;
+        // A month more from today, or from the current end when the same plan is still running.
+        let plan_update = self.statement(
+            "UPDATE users SET
+               plan_expires_at = CASE WHEN plan = ?2 AND plan_expires_at > ?3 THEN plan_expires_at + ?4 ELSE ?3 + ?4 END,
+               plan = ?2
+             WHERE id = ?1 AND changes() = 1",
+            &[int(user_id), text(plan), int(now), int(month)],
+        )?;
+        let changes = self.batch(vec![ledger, plan_update]).await?;
+        Ok(changes.first().copied().unwrap_or(0) == 1)
+    }
+
+    /// A page of the user's ledger, newest first, before `cursor` (a ledger id).
+    pub async fn ledger_page(
+        &self,
+        user_id: i64,
+        cursor: Option<i64>,
+        limit: i64,
+    ) -> ApiResult<Vec<LedgerRow>> {
+        self.all(
+            "SELECT id, user_id, kind, amount_nanos, balance_after_nanos, reference, created_at FROM ledger
+             WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+            &[int(user_id), int(cursor.unwrap_or(i64::MAX)), int(limit)],
         )
         .await
     }

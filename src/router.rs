@@ -4,7 +4,7 @@ use worker::{Method, Request, Response};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::{admin, auth, catalog, chat, health, http};
+use crate::{admin, auth, billing, catalog, chat, health, http};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -30,6 +30,9 @@ pub enum Route<'a> {
     AdminCredit(&'a str),
     AdminPlan(&'a str),
     AdminUsers,
+    Topup,
+    YooKassaWebhook,
+    BillingHistory,
 }
 
 /// The routes a path serves, with their methods. An empty list means the path is unknown.
@@ -53,6 +56,9 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
             vec![(Method::Post, Route::ChatCompletions)]
         }
         ["api", "chat"] => vec![(Method::Post, Route::StoneChat)],
+        ["api", "billing", "topup"] => vec![(Method::Post, Route::Topup)],
+        ["api", "billing", "webhook", "yookassa"] => vec![(Method::Post, Route::YooKassaWebhook)],
+        ["api", "billing", "history"] => vec![(Method::Get, Route::BillingHistory)],
         ["admin", "users"] => vec![(Method::Get, Route::AdminUsers)],
         ["admin", "users", id, "credit"] => vec![(Method::Post, Route::AdminCredit(id))],
         ["admin", "users", id, "plan"] => vec![(Method::Put, Route::AdminPlan(id))],
@@ -134,6 +140,9 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
         Route::AdminCredit(id) => admin::credit(req, app, id).await,
         Route::AdminPlan(id) => admin::set_plan(req, app, id).await,
         Route::AdminUsers => admin::find_users(req, app).await,
+        Route::Topup => billing::payments::topup(req, app).await,
+        Route::YooKassaWebhook => billing::payments::webhook(req, app).await,
+        Route::BillingHistory => billing::payments::history(req, app).await,
     }
 }
 

@@ -153,6 +153,7 @@ pub async fn authenticate(req: &Request, app: &App, db: &Db) -> ApiResult<Princi
             "The token has been revoked; sign in again.",
         ));
     }
+    *app.caller.borrow_mut() = Some(user.clone());
     Ok(Principal {
         user,
         credential: Credential::Jwt,

@@ -3,6 +3,7 @@
 
 pub mod estimate;
 pub mod money;
+pub mod payments;
 
 use crate::catalog::Pricing;
 use money::{token_cost, Nanos};

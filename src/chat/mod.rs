@@ -416,7 +416,7 @@ async fn serve_stream(
     started: oneshot::Sender<ApiResult<Started>>,
 ) {
     let provider = job.upstream.provider.id.clone();
-    let response = call::send(&provider, &job.upstream_request, job.first_byte_timeout).await;
+    let response = call::send(&job.upstream, &job.upstream_request, job.first_byte_timeout).await;
     let mut response = match response {
         Ok(response) => response,
         Err(error) => {
@@ -502,7 +502,7 @@ async fn serve_json(job: Job, started: oneshot::Sender<ApiResult<Started>>) {
 
 async fn answer_json(job: &Job) -> ApiResult<Value> {
     let provider = job.upstream.provider.id.clone();
-    let mut response = match call::send(&provider, &job.upstream_request, job.first_byte_timeout).await {
+    let mut response = match call::send(&job.upstream, &job.upstream_request, job.first_byte_timeout).await {
         Ok(response) => response,
         Err(error) => {
             fail_before_first_byte(job, &error).await;

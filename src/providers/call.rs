@@ -6,7 +6,8 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, Response};
 
-use super::{errors, UpstreamRequest};
+use super::{errors, gemini, Upstream, UpstreamRequest};
+use crate::catalog::WireFormat;
 use crate::error::ApiResult;
 
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
@@ -36,7 +37,12 @@ async fn attempt(request: &UpstreamRequest, first_byte: Duration) -> Result<work
 
 /// The upstream's response once its headers arrived with a 2xx status; any other outcome is
 /// the mapped `ApiError`.
-pub async fn send(provider: &str, request: &UpstreamRequest, first_byte: Duration) -> ApiResult<Response> {
+pub async fn send(
+    upstream: &Upstream,
+    request: &UpstreamRequest,
+    first_byte: Duration,
+) -> ApiResult<Response> {
+    let provider = upstream.provider.id.as_str();
     let mut retried = false;
     loop {
         let outcome = attempt(request, first_byte)
@@ -49,8 +55,12 @@ pub async fn send(provider: &str, request: &UpstreamRequest, first_byte: Duratio
             }
             Ok(mut response) => {
                 let status = response.status_code();
-                let retry_after = response.headers().get("Retry-After").ok().flatten();
+                let mut retry_after = response.headers().get("Retry-After").ok().flatten();
                 let body = response.text().await.unwrap_or_default();
+                // Gemini puts its retry hint in the body (RetryInfo), not in a header.
+                if retry_after.is_none() && upstream.provider.wire == WireFormat::Gemini {
+                    retry_after = gemini::retry_delay_secs(&body).map(|s| s.to_string());
+                }
                 return Err(errors::map_status(
                     provider,
                     status,

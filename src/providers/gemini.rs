@@ -13,7 +13,8 @@
 //! | `tool` messages | `functionResponse` parts in a `user` turn, named after the call with that `tool_call_id`; content that is a JSON object is the response, other text is `{"content": text}` |
 //! | `tools` | `functionDeclarations`, the schema cleaned to Gemini's subset (below) |
 //! | `tool_choice` auto / none / required / named | `functionCallingConfig` AUTO / NONE / ANY / ANY + `allowedFunctionNames` |
-//! | `temperature`, `top_p`, `stop`, `seed`, `presence_penalty`, `frequency_penalty` | `generationConfig` fields of the same meaning (penalties only when non-zero; a seed outside 32 bits wraps into it) |
+//! | `temperature`, `top_p`, `stop`, `seed` | `generationConfig` fields of the same meaning (a seed outside 32 bits wraps into it) |
+//! | `presence_penalty`, `frequency_penalty` | dropped: Gemini 2.5+ answers 400 to any penalty |
 //! | the gateway's output ceiling | `generationConfig.maxOutputTokens`, always |
 //! | `response_format` json_object / json_schema | `responseMimeType: application/json` / plus `responseSchema` (cleaned) |
 //! | `logprobs: true`, `top_logprobs` > 0 | refused, 400 naming the parameter |
@@ -188,13 +189,8 @@ fn generation_config(request: &ChatRequest, max_output_tokens: u32) -> Value {
         // Gemini's seed is an int32; a wider one wraps into it, still deterministic.
         config.insert("seed".into(), json!(seed as i32));
     }
-    // Zero is OpenAI's default and a no-op; Gemini 2.5+ answers 400 to any penalty field set.
-    if let Some(penalty) = request.presence_penalty.filter(|p| *p != 0.0) {
-        config.insert("presencePenalty".into(), json!(penalty));
-    }
-    if let Some(penalty) = request.frequency_penalty.filter(|p| *p != 0.0) {
-        config.insert("frequencyPenalty".into(), json!(penalty));
-    }
+    // presence/frequency penalties are dropped: every Gemini model in the catalog (2.5 and
+    // later) answers 400 "Penalty is not enabled for this model" to them.
     match &request.response_format {
         Some(ResponseFormat::JsonObject) => {
             config.insert("responseMimeType".into(), json!("application/json"));
@@ -1411,7 +1407,7 @@ mod tests {
         assert_eq!(
             sent["generationConfig"],
             json!({"temperature": 0.3, "topP": 0.9, "maxOutputTokens": 1024, "stopSequences": ["END", "\n\n"],
-                   "seed": 42, "presencePenalty": 0.5, "frequencyPenalty": -0.25})
+                   "seed": 42})
         );
         let plain = body(
             json!({"model": "m", "messages": [{"role": "user", "content": "hi"}],

@@ -1,6 +1,6 @@
 //! Upstream providers: where a model is served, how to call it, and how its answers and errors
 //! map back to ours. The provider table is data (catalog/providers.json); each wire format is a
-//! module: `openai` (OpenAI and every OpenAI-compatible vendor), and later `anthropic`, `gemini`.
+//! module: `openai` (OpenAI and every OpenAI-compatible vendor), `anthropic` and `gemini`.
 
 pub mod anthropic;
 pub mod call;
@@ -77,12 +77,7 @@ pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<
     match upstream.provider.wire {
         WireFormat::Openai => openai::build_request(upstream, outgoing),
         WireFormat::Anthropic => anthropic::build_request(upstream, outgoing),
-        WireFormat::Gemini => Err(ApiError::new(
-            ErrorKind::BadRequest,
-            "provider_not_supported",
-            "Models served over the Gemini wire format are not available yet.",
-        )
-        .with_param("model")),
+        WireFormat::Gemini => gemini::build_request(upstream, outgoing),
     }
 }
 
@@ -90,7 +85,7 @@ pub fn parse_completion(upstream: &Upstream, body: &str) -> Result<ChatCompletio
     match upstream.provider.wire {
         WireFormat::Openai => openai::parse_completion(body),
         WireFormat::Anthropic => anthropic::parse_completion(body),
-        WireFormat::Gemini => Err("no completion parser for Gemini".into()),
+        WireFormat::Gemini => gemini::parse_completion(body),
     }
 }
 
@@ -114,6 +109,6 @@ pub fn stream_translator(upstream: &Upstream) -> Result<Box<dyn StreamTranslator
     match upstream.provider.wire {
         WireFormat::Openai => Ok(Box::new(openai::OpenAiStream)),
         WireFormat::Anthropic => Ok(Box::new(anthropic::AnthropicStream::new())),
-        WireFormat::Gemini => Err("no stream translator for Gemini".into()),
+        WireFormat::Gemini => Ok(Box::new(gemini::GeminiStream::new())),
     }
 }

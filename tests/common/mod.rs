@@ -106,6 +106,10 @@ fn dev_vars(mock_url: &str, extra_vars: &[(&str, &str)]) -> String {
         format!("YANDEX_CLIENT_SECRET={YANDEX_CLIENT_SECRET}"),
         format!("YANDEX_OAUTH_URL={mock_url}/yandex/token"),
         format!("YANDEX_INFO_URL={mock_url}/yandex/info"),
+        "YOOKASSA_SHOP_ID=123456".to_owned(),
+        "YOOKASSA_SECRET_KEY=test_secret_yookassa".to_owned(),
+        format!("YOOKASSA_API_URL={mock_url}/yookassa/v3"),
+        "USD_RUB_RATE=92.5".to_owned(),
     ];
     for (id, wire) in provider_ids() {
         let prefix = id.to_ascii_uppercase();
@@ -232,7 +236,12 @@ fn start_gateway(extra_vars: &[(&str, &str)]) -> Gateway {
         .arg(&persist)
         .arg("--config")
         .arg(&config_path)
-        .args(["--show-interactive-dev-session=false", "--log-level", "log"])
+        .args([
+            "--show-interactive-dev-session=false",
+            "--log-level",
+            "log",
+            "--test-scheduled",
+        ])
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -478,6 +487,66 @@ impl TestApp {
         self.get_as(token, "/auth/me").await.expect_status(200).json()["user"]["balance_usd"]
             .as_f64()
             .unwrap()
+    }
+}
+
+impl TestApp {
+    /// Puts a user on `plan` with per-user `overrides` through the operator API.
+    pub async fn set_plan(&self, user_id: i64, plan: &str, overrides: Value) -> TestResponse {
+        let mut body = serde_json::json!({"plan": plan});
+        if !overrides.is_null() {
+            body["overrides"] = overrides;
+        }
+        self.send(
+            self.client
+                .put(format!("{}/admin/users/{user_id}/plan", self.url))
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&body),
+        )
+        .await
+    }
+
+    /// The user's whole ledger, newest first.
+    pub async fn history(&self, token: &str) -> Vec<Value> {
+        let mut entries = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/billing/history?limit=100&cursor={c}"),
+                None => "/api/billing/history?limit=100".to_owned(),
+            };
+            let page = self.get_as(token, &path).await.expect_status(200).json();
+            entries.extend(page["entries"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return entries,
+            }
+        }
+    }
+
+    /// The books balance: the balance equals credits minus charges, and is never negative.
+    pub async fn assert_books_balance(&self, token: &str) -> f64 {
+        let balance = self.balance(token).await;
+        let entries = self.history(token).await;
+        let micros: i64 = entries
+            .iter()
+            .map(|e| (e["amount_usd"].as_f64().unwrap() * 1e6).round() as i64)
+            .sum();
+        let balance_micros = (balance * 1e6).round() as i64;
+        // Each entry is shown rounded to the micro-dollar: allow that much per entry.
+        assert!(
+            (micros - balance_micros).abs() <= entries.len() as i64,
+            "ledger sums to {micros} µ$, balance is {balance_micros} µ$"
+        );
+        assert!(balance >= 0.0, "negative balance {balance}");
+        if let Some(newest) = entries.first() {
+            assert_eq!(
+                newest["balance_usd"].as_f64().unwrap(),
+                balance,
+                "the newest entry's balance_usd is the balance"
+            );
+        }
+        balance
     }
 }
 

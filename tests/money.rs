@@ -1,0 +1,572 @@
+//! Money and limits end to end: holds under concurrency, the free allowance, RPM / TPM /
+//! concurrency limits and their headers, failures and disconnects, top-ups and their webhook,
+//! the operator's credit. After each story the books must balance: the balance equals credits
+//! minus charges, and it is never negative.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{sse_data, unique, TestApp, User};
+use futures_util::future::join_all;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+fn ask(model: &str, prompt: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": prompt}]})
+}
+
+/// A user with room to run many requests at once, so only the limit under test binds.
+async fn roomy_user(app: &TestApp, usd: f64, overrides: Value) -> User {
+    let user = if usd > 0.0 {
+        app.funded_user(usd).await
+    } else {
+        app.new_user().await
+    };
+    let mut limits = json!({"rpm": 10000, "tpm": 100000000, "concurrent_requests": 100});
+    for (k, v) in overrides.as_object().unwrap() {
+        limits[k] = v.clone();
+    }
+    app.set_plan(user.id, "enterprise", limits)
+        .await
+        .expect_status(200);
+    user
+}
+
+async fn available(app: &TestApp, user: &User) -> f64 {
+    let found = app
+        .send(
+            app.client
+                .get(format!("{}/admin/users", app.url))
+                .query(&[("email", &user.email)])
+                .bearer_auth(common::ADMIN_TOKEN),
+        )
+        .await
+        .json();
+    found["users"][0]["available_usd"].as_f64().unwrap()
+}
+
+#[tokio::test]
+async fn thirty_concurrent_premium_requests_never_spend_more_than_the_balance() {
+    let app = TestApp::new();
+    // Each hold is about $0.004 (100 output tokens of gpt-5.1 at $39.20/1M, plus the prompt).
+    let user = roomy_user(&app, 0.045, json!({})).await;
+    let requests = (0..30).map(|i| {
+        let mut body = ask(
+            "gpt-5.1",
+            &format!("{} [[mock delay=100 chunks=5]]", unique(&format!("c{i}"))),
+        );
+        body["max_tokens"] = json!(100);
+        let app = &app;
+        let token = user.token.clone();
+        async move { app.chat(&token, &body).await }
+    });
+    let responses = join_all(requests).await;
+    let ok: Vec<_> = responses.iter().filter(|r| r.status == 200).collect();
+    let refused: Vec<_> = responses.iter().filter(|r| r.status != 200).collect();
+    assert!(!ok.is_empty(), "nothing was admitted");
+    assert!(!refused.is_empty(), "30 holds fit a balance meant for about 10");
+    for response in &refused {
+        response.expect_status(402);
+        assert_eq!(response.json()["error"]["code"], "insufficient_quota");
+    }
+    let charged: f64 = ok
+        .iter()
+        .map(|r| r.json()["usage"]["cost_usd"].as_f64().unwrap())
+        .sum();
+    let balance = app.assert_books_balance(&user.token).await;
+    assert!(
+        (0.045 - charged - balance).abs() < 1e-5,
+        "charged {charged}, left {balance}"
+    );
+    assert_eq!(
+        available(&app, &user).await,
+        balance,
+        "every hold was settled or released"
+    );
+}
+
+#[tokio::test]
+async fn twenty_parallel_lite_requests_against_an_allowance_of_fifteen_get_exactly_fifteen_free() {
+    let app = TestApp::new();
+    let user = roomy_user(&app, 0.0, json!({"daily_lite_requests": 15})).await;
+    let bodies: Vec<Value> = (0..20)
+        .map(|i| {
+            ask(
+                "gpt-4o-mini",
+                &format!("{} [[mock delay=50 chunks=3]]", unique(&format!("l{i}"))),
+            )
+        })
+        .collect();
+    let requests = bodies.iter().map(|body| app.chat(&user.token, body));
+    let responses = join_all(requests).await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
+    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 15, "{statuses:?}");
+    for response in responses.iter().filter(|r| r.status != 200) {
+        response.expect_status(429);
+        let error = &response.json()["error"];
+        assert_eq!(error["code"], "free_quota_exhausted");
+        assert!(response.header("retry-after").is_some());
+    }
+    let me = app.get_as(&user.token, "/auth/me").await.json();
+    assert_eq!(me["usage"]["remaining"], 0);
+    assert_eq!(me["usage"]["freeRequestsToday"], 15);
+    assert_eq!(app.assert_books_balance(&user.token).await, 0.0);
+}
+
+#[tokio::test]
+async fn past_the_allowance_lite_requests_are_charged_per_token_from_the_balance() {
+    let app = TestApp::new();
+    let user = roomy_user(&app, 1.0, json!({"daily_lite_requests": 1})).await;
+    let first = app
+        .post_as(
+            &user.token,
+            "/api/chat",
+            &json!({"messages": [{"role": "user", "content": unique("f1")}]}),
+        )
+        .await;
+    let second = app
+        .post_as(
+            &user.token,
+            "/api/chat",
+            &json!({"messages": [{"role": "user", "content": unique("f2")}]}),
+        )
+        .await;
+    let billing = |text: &str| -> Value {
+        let events = sse_data(text);
+        serde_json::from_str::<Value>(&events[events.len() - 2]).unwrap()["billing"].clone()
+    };
+    assert_eq!(billing(&first.text)["billing_mode"], "free");
+    assert_eq!(billing(&first.text)["cost_usd"], json!(0.0));
+    let paid = billing(&second.text);
+    assert_eq!(paid["billing_mode"], "per_token");
+    assert!(paid["cost_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        paid["balance_usd"].as_f64(),
+        Some(app.assert_books_balance(&user.token).await)
+    );
+}
+
+#[tokio::test]
+async fn the_rpm_limit_refuses_with_retry_after_and_headers_on_every_response() {
+    let app = TestApp::new();
+    let user = roomy_user(&app, 0.0, json!({"rpm": 3})).await;
+    for i in 0..3 {
+        let response = app
+            .chat(&user.token, &ask("gpt-4o-mini", &unique(&format!("r{i}"))))
+            .await;
+        response.expect_status(200);
+        assert_eq!(response.header("x-ratelimit-limit-requests"), Some("3"));
+        assert_eq!(
+            response.header("x-ratelimit-remaining-requests"),
+            Some(&*(2 - i).to_string())
+        );
+        for header in [
+            "x-ratelimit-reset-requests",
+            "x-ratelimit-limit-tokens",
+            "x-ratelimit-remaining-tokens",
+            "x-ratelimit-reset-tokens",
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+        ] {
+            assert!(response.header(header).is_some(), "{header} missing");
+        }
+    }
+    let refused = app.chat(&user.token, &ask("gpt-4o-mini", &unique("r4"))).await;
+    refused.expect_status(429);
+    assert_eq!(refused.json()["error"]["code"], "rate_limit_exceeded");
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(refused.header("x-ratelimit-remaining-requests"), Some("0"));
+    let reset: i64 = refused.header("x-ratelimit-reset").unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(reset > now && reset <= now + 61, "reset {reset}, now {now}");
+    // Other authenticated routes carry the headers too.
+    for path in ["/auth/me", "/api/keys", "/v1/models"] {
+        let response = app.get_as(&user.token, path).await;
+        assert!(response.header("x-ratelimit-limit").is_some(), "{path}");
+        assert!(
+            response.header("x-ratelimit-remaining-requests").is_some(),
+            "{path}"
+        );
+    }
+    // Unauthenticated ones don't.
+    assert!(app.get("/api/models").await.header("x-ratelimit-limit").is_none());
+}
+
+#[tokio::test]
+async fn the_tpm_limit_counts_reserved_tokens_then_corrects_them() {
+    let app = TestApp::new();
+    let user = roomy_user(&app, 0.0, json!({"tpm": 5000})).await;
+    let mut body = ask(
+        "gpt-4o-mini",
+        &format!("{} [[mock delay=400 chunks=4]]", unique("t1")),
+    );
+    body["max_tokens"] = json!(4000);
+    let slow = app.chat(&user.token, &body);
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut body = ask("gpt-4o-mini", &unique("t2"));
+        body["max_tokens"] = json!(4000);
+        app.chat(&user.token, &body).await
+    };
+    let (slow, second) = tokio::join!(slow, second);
+    slow.expect_status(200);
+    second.expect_status(429);
+    assert!(second.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("tokens per minute"));
+    // The first is over and was corrected to the few tokens it used: there is room again.
+    let mut third = ask("gpt-4o-mini", &unique("t3"));
+    third["max_tokens"] = json!(4000);
+    app.chat(&user.token, &third).await.expect_status(200);
+}
+
+#[tokio::test]
+async fn the_concurrency_limit_holds_a_slot_per_request_in_flight() {
+    let app = TestApp::new();
+    let user = roomy_user(&app, 0.0, json!({"concurrent_requests": 1})).await;
+    let slow_body = ask(
+        "gpt-4o-mini",
+        &format!("{} [[mock delay=300 chunks=4]]", unique("s")),
+    );
+    let slow = app.chat(&user.token, &slow_body);
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        app.chat(&user.token, &ask("gpt-4o-mini", &unique("s2"))).await
+    };
+    let (slow, second) = tokio::join!(slow, second);
+    slow.expect_status(200);
+    second.expect_status(429);
+    assert!(second.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("at a time"));
+    app.chat(&user.token, &ask("gpt-4o-mini", &unique("s3")))
+        .await
+        .expect_status(200);
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_mid_stream_is_charged_for_what_was_generated() {
+    let app = TestApp::new();
+    let user = roomy_user(&app, 5.0, json!({})).await;
+    let body = json!({"model": "gpt-5.1", "stream": true,
+                      "messages": [{"role": "user", "content": format!("{} [[mock delay=100 chunks=10]]", unique("mid"))}]});
+    let response = app
+        .client
+        .post(format!("{}/v1/chat/completions", app.url))
+        .bearer_auth(&user.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let mut stream = response.bytes_stream();
+    let mut seen = String::new();
+    while seen.matches("data: ").count() < 4 {
+        seen.push_str(&String::from_utf8_lossy(&stream.next().await.unwrap().unwrap()));
+    }
+    drop(stream);
+    let want = flint_mock::expected_answer(
+        flint_mock::Provider::OpenAi,
+        &body,
+        &flint_mock::Defaults::default(),
+    )
+    .unwrap();
+    let nanos = (want.prompt_tokens * 4_900_000 + want.completion_tokens * 39_200_000).div_ceil(1000);
+    let expected = ((5_000_000_000 - nanos + 500) / 1000) as f64 / 1e6;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.balance(&user.token).await != expected {
+        assert!(Instant::now() < deadline, "never charged {expected}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.assert_books_balance(&user.token).await;
+}
+
+#[tokio::test]
+async fn an_upstream_that_fails_before_the_first_byte_costs_nothing_and_frees_the_hold() {
+    let app = TestApp::new();
+    let user = roomy_user(&app, 2.0, json!({"daily_lite_requests": 1})).await;
+    for stream in [false, true] {
+        let mut body = ask("gpt-5.1", &format!("{} [[mock status=500]]", unique("fail")));
+        body["stream"] = json!(stream);
+        app.chat(&user.token, &body).await.expect_status(502);
+    }
+    assert_eq!(app.assert_books_balance(&user.token).await, 2.0);
+    assert_eq!(available(&app, &user).await, 2.0);
+    // A failed lite request gives its free request back.
+    app.chat(
+        &user.token,
+        &ask("gpt-4o-mini", &format!("{} [[mock status=503]]", unique("lf"))),
+    )
+    .await;
+    let me = app.get_as(&user.token, "/auth/me").await.json();
+    assert_eq!(me["usage"]["remaining"], 1, "{me}");
+}
+
+#[tokio::test]
+async fn a_stream_without_upstream_usage_is_charged_by_the_estimate_never_zero() {
+    let app = TestApp::new();
+    let user = roomy_user(&app, 2.0, json!({})).await;
+    let body = json!({"model": "gpt-5.1", "stream": true, "stream_options": {"include_usage": true},
+                      "messages": [{"role": "user", "content": format!("{} [[mock no_usage]]", unique("est"))}]});
+    let events = sse_data(&app.chat(&user.token, &body).await.text);
+    let usage: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
+    assert_eq!(usage["usage"]["estimated"], true);
+    assert!(usage["usage"]["cost_usd"].as_f64().unwrap() > 0.0);
+    assert!(app.assert_books_balance(&user.token).await < 2.0);
+}
+
+// ---- the operator's credit
+
+#[tokio::test]
+async fn an_admin_credit_replayed_credits_once() {
+    let app = TestApp::new();
+    let user = app.new_user().await;
+    let reference = unique("invoice");
+    let first = app
+        .credit(user.id, 12.5, &reference)
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(
+        (first["amount_usd"].as_f64(), first["replayed"].as_bool()),
+        (Some(12.5), Some(false))
+    );
+    let again = app
+        .credit(user.id, 12.5, &reference)
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(again["replayed"], true);
+    assert_eq!(again["id"], first["id"]);
+    let concurrent = join_all((0..5).map(|_| app.credit(user.id, 12.5, &reference))).await;
+    assert!(concurrent.iter().all(|r| r.status == 200));
+    assert_eq!(app.assert_books_balance(&user.token).await, 12.5);
+    // The first credit moves a free user to pay-as-you-go.
+    assert_eq!(
+        app.get_as(&user.token, "/auth/me").await.json()["user"]["plan"],
+        "payg"
+    );
+}
+
+#[tokio::test]
+async fn admin_routes_need_the_admin_token_and_name_unknown_users() {
+    let app = TestApp::new();
+    let user = app.new_user().await;
+    let no_token = app
+        .post_json(
+            &format!("/admin/users/{}/credit", user.id),
+            &json!({"amount_usd": 1, "reference": "x"}),
+        )
+        .await;
+    no_token.expect_status(401);
+    let as_user = app
+        .post_as(
+            &user.token,
+            &format!("/admin/users/{}/credit", user.id),
+            &json!({"amount_usd": 1, "reference": "x"}),
+        )
+        .await;
+    as_user.expect_status(401);
+    app.credit(987_654_321, 1.0, &unique("nobody"))
+        .await
+        .expect_status(404);
+    for bad in [json!(-1), json!(0), json!("ten"), json!(1e9)] {
+        let response = app
+            .send(
+                app.client
+                    .post(format!("{}/admin/users/{}/credit", app.url, user.id))
+                    .bearer_auth(common::ADMIN_TOKEN)
+                    .json(&json!({"amount_usd": bad, "reference": unique("b")})),
+            )
+            .await;
+        response.expect_status(400);
+    }
+    app.set_plan(user.id, "platinum", Value::Null)
+        .await
+        .expect_status(400);
+    app.set_plan(user.id, "enterprise", json!({"rpm": 0}))
+        .await
+        .expect_status(400);
+}
+
+// ---- top-ups through YooKassa
+
+async fn topup(app: &TestApp, user: &User, body: Value) -> Value {
+    app.post_as(&user.token, "/api/billing/topup", &body)
+        .await
+        .expect_status(200)
+        .json()
+}
+
+async fn notify(app: &TestApp, payment_id: &str) -> common::TestResponse {
+    app.post_json(
+        "/api/billing/webhook/yookassa",
+        &json!({"type": "notification", "event": "payment.succeeded", "object": {"id": payment_id, "status": "succeeded", "amount": {"value": "999999.00", "currency": "RUB"}}}),
+    )
+    .await
+}
+
+async fn mock_pays(app: &TestApp, payment_id: &str) {
+    let response = app
+        .client
+        .post(format!(
+            "{}/__mock/yookassa/payments/{payment_id}/succeed",
+            app.mock_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+}
+
+#[tokio::test]
+async fn a_topup_is_credited_once_after_yookassa_confirms_it() {
+    let app = TestApp::new();
+    let user = app.new_user().await;
+    let payment = topup(&app, &user, json!({"amount_rub": 925})).await;
+    assert_eq!(payment["amount_rub"], json!(925.0));
+    assert_eq!(payment["amount_usd"], json!(10.0));
+    assert!(payment["confirmation_url"].as_str().unwrap().starts_with("http"));
+    let id = payment["payment_id"].as_str().unwrap();
+    let created = app
+        .upstream_requests(&format!("\"user_id\":\"{}\"", user.id))
+        .await;
+    let create = created
+        .iter()
+        .find(|r| r["method"] == "POST")
+        .expect("the payment was created at YooKassa");
+    assert_eq!(
+        create["body"]["amount"],
+        json!({"value": "925.00", "currency": "RUB"})
+    );
+    assert!(create["headers"]["idempotence-key"].is_string());
+    assert!(create["headers"]["authorization"]
+        .as_str()
+        .unwrap()
+        .starts_with("Basic "));
+
+    // A notification before the payment succeeded credits nothing (YooKassa says pending).
+    notify(&app, id).await.expect_status(200);
+    assert_eq!(app.balance(&user.token).await, 0.0);
+    mock_pays(&app, id).await;
+    notify(&app, id).await.expect_status(200);
+    assert_eq!(app.balance(&user.token).await, 10.0);
+    // Replayed, even concurrently: still once.
+    join_all((0..4).map(|_| notify(&app, id)))
+        .await
+        .iter()
+        .for_each(|r| assert_eq!(r.status, 200));
+    assert_eq!(app.assert_books_balance(&user.token).await, 10.0);
+    let entries = app.history(&user.token).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["kind"], "topup");
+    assert_eq!(entries[0]["reference"], format!("yookassa:{id}"));
+}
+
+#[tokio::test]
+async fn a_forged_notification_credits_nothing() {
+    let app = TestApp::new();
+    let user = app.new_user().await;
+    notify(&app, "2c5f0000-000f-5000-9000-1b2c3d4e5f60")
+        .await
+        .expect_status(200);
+    let payment = topup(&app, &user, json!({"amount_usd": 5})).await;
+    // Claims success for a payment that was never paid: YooKassa says otherwise.
+    notify(&app, payment["payment_id"].as_str().unwrap())
+        .await
+        .expect_status(200);
+    assert_eq!(app.balance(&user.token).await, 0.0);
+    app.post_json("/api/billing/webhook/yookassa", &json!({"hello": "world"}))
+        .await
+        .expect_status(400);
+}
+
+#[tokio::test]
+async fn a_topup_in_dollars_buys_at_least_that_many_dollars() {
+    let app = TestApp::new();
+    let user = app.new_user().await;
+    let payment = topup(&app, &user, json!({"amount_usd": 3.33})).await;
+    // 3.33 × 92.5 = 308.025 RUB → 308.03 RUB.
+    assert_eq!(payment["amount_rub"], json!(308.03));
+    let id = payment["payment_id"].as_str().unwrap();
+    mock_pays(&app, id).await;
+    notify(&app, id).await.expect_status(200);
+    assert!(app.assert_books_balance(&user.token).await >= 3.33);
+}
+
+#[tokio::test]
+async fn a_month_of_pro_is_bought_the_same_way() {
+    let app = TestApp::new();
+    let user = app.new_user().await;
+    let payment = topup(&app, &user, json!({"plan": "pro"})).await;
+    assert_eq!(payment["amount_rub"], json!(990.0));
+    let id = payment["payment_id"].as_str().unwrap();
+    mock_pays(&app, id).await;
+    notify(&app, id).await.expect_status(200);
+    let me = app.get_as(&user.token, "/auth/me").await.json();
+    assert_eq!(me["user"]["plan"], "pro");
+    assert_eq!(me["usage"]["limit"], 500);
+    assert!(me["user"]["planExpiresAt"].is_string());
+    assert_eq!(app.assert_books_balance(&user.token).await, 0.0);
+}
+
+#[tokio::test]
+async fn bad_topups_are_400s() {
+    let app = TestApp::new();
+    let user = app.new_user().await;
+    for (body, param) in [
+        (json!({}), "amount_rub"),
+        (json!({"amount_rub": 100, "amount_usd": 1}), "amount_rub"),
+        (json!({"amount_rub": 1}), "amount_rub"),
+        (json!({"amount_rub": 10.001}), "amount_rub"),
+        (json!({"amount_usd": -5}), "amount_usd"),
+        (json!({"plan": "free"}), "plan"),
+    ] {
+        let response = app.post_as(&user.token, "/api/billing/topup", &body).await;
+        response.expect_status(400);
+        assert_eq!(response.json()["detail"]["param"], param, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn the_history_pages_newest_first() {
+    let app = TestApp::new();
+    let user = app.new_user().await;
+    for i in 0..5 {
+        app.credit(user.id, 1.0 + f64::from(i), &unique("h"))
+            .await
+            .expect_status(200);
+    }
+    let first = app
+        .get_as(&user.token, "/api/billing/history?limit=2")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(first["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(first["entries"][0]["amount_usd"], json!(5.0));
+    assert_eq!(first["entries"][0]["balance_usd"], json!(15.0));
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = app
+        .get_as(
+            &user.token,
+            &format!("/api/billing/history?limit=2&cursor={cursor}"),
+        )
+        .await
+        .json();
+    assert_eq!(second["entries"][0]["amount_usd"], json!(3.0));
+    assert_eq!(app.history(&user.token).await.len(), 5);
+    app.get_as(&user.token, "/api/billing/history?limit=0")
+        .await
+        .expect_status(400);
+    // Another user sees only their own.
+    let other = app.new_user().await;
+    assert!(app.history(&other.token).await.is_empty());
+}
