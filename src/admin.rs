@@ -199,6 +199,8 @@ mod tests {
         assert_eq!(usd_to_nanos(&n("10")), Some(10_000_000_000));
         assert_eq!(usd_to_nanos(&n("0.000309")), Some(309_000));
         assert_eq!(usd_to_nanos(&n("-1")), None);
-        assert_eq!(usd_to_nanos(&n("1e3")), None);
+        // serde_json shows 1e3 as 1000.0: an exact amount, accepted; 1e-10 has too many decimals.
+        assert_eq!(usd_to_nanos(&n("1e3")), Some(1_000_000_000_000));
+        assert_eq!(usd_to_nanos(&n("1e-10")), None);
     }
 }
