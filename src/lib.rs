@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod images;
 pub mod limits;
 pub mod providers;
 pub mod router;

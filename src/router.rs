@@ -4,7 +4,7 @@ use worker::{Method, Request, Response};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::{admin, auth, billing, catalog, chat, health, http};
+use crate::{admin, auth, billing, catalog, chat, health, http, images};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -30,6 +30,7 @@ pub enum Route<'a> {
     AdminCredit(&'a str),
     AdminPlan(&'a str),
     AdminUsers,
+    ImageGenerations,
     Topup,
     YooKassaWebhook,
     BillingHistory,
@@ -56,6 +57,9 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
             vec![(Method::Post, Route::ChatCompletions)]
         }
         ["api", "chat"] => vec![(Method::Post, Route::StoneChat)],
+        ["v1", "images", "generations"] | ["ai", "v1", "images", "generations"] => {
+            vec![(Method::Post, Route::ImageGenerations)]
+        }
         ["api", "billing", "topup"] => vec![(Method::Post, Route::Topup)],
         ["api", "billing", "webhook", "yookassa"] => vec![(Method::Post, Route::YooKassaWebhook)],
         ["api", "billing", "history"] => vec![(Method::Get, Route::BillingHistory)],
@@ -140,6 +144,7 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
         Route::AdminCredit(id) => admin::credit(req, app, id).await,
         Route::AdminPlan(id) => admin::set_plan(req, app, id).await,
         Route::AdminUsers => admin::find_users(req, app).await,
+        Route::ImageGenerations => images::generate(req, app).await,
         Route::Topup => billing::payments::topup(req, app).await,
         Route::YooKassaWebhook => billing::payments::webhook(req, app).await,
         Route::BillingHistory => billing::payments::history(req, app).await,

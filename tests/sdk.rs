@@ -69,3 +69,16 @@ async fn the_openai_node_sdk_chats_streams_and_calls_tools() {
         &[("FLINT_API_KEY", key["key"].as_str().unwrap().to_owned())],
     );
 }
+
+#[tokio::test]
+async fn the_openai_node_sdk_cannot_tell_claude_or_gemini_from_openai() {
+    let app = common::TestApp::new();
+    let user = app.funded_user(20.0).await;
+    let key = app
+        .create_key(&user.token, &serde_json::json!({"name": "sdk-providers"}))
+        .await;
+    run_node_tests(
+        &["providers.test.mjs"],
+        &[("FLINT_API_KEY", key["key"].as_str().unwrap().to_owned())],
+    );
+}

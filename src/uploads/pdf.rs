@@ -2296,6 +2296,13 @@ impl Doc<'_> {
             Some(table) => base_encoding(table),
             None => vec![None; 256],
         };
+        if base_name.is_none() {
+            // An embedded Type 1 program has its own encoding, which applies when the font
+            // dictionary names none: TeX's math fonts (no ToUnicode) rely on it.
+            if let Some(builtin) = self.type1_builtin_encoding(dict) {
+                encoding = builtin;
+            }
+        }
         if let Some(diffs) = differences.map(|d| self.resolve(&d)) {
             let mut code = 0usize;
             for item in diffs.as_array().unwrap_or_default() {
@@ -2395,6 +2402,39 @@ impl Doc<'_> {
             widths,
             width_scale: 1.0,
         }
+    }
+
+    /// The encoding in the clear-text part of an embedded Type 1 font program
+    /// (`dup 58 /period put …`), or None when it has none or says `StandardEncoding`.
+    fn type1_builtin_encoding(&mut self, dict: &Dict) -> Option<Vec<Option<String>>> {
+        let descriptor = self.lookup(dict, b"FontDescriptor");
+        let Obj::Stream(program) = self.lookup(descriptor.as_dict()?, b"FontFile") else { return None };
+        let data = self.decode_stream(&program)?;
+        let clear = data.get(..find(&data, b"eexec", 0).unwrap_or(data.len())).unwrap_or_default();
+        let at = find(clear, b"/Encoding", 0)?;
+        let mut lex = Lexer::new(clear, at.saturating_add(9));
+        let mut encoding: Vec<Option<String>> = vec![None; 256];
+        let (mut code, mut name): (Option<usize>, Option<Vec<u8>>) = (None, None);
+        let mut found = false;
+        loop {
+            match lex.next() {
+                Tok::Kw(b"StandardEncoding") if !found => return None,
+                Tok::Int(n) => code = usize::try_from(n).ok(),
+                Tok::Name(n) => name = Some(n),
+                Tok::Kw(b"put") => {
+                    if let (Some(code), Some(name)) = (code.take(), name.take()) {
+                        if let Some(slot) = encoding.get_mut(code) {
+                            *slot = glyph_to_unicode(&name);
+                            found = true;
+                        }
+                    }
+                }
+                Tok::Kw(b"def") | Tok::Kw(b"readonly") if found => break,
+                Tok::Eof => break,
+                _ => {}
+            }
+        }
+        found.then_some(encoding)
     }
 
     /// `/W`: `c [w1 w2 …]` and `c_first c_last w` entries.
