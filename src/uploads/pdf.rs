@@ -828,9 +828,17 @@ impl<'a> Doc<'a> {
     /// Follows references (a chain of them at most `max_depth` long) to a direct object.
     fn resolve(&mut self, obj: &Obj) -> Obj {
         let mut current = obj.clone();
+        let mut chain = Vec::new();
         for _ in 0..self.limits.max_depth {
             match current {
-                Obj::Ref(id) => current = self.get(id),
+                Obj::Ref(id) if chain.contains(&id) => {
+                    self.damaged("a reference points to itself");
+                    return Obj::Null;
+                }
+                Obj::Ref(id) => {
+                    chain.push(id);
+                    current = self.get(id);
+                }
                 other => return other,
             }
         }

@@ -283,6 +283,27 @@ fn wait_for_health(url: &str, log: &Path) {
     }
 }
 
+/// Runs SQL against the gateway's local D1, as an operator's console would (for stories that need
+/// a state the API can't produce, like a request whose worker died).
+pub fn d1_execute(sql: &str) -> Value {
+    let gateway = gateway();
+    let root = repo_root();
+    let output = wrangler(&root)
+        .args(["d1", "execute", "DB", "--local", "--json", "--command", sql])
+        .arg("--persist-to")
+        .arg(gateway.state_dir.join("state"))
+        .arg("--config")
+        .arg(gateway.state_dir.join("wrangler.toml"))
+        .output()
+        .expect("run wrangler d1 execute");
+    assert!(
+        output.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct TestResponse {
