@@ -146,3 +146,19 @@ CREATE TABLE IF NOT EXISTS payments (
   completed_at     INTEGER
 );
 CREATE INDEX IF NOT EXISTS payments_by_user ON payments (user_id, created_at);
+
+-- Uploads: the bytes (and a PDF's extracted text) live in R2 under `r2_key`; this is the index.
+CREATE TABLE IF NOT EXISTS files (
+  id          TEXT PRIMARY KEY,
+  user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  r2_key      TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  file_type   TEXT NOT NULL CHECK (file_type IN ('image', 'pdf')),
+  mime_type   TEXT NOT NULL,
+  size        INTEGER NOT NULL CHECK (size > 0),
+  sha256      TEXT NOT NULL,
+  pages       INTEGER,
+  warning     TEXT,
+  created_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_by_user ON files (user_id, created_at);

@@ -89,6 +89,29 @@ pub struct PaymentRow {
     pub status: String,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileRow {
+    pub id: String,
+    pub user_id: i64,
+    pub r2_key: String,
+    pub name: String,
+    pub file_type: String,
+    pub mime_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub pages: Option<i64>,
+    pub warning: Option<String>,
+    pub created_at: i64,
+}
+
+/// A file row with its insertion order, the cursor of a page.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileListRow {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub file: FileRow,
+}
+
 /// Everything a settlement writes.
 #[derive(Debug, Clone)]
 pub struct Settlement<'a> {
@@ -522,6 +545,64 @@ impl Db {
             &[int(older_than), int(now)],
         )
         .await
+    }
+
+    // ---- uploads
+
+    pub async fn insert_file(&self, f: &FileRow) -> ApiResult<()> {
+        self.execute(
+            "INSERT INTO files (id, user_id, r2_key, name, file_type, mime_type, size, sha256, pages, warning, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            &[
+                text(&f.id),
+                int(f.user_id),
+                text(&f.r2_key),
+                text(&f.name),
+                text(&f.file_type),
+                text(&f.mime_type),
+                int(f.size),
+                text(&f.sha256),
+                opt_int(f.pages),
+                opt_text(f.warning.as_deref()),
+                int(f.created_at),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// A file of this user (another user's is `None`, like a missing one).
+    pub async fn file(&self, user_id: i64, id: &str) -> ApiResult<Option<FileRow>> {
+        self.first(
+            "SELECT id, user_id, r2_key, name, file_type, mime_type, size, sha256, pages, warning, created_at FROM files WHERE id = ?1 AND user_id = ?2",
+            &[text(id), int(user_id)],
+        )
+        .await
+    }
+
+    /// A page of the user's files, newest first, before `cursor` (a `seq`).
+    pub async fn files_of(
+        &self,
+        user_id: i64,
+        cursor: Option<i64>,
+        limit: i64,
+    ) -> ApiResult<Vec<FileListRow>> {
+        self.all(
+            "SELECT rowid AS seq, id, user_id, r2_key, name, file_type, mime_type, size, sha256, pages, warning, created_at FROM files
+             WHERE user_id = ?1 AND rowid < ?2 ORDER BY rowid DESC LIMIT ?3",
+            &[int(user_id), int(cursor.unwrap_or(i64::MAX)), int(limit)],
+        )
+        .await
+    }
+
+    pub async fn delete_file(&self, user_id: i64, id: &str) -> ApiResult<bool> {
+        Ok(self
+            .execute(
+                "DELETE FROM files WHERE id = ?1 AND user_id = ?2",
+                &[text(id), int(user_id)],
+            )
+            .await?
+            == 1)
     }
 
     // ---- payments and history

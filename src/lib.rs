@@ -18,6 +18,7 @@ pub mod providers;
 pub mod router;
 pub mod sse;
 pub mod time;
+pub mod uploads;
 
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 

@@ -4,7 +4,7 @@ use worker::{Method, Request, Response};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::{admin, auth, billing, catalog, chat, health, http, images};
+use crate::{admin, auth, billing, catalog, chat, health, http, images, uploads};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -31,6 +31,10 @@ pub enum Route<'a> {
     AdminPlan(&'a str),
     AdminUsers,
     ImageGenerations,
+    Upload,
+    ListFiles,
+    GetFile(&'a str),
+    DeleteFile(&'a str),
     Topup,
     YooKassaWebhook,
     BillingHistory,
@@ -57,6 +61,14 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
             vec![(Method::Post, Route::ChatCompletions)]
         }
         ["api", "chat"] => vec![(Method::Post, Route::StoneChat)],
+        ["api", "chat", "upload"] => vec![(Method::Post, Route::Upload)],
+        ["api", "files"] => vec![(Method::Get, Route::ListFiles)],
+        ["api", "files", id] if !id.is_empty() => {
+            vec![
+                (Method::Get, Route::GetFile(id)),
+                (Method::Delete, Route::DeleteFile(id)),
+            ]
+        }
         ["v1", "images", "generations"] | ["ai", "v1", "images", "generations"] => {
             vec![(Method::Post, Route::ImageGenerations)]
         }
@@ -145,6 +157,10 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
         Route::AdminPlan(id) => admin::set_plan(req, app, id).await,
         Route::AdminUsers => admin::find_users(req, app).await,
         Route::ImageGenerations => images::generate(req, app).await,
+        Route::Upload => uploads::upload(req, app).await,
+        Route::ListFiles => uploads::list(req, app).await,
+        Route::GetFile(id) => uploads::get(req, app, id).await,
+        Route::DeleteFile(id) => uploads::delete(req, app, id).await,
         Route::Topup => billing::payments::topup(req, app).await,
         Route::YooKassaWebhook => billing::payments::webhook(req, app).await,
         Route::BillingHistory => billing::payments::history(req, app).await,

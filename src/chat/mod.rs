@@ -27,7 +27,7 @@ use crate::providers::{self, call, errors, Outgoing, Upstream, UpstreamRequest};
 use crate::{http, time};
 use render::{Bill, OpenAiRender, Render, StoneRender};
 use stream::{ClientSink, StreamFailure, StreamOutcome};
-use types::{ChatRequest, Content, ContentPart, Message, Usage};
+use types::{ChatRequest, Content, Message, Usage};
 
 /// Which envelope the chat answers in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,24 +116,6 @@ struct Job {
 enum Started {
     Stream,
     Json(Value),
-}
-
-fn check_file_parts(request: &ChatRequest) -> ApiResult<()> {
-    for (i, message) in request.messages.iter().enumerate() {
-        if let Message::User {
-            content: Content::Parts(parts),
-            ..
-        } = message
-        {
-            if parts.iter().any(|p| matches!(p, ContentPart::File { .. })) {
-                return Err(ApiError::bad_request(
-                    format!("messages[{i}].content"),
-                    "File parts need uploads, which this gateway does not have yet; send text or image_url parts.",
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The output-token ceiling: what the client asked for, within the model's and the plan's.
@@ -244,7 +226,7 @@ async fn run(
     app: &App,
     db: &Db,
     principal: Principal,
-    request: ChatRequest,
+    mut request: ChatRequest,
     surface: Surface,
 ) -> ApiResult<Response> {
     let catalog = Catalog::embedded()?;
@@ -261,7 +243,7 @@ async fn run(
         ));
     }
     principal.require_model(&model.id)?;
-    check_file_parts(&request)?;
+    crate::uploads::resolve_file_parts(&mut request, db, &app.env, principal.user.id).await?;
     let provider = catalog
         .provider(&model.provider)
         .ok_or_else(|| ApiError::internal("model without provider"))?;

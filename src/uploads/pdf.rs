@@ -539,12 +539,32 @@ enum Obj {
     Ref(u32),
 }
 
+/// A dictionary. Large ones get a hash index: operators look up resources by name over and
+/// over, and a crafted dictionary of a million entries must not make each lookup a scan.
 #[derive(Debug, Default)]
-struct Dict(Vec<(Rc<[u8]>, Obj)>);
+struct Dict {
+    entries: Vec<(Rc<[u8]>, Obj)>,
+    index: Option<HashMap<Rc<[u8]>, usize>>,
+}
 
 impl Dict {
+    fn new(entries: Vec<(Rc<[u8]>, Obj)>) -> Self {
+        let index = (entries.len() > 16).then(|| {
+            let mut index = HashMap::with_capacity(entries.len());
+            for (i, (key, _)) in entries.iter().enumerate() {
+                index.entry(key.clone()).or_insert(i);
+            }
+            index
+        });
+        Dict { entries, index }
+    }
+
+    /// The first value under `key`.
     fn get(&self, key: &[u8]) -> Option<&Obj> {
-        self.0.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
+        match &self.index {
+            Some(index) => index.get(key).and_then(|&i| self.entries.get(i)).map(|(_, v)| v),
+            None => self.entries.iter().find(|(k, _)| &**k == key).map(|(_, v)| v),
+        }
     }
 
     fn name(&self, key: &[u8]) -> Option<&[u8]> {
@@ -656,16 +676,10 @@ impl<'a> Parser<'a> {
     fn object_from(&mut self, tok: Tok<'a>, depth: usize) -> Result<Obj, Fail> {
         self.nodes = self.nodes.checked_sub(1).ok_or(Fail::Limit)?;
         match tok {
-            Tok::Int(n) => {
-                let save = self.lex.pos;
-                if let Ok(id) = u32::try_from(n) {
-                    if matches!(self.lex.next(), Tok::Int(g) if g >= 0) && self.lex.next() == Tok::Kw(b"R") {
-                        return Ok(Obj::Ref(id));
-                    }
-                }
-                self.lex.pos = save;
-                Ok(Obj::Int(n))
-            }
+            Tok::Int(n) => match u32::try_from(n) {
+                Ok(id) if self.reference_follows() => Ok(Obj::Ref(id)),
+                _ => Ok(Obj::Int(n)),
+            },
             Tok::Real(v) => Ok(Obj::Real(v)),
             Tok::Name(n) => Ok(Obj::Name(n.into())),
             Tok::Str(s) => Ok(Obj::Str(s.into())),
@@ -710,10 +724,29 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
-                Ok(Obj::Dict(Rc::new(Dict(entries))))
+                Ok(Obj::Dict(Rc::new(Dict::new(entries))))
             }
             Tok::Kw(_) | Tok::ArrClose | Tok::DictClose | Tok::Eof => Err(Fail::Bad),
         }
+    }
+
+    /// After an object number: consumes ` G R` and says true, or consumes nothing. Looks at
+    /// bytes, not tokens, so that a long string after a number is not lexed twice.
+    fn reference_follows(&mut self) -> bool {
+        let save = self.lex.pos;
+        self.lex.skip_ws();
+        if self.lex.peek().is_some_and(|b| b.is_ascii_digit()) {
+            if let Tok::Int(_) = self.lex.next() {
+                self.lex.skip_ws();
+                let after = self.lex.pos.saturating_add(1);
+                if self.lex.peek() == Some(b'R') && self.lex.buf.get(after).is_none_or(|&b| !is_regular(b)) {
+                    self.lex.pos = after;
+                    return true;
+                }
+            }
+        }
+        self.lex.pos = save;
+        false
     }
 
     fn deeper(&self, depth: usize) -> Result<usize, Fail> {
@@ -1026,9 +1059,13 @@ impl<'a> Doc<'a> {
     fn load_from_objstm(&mut self, stm: u32, id: u32) -> Option<Obj> {
         let objstm = self.objstm(stm)?;
         let pos = objstm.first.checked_add(*objstm.offsets.get(&id)?)?;
+        if self.exhausted {
+            return None;
+        }
         let mut parser = Parser::new(&objstm.data, pos, self.nodes_left, self.limits.max_depth);
         let parsed = parser.object(0);
         self.nodes_left = parser.nodes;
+        self.charge(parser.lex.pos.saturating_sub(pos));
         match parsed {
             Ok(obj) => Some(obj),
             Err(Fail::Limit) => {
@@ -1074,12 +1111,12 @@ impl<'a> Doc<'a> {
         // No trailer anywhere: look for the catalog itself.
         let mut trailer: Vec<(Rc<[u8]>, Obj)> = Vec::new();
         if let Some(old) = from_xref {
-            trailer.extend(old.0.iter().filter(|(k, _)| &**k != b"Root").cloned());
+            trailer.extend(old.entries.iter().filter(|(k, _)| &**k != b"Root").cloned());
         }
         if let Some(catalog) = self.find_object_with_type(b"Catalog").first() {
             trailer.push((Rc::from(&b"Root"[..]), Obj::Ref(*catalog)));
         }
-        Rc::new(Dict(trailer))
+        Rc::new(Dict::new(trailer))
     }
 
     /// Follows `startxref`, then `/XRefStm` and `/Prev`, reading each section once; returns the
@@ -1126,18 +1163,24 @@ impl<'a> Doc<'a> {
     }
 
     fn read_xref_section(&mut self, offset: usize) -> Option<Rc<Dict>> {
+        if self.exhausted {
+            return None;
+        }
         let data = self.data;
         let mut lex = Lexer::new(data, offset);
         match lex.next() {
-            Tok::Kw(b"xref") => self.read_xref_table(lex),
+            Tok::Kw(b"xref") => {
+                let trailer = self.read_xref_table(&mut lex);
+                self.charge(lex.pos.saturating_sub(offset));
+                trailer
+            }
             Tok::Int(_) => self.read_xref_stream(offset),
             _ => None,
         }
     }
 
     /// The classic table: subsections `start count` of `offset gen n|f` lines, then `trailer`.
-    fn read_xref_table(&mut self, mut lex: Lexer<'a>) -> Option<Rc<Dict>> {
-        let start_pos = lex.pos;
+    fn read_xref_table(&mut self, lex: &mut Lexer<'a>) -> Option<Rc<Dict>> {
         loop {
             match lex.next() {
                 Tok::Int(start) => {
@@ -1164,7 +1207,7 @@ impl<'a> Doc<'a> {
                     let mut parser = Parser::new(lex.buf, lex.pos, self.nodes_left, self.limits.max_depth);
                     let parsed = parser.object(0);
                     self.nodes_left = parser.nodes;
-                    self.charge(parser.lex.pos.saturating_sub(start_pos));
+                    lex.pos = parser.lex.pos;
                     return match parsed {
                         Ok(Obj::Dict(d)) => Some(d),
                         _ => None,
@@ -1269,9 +1312,13 @@ impl<'a> Doc<'a> {
         let mut from = 0;
         while let Some(at) = find(data, b"trailer", from) {
             from = at.saturating_add(7);
+            if self.exhausted {
+                break;
+            }
             let mut parser = Parser::new(data, from, self.nodes_left, self.limits.max_depth);
             let parsed = parser.object(0);
             self.nodes_left = parser.nodes;
+            self.charge(parser.lex.pos.saturating_sub(from));
             if let Ok(Obj::Dict(d)) = parsed {
                 if d.get(b"Root").is_some() {
                     self.scanned_trailer = Some(d);
@@ -1482,16 +1529,22 @@ impl<'a> Doc<'a> {
 
 /// Whether `endstream` follows `at` (after white space): a /Length that can be trusted.
 fn ends_stream(data: &[u8], at: usize) -> bool {
-    let mut lex = Lexer::new(data, at);
-    lex.skip_ws();
-    data.get(lex.pos..)
-        .is_some_and(|rest| rest.starts_with(b"endstream"))
+    let rest = data.get(at..).unwrap_or_default();
+    // A few bytes of white space at most: an unbounded skip could be made to rescan the file.
+    let Some(skip) = rest.iter().take(64).position(|&b| !is_ws(b)) else {
+        return false;
+    };
+    rest.get(skip..).is_some_and(|r| r.starts_with(b"endstream"))
 }
 
 /// For an `obj` keyword at `at`, the object number and the offset of `N G obj` before it.
 fn object_header_before(data: &[u8], at: usize) -> Option<(u32, usize)> {
+    // Walks back at most a few dozen bytes: object numbers are short, and a bound keeps a
+    // crafted run of digits from being walked once per `obj` after it.
+    let floor = at.saturating_sub(64);
     let before = |i: usize| {
         i.checked_sub(1)
+            .filter(|&j| j >= floor)
             .and_then(|j| data.get(j).copied().map(|b| (j, b)))
     };
     let mut i = at;
@@ -2416,9 +2469,13 @@ impl Doc<'_> {
     /// (`dup 58 /period put …`), or None when it has none or says `StandardEncoding`.
     fn type1_builtin_encoding(&mut self, dict: &Dict) -> Option<Vec<Option<String>>> {
         let descriptor = self.lookup(dict, b"FontDescriptor");
-        let Obj::Stream(program) = self.lookup(descriptor.as_dict()?, b"FontFile") else { return None };
+        let Obj::Stream(program) = self.lookup(descriptor.as_dict()?, b"FontFile") else {
+            return None;
+        };
         let data = self.decode_stream(&program)?;
-        let clear = data.get(..find(&data, b"eexec", 0).unwrap_or(data.len())).unwrap_or_default();
+        let clear = data
+            .get(..find(&data, b"eexec", 0).unwrap_or(data.len()))
+            .unwrap_or_default();
         let at = find(clear, b"/Encoding", 0)?;
         let mut lex = Lexer::new(clear, at.saturating_add(9));
         let mut encoding: Vec<Option<String>> = vec![None; 256];
@@ -3020,7 +3077,7 @@ const STANDARD_ENCODING: [u16; 256] = [
     0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
     0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
     0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x00A1, 0x00A2, 0x00A3, 0x2044, 0x00A5, 0x0192, 0x00A7, 0x00A4,
-    0x0027, 0x201C, 0x00AB, 0x2039, 0x203A, 0x0000, 0x0000, 0x0000, 0x2013, 0x2020, 0x2021, 0x00B7, 0x0000,
+    0x0027, 0x201C, 0x00AB, 0x2039, 0x203A, 0xFB01, 0xFB02, 0x0000, 0x2013, 0x2020, 0x2021, 0x00B7, 0x0000,
     0x00B6, 0x2022, 0x201A, 0x201E, 0x201D, 0x00BB, 0x2026, 0x2030, 0x0000, 0x00BF, 0x0000, 0x0060, 0x00B4,
     0x02C6, 0x02DC, 0x00AF, 0x02D8, 0x02D9, 0x00A8, 0x0000, 0x02DA, 0x00B8, 0x0000, 0x02DD, 0x02DB, 0x02C7,
     0x2014, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000,
@@ -3030,8 +3087,8 @@ const STANDARD_ENCODING: [u16; 256] = [
 ];
 const MAC_ROMAN_ENCODING: [u16; 256] = [
     0x0000, 0x00D0, 0x00F0, 0x0141, 0x0142, 0x0160, 0x0161, 0x00DD, 0x00FD, 0x0000, 0x0000, 0x00DE, 0x00FE,
-    0x0000, 0x017D, 0x017E, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x00BD, 0x00BC, 0x0000, 0x00BE, 0x0000,
-    0x0000, 0x00A6, 0x2212, 0x00D7, 0x0000, 0x0000, 0x0020, 0x0021, 0x0022, 0x0023, 0x0024, 0x0025, 0x0026,
+    0x0000, 0x017D, 0x017E, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x00BD, 0x00BC, 0x00B9, 0x00BE, 0x00B3,
+    0x00B2, 0x00A6, 0x2212, 0x00D7, 0x0000, 0x0000, 0x0020, 0x0021, 0x0022, 0x0023, 0x0024, 0x0025, 0x0026,
     0x0027, 0x0028, 0x0029, 0x002A, 0x002B, 0x002C, 0x002D, 0x002E, 0x002F, 0x0030, 0x0031, 0x0032, 0x0033,
     0x0034, 0x0035, 0x0036, 0x0037, 0x0038, 0x0039, 0x003A, 0x003B, 0x003C, 0x003D, 0x003E, 0x003F, 0x0040,
     0x0041, 0x0042, 0x0043, 0x0044, 0x0045, 0x0046, 0x0047, 0x0048, 0x0049, 0x004A, 0x004B, 0x004C, 0x004D,
@@ -3044,9 +3101,9 @@ const MAC_ROMAN_ENCODING: [u16; 256] = [
     0x00FA, 0x00F9, 0x00FB, 0x00FC, 0x2020, 0x00B0, 0x00A2, 0x00A3, 0x00A7, 0x2022, 0x00B6, 0x00DF, 0x00AE,
     0x00A9, 0x2122, 0x00B4, 0x00A8, 0x2260, 0x00C6, 0x00D8, 0x221E, 0x00B1, 0x2264, 0x2265, 0x00A5, 0x00B5,
     0x2202, 0x2211, 0x220F, 0x03C0, 0x222B, 0x00AA, 0x00BA, 0x2126, 0x00E6, 0x00F8, 0x00BF, 0x00A1, 0x00AC,
-    0x221A, 0x0192, 0x2248, 0x2206, 0x00AB, 0x00BB, 0x2026, 0x0000, 0x00C0, 0x00C3, 0x00D5, 0x0152, 0x0153,
+    0x221A, 0x0192, 0x2248, 0x2206, 0x00AB, 0x00BB, 0x2026, 0x00A0, 0x00C0, 0x00C3, 0x00D5, 0x0152, 0x0153,
     0x2013, 0x2014, 0x201C, 0x201D, 0x2018, 0x2019, 0x00F7, 0x25CA, 0x00FF, 0x0178, 0x2044, 0x00A4, 0x2039,
-    0x203A, 0x0000, 0x0000, 0x2021, 0x00B7, 0x201A, 0x201E, 0x2030, 0x00C2, 0x00CA, 0x00C1, 0x00CB, 0x00C8,
+    0x203A, 0xFB01, 0xFB02, 0x2021, 0x00B7, 0x201A, 0x201E, 0x2030, 0x00C2, 0x00CA, 0x00C1, 0x00CB, 0x00C8,
     0x00CD, 0x00CE, 0x00CF, 0x00CC, 0x00D3, 0x00D4, 0x0000, 0x00D2, 0x00DA, 0x00DB, 0x00D9, 0x0131, 0x02C6,
     0x02DC, 0x00AF, 0x02D8, 0x02D9, 0x02DA, 0x00B8, 0x02DD, 0x02DB, 0x02C7,
 ];
@@ -3096,29 +3153,30 @@ const GLYPH_NAMES: &str = "\
     dollar 0024 dotaccent 02D9 dotlessi 0131 eacute 00E9 ebreve 0115 ecaron 011B ecircumflex 00EA \
     edieresis 00EB edotaccent 0117 egrave 00E8 eight 0038 ellipsis 2026 emacron 0113 emdash 2014 \
     endash 2013 eng 014B eogonek 0119 equal 003D eth 00F0 exclam 0021 exclamdbl 203C \
-    exclamdown 00A1 figuredash 2012 five 0035 florin 0192 four 0034 fraction 2044 gbreve 011F \
-    gcircumflex 011D gdotaccent 0121 germandbls 00DF grave 0060 greater 003E greaterequal 2265 \
-    guillemotleft 00AB guillemotright 00BB guilsinglleft 2039 guilsinglright 203A hbar 0127 \
-    hcircumflex 0125 hungarumlaut 02DD hyphen 002D iacute 00ED ibreve 012D icircumflex 00EE \
-    idieresis 00EF igrave 00EC ij 0133 imacron 012B infinity 221E integral 222B iogonek 012F \
-    itilde 0129 jcircumflex 0135 kgreenlandic 0138 lacute 013A lcaron 013E ldot 0140 less 003C \
-    lessequal 2264 logicalnot 00AC longs 017F lozenge 25CA lslash 0142 macron 00AF minus 2212 \
-    minute 2032 mu 00B5 multiply 00D7 nacute 0144 napostrophe 0149 ncaron 0148 nine 0039 \
-    notequal 2260 ntilde 00F1 numbersign 0023 oacute 00F3 obreve 014F ocircumflex 00F4 \
-    odieresis 00F6 oe 0153 ogonek 02DB ograve 00F2 ohungarumlaut 0151 omacron 014D one 0031 \
-    onedotenleader 2024 onehalf 00BD onequarter 00BC ordfeminine 00AA ordmasculine 00BA oslash 00F8 \
-    otilde 00F5 paragraph 00B6 parenleft 0028 parenright 0029 partialdiff 2202 percent 0025 \
-    period 002E periodcentered 00B7 perthousand 2030 pi 03C0 plus 002B plusminus 00B1 product 220F \
-    question 003F questiondown 00BF quotedbl 0022 quotedblbase 201E quotedblleft 201C \
-    quotedblright 201D quoteleft 2018 quotereversed 201B quoteright 2019 quotesinglbase 201A \
-    quotesingle 0027 racute 0155 radical 221A rcaron 0159 registered 00AE ring 02DA sacute 015B \
-    scaron 0161 scedilla 015F scircumflex 015D second 2033 section 00A7 semicolon 003B seven 0037 \
-    six 0036 slash 002F space 0020 sterling 00A3 summation 2211 tbar 0167 tcaron 0165 thorn 00FE \
-    three 0033 threequarters 00BE tilde 02DC trademark 2122 two 0032 twodotenleader 2025 \
-    uacute 00FA ubreve 016D ucircumflex 00FB udieresis 00FC ugrave 00F9 uhungarumlaut 0171 \
-    umacron 016B underscore 005F underscoredbl 2017 uogonek 0173 uring 016F utilde 0169 \
-    wcircumflex 0175 yacute 00FD ycircumflex 0177 ydieresis 00FF yen 00A5 zacute 017A zcaron 017E \
-    zdotaccent 017C zero 0030 \
+    exclamdown 00A1 ff FB00 ffi FB03 ffl FB04 fi FB01 figuredash 2012 five 0035 fl FB02 florin 0192 \
+    four 0034 fraction 2044 gbreve 011F gcircumflex 011D gdotaccent 0121 germandbls 00DF grave 0060 \
+    greater 003E greaterequal 2265 guillemotleft 00AB guillemotright 00BB guilsinglleft 2039 \
+    guilsinglright 203A hbar 0127 hcircumflex 0125 hungarumlaut 02DD hyphen 002D iacute 00ED \
+    ibreve 012D icircumflex 00EE idieresis 00EF igrave 00EC ij 0133 imacron 012B infinity 221E \
+    integral 222B iogonek 012F itilde 0129 jcircumflex 0135 kgreenlandic 0138 lacute 013A \
+    lcaron 013E ldot 0140 less 003C lessequal 2264 logicalnot 00AC longs 017F lozenge 25CA \
+    lslash 0142 macron 00AF minus 2212 minute 2032 mu 00B5 multiply 00D7 nacute 0144 \
+    napostrophe 0149 nbspace 00A0 ncaron 0148 nine 0039 notequal 2260 ntilde 00F1 numbersign 0023 \
+    oacute 00F3 obreve 014F ocircumflex 00F4 odieresis 00F6 oe 0153 ogonek 02DB ograve 00F2 \
+    ohungarumlaut 0151 omacron 014D one 0031 onedotenleader 2024 onehalf 00BD onequarter 00BC \
+    onesuperior 00B9 ordfeminine 00AA ordmasculine 00BA oslash 00F8 otilde 00F5 paragraph 00B6 \
+    parenleft 0028 parenright 0029 partialdiff 2202 percent 0025 period 002E periodcentered 00B7 \
+    perthousand 2030 pi 03C0 plus 002B plusminus 00B1 product 220F question 003F questiondown 00BF \
+    quotedbl 0022 quotedblbase 201E quotedblleft 201C quotedblright 201D quoteleft 2018 \
+    quotereversed 201B quoteright 2019 quotesinglbase 201A quotesingle 0027 racute 0155 \
+    radical 221A rcaron 0159 registered 00AE ring 02DA sacute 015B scaron 0161 scedilla 015F \
+    scircumflex 015D second 2033 section 00A7 semicolon 003B seven 0037 six 0036 slash 002F \
+    space 0020 sterling 00A3 summation 2211 tbar 0167 tcaron 0165 thorn 00FE three 0033 \
+    threequarters 00BE threesuperior 00B3 tilde 02DC trademark 2122 two 0032 twodotenleader 2025 \
+    twosuperior 00B2 uacute 00FA ubreve 016D ucircumflex 00FB udieresis 00FC ugrave 00F9 \
+    uhungarumlaut 0171 umacron 016B underscore 005F underscoredbl 2017 uogonek 0173 uring 016F \
+    utilde 0169 wcircumflex 0175 yacute 00FD ycircumflex 0177 ydieresis 00FF yen 00A5 zacute 017A \
+    zcaron 017E zdotaccent 017C zero 0030 \
 ";
 
 /// Helvetica's widths for codes 32–126.
@@ -3138,3 +3196,715 @@ const TIMES_WIDTHS: [u16; 95] = [
     500, 333, 444, 500, 444, 500, 444, 333, 500, 500, 278, 278, 500, 278, 778, 500, 500, 500, 500, 333, 389,
     278, 500, 500, 722, 500, 500, 444, 480, 200, 480, 541,
 ];
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+
+    /// A PDF whose object i+1 has body `objects[i]`, with a correct cross-reference table and
+    /// `/Root 1 0 R`.
+    fn build(objects: &[Vec<u8>], trailer_extra: &str) -> Vec<u8> {
+        let mut out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, body) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend(format!("{} 0 obj\n", i + 1).bytes());
+            out.extend(body);
+            out.extend(b"\nendobj\n");
+        }
+        let start = out.len();
+        out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).bytes());
+        for offset in offsets {
+            out.extend(format!("{offset:010} 00000 n \n").bytes());
+        }
+        out.extend(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R {trailer_extra}>>\nstartxref\n{start}\n%%EOF\n",
+                objects.len() + 1
+            )
+            .bytes(),
+        );
+        out
+    }
+
+    fn stream(data: &[u8], extra: &str) -> Vec<u8> {
+        let mut out = format!("<< /Length {} {extra}>>\nstream\n", data.len()).into_bytes();
+        out.extend(data);
+        out.extend(b"\nendstream");
+        out
+    }
+
+    const HELVETICA: &str = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>";
+
+    /// Catalog 1, Pages 2, one Page 3 with content 4 and font /F1 5, then `extra` objects from 6.
+    fn one_page(content: &[u8], font: &str, extra: Vec<Vec<u8>>) -> Vec<u8> {
+        let mut objects = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 5 0 R >> /XObject << /X1 6 0 R >> >> \
+              /Contents 4 0 R >>"
+                .to_vec(),
+            stream(content, ""),
+            font.as_bytes().to_vec(),
+        ];
+        objects.extend(extra);
+        build(&objects, "")
+    }
+
+    fn text_of(pdf: &[u8]) -> Extraction {
+        extract_text(pdf, &Limits::default()).unwrap()
+    }
+
+    fn page_text(content: &str) -> String {
+        text_of(&one_page(content.as_bytes(), HELVETICA, vec![])).text
+    }
+
+    fn deflate(data: &[u8]) -> Vec<u8> {
+        miniz_oxide::deflate::compress_to_vec_zlib(data, 6)
+    }
+
+    fn fixture_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pdf")
+    }
+
+    // --- the real fixtures -------------------------------------------------------------------
+
+    #[test]
+    fn three_page_fixture_gives_latin_and_cyrillic_text_in_page_order() {
+        let e = text_of(include_bytes!(
+            "../../tests/fixtures/pdf/multipage-latin-cyrillic.pdf"
+        ));
+        assert_eq!(e.pages, 3);
+        assert_eq!(e.warning, None);
+        let pages: Vec<&str> = e.text.split(PAGE_BREAK).collect();
+        assert_eq!(pages.len(), 3, "{:?}", e.text);
+        assert_eq!(pages[0], "Page one: Hello, world.\nПривет, мир");
+        assert!(pages[1].starts_with("Page two: The quick brown fox jumps over the lazy dog.\n"));
+        assert!(pages[1].contains("Съешь же ещё этих мягких французских булок"));
+        assert_eq!(pages[2], "Page three: Goodbye.\nДо свидания, Ёжик");
+    }
+
+    #[test]
+    fn compressed_fixture_with_object_and_xref_streams_is_read() {
+        let pdf = include_bytes!("../../tests/fixtures/pdf/compressed.pdf");
+        assert!(find(pdf, b"/ObjStm", 0).is_some() && find(pdf, b"/XRef", 0).is_some());
+        let e = text_of(pdf);
+        assert_eq!(e.pages, 2);
+        assert_eq!(e.warning, None);
+        assert_eq!(
+            e.text,
+            "Compressed page one.\nSecond line, same page.\n\u{c}\nCompressed page two."
+        );
+    }
+
+    #[test]
+    fn scanned_fixture_has_one_page_and_no_text() {
+        let e = text_of(include_bytes!("../../tests/fixtures/pdf/scanned.pdf"));
+        assert_eq!(
+            (e.text.as_str(), e.pages, e.warning),
+            ("", 1, Some(Warning::NoText))
+        );
+    }
+
+    #[test]
+    fn encrypted_fixture_gives_no_text_and_the_encrypted_warning() {
+        let e = text_of(include_bytes!("../../tests/fixtures/pdf/encrypted.pdf"));
+        assert_eq!((e.text.as_str(), e.warning), ("", Some(Warning::Encrypted)));
+        assert_eq!(e.pages, 2);
+    }
+
+    #[test]
+    fn every_malformed_file_returns_within_the_limits() {
+        let dir = fixture_dir().join("malformed");
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        assert!(entries.len() >= 30, "the corpus has {} files", entries.len());
+        let tight = Limits {
+            max_objects: 1000,
+            max_stream_bytes: 1 << 20,
+            max_output_chars: 100,
+            max_depth: 16,
+            max_operations: 10_000,
+        };
+        for path in entries {
+            let bytes = std::fs::read(&path).unwrap();
+            for limits in [Limits::default(), tight.clone()] {
+                let started = std::time::Instant::now();
+                let result = extract_with_stats(&bytes, &limits);
+                let elapsed = started.elapsed();
+                let name = path.display();
+                assert!(elapsed.as_secs() < 20, "{name} took {elapsed:?}");
+                let Ok((e, stats)) = result else { continue };
+                assert!(e.text.chars().count() <= limits.max_output_chars, "{name}");
+                assert!(e.pages <= limits.max_objects, "{name}");
+                assert!(stats.largest_stream <= limits.max_stream_bytes, "{name}");
+                assert!(
+                    stats.decoded_bytes <= limits.max_stream_bytes * WORK_FACTOR,
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn flate_bombs_stop_at_the_stream_limit_and_report_truncation() {
+        let dir = fixture_dir().join("malformed");
+        for name in [
+            "zip-bomb.pdf",
+            "zip-bomb-double.pdf",
+            "zip-bomb-shared.pdf",
+            "zip-bomb-every-page.pdf",
+        ] {
+            let bytes = std::fs::read(dir.join(name)).unwrap();
+            let limits = Limits {
+                max_stream_bytes: 4 << 20,
+                ..Limits::default()
+            };
+            let (e, stats) = extract_with_stats(&bytes, &limits).unwrap();
+            assert_eq!(e.warning, Some(Warning::Truncated), "{name}");
+            assert_eq!(stats.largest_stream, 4 << 20, "{name}");
+            assert!(
+                stats.decoded_bytes <= 4 * (4 << 20),
+                "{name}: {}",
+                stats.decoded_bytes
+            );
+        }
+    }
+
+    // --- the header --------------------------------------------------------------------------
+
+    #[test]
+    fn bytes_without_a_pdf_header_are_not_a_pdf() {
+        assert_eq!(extract_text(b"", &Limits::default()), Err(NotPdf));
+        assert_eq!(extract_text(b"GIF89a", &Limits::default()), Err(NotPdf));
+        let late = [vec![b' '; 1024], b"%PDF-1.4".to_vec()].concat();
+        assert_eq!(extract_text(&late, &Limits::default()), Err(NotPdf));
+    }
+
+    #[test]
+    fn junk_before_the_header_is_tolerated() {
+        let pdf = [
+            b"junk from a mail gateway\n".to_vec(),
+            one_page(b"BT /F1 12 Tf (Hi) Tj ET", HELVETICA, vec![]),
+        ]
+        .concat();
+        assert_eq!(text_of(&pdf).text, "Hi");
+    }
+
+    #[test]
+    fn a_header_alone_is_a_damaged_pdf_with_no_pages() {
+        let e = text_of(b"%PDF-1.4");
+        assert_eq!(e.pages, 0);
+        assert!(matches!(e.warning, Some(Warning::Damaged(_))));
+    }
+
+    // --- text operators ----------------------------------------------------------------------
+
+    #[test]
+    fn tj_shows_a_string() {
+        assert_eq!(
+            page_text("BT /F1 12 Tf 72 720 Td (Hello, world) Tj ET"),
+            "Hello, world"
+        );
+    }
+
+    #[test]
+    fn literal_string_escapes_are_decoded() {
+        assert_eq!(
+            page_text(r"BT /F1 12 Tf (a\(b\)c \101\102 d\\e) Tj ET"),
+            r"a(b)c AB d\e"
+        );
+    }
+
+    #[test]
+    fn tj_arrays_turn_large_negative_kerning_into_a_space_and_ignore_small_kerning() {
+        assert_eq!(
+            page_text("BT /F1 12 Tf [(Hel) -20 (lo) -300 (world) 15 (!)] TJ ET"),
+            "Hello world!"
+        );
+    }
+
+    #[test]
+    fn moving_down_a_line_starts_a_new_line() {
+        let text = page_text("BT /F1 12 Tf 14 TL 72 720 Td (one) Tj 0 -14 Td (two) Tj T* (three) Tj ET");
+        assert_eq!(text, "one\ntwo\nthree");
+    }
+
+    #[test]
+    fn quote_operators_move_to_the_next_line_before_showing() {
+        let text = page_text("BT /F1 12 Tf 72 720 Td 14 TL (one) Tj (two) ' 1 0 (three) \" ET");
+        assert_eq!(text, "one\ntwo\nthree");
+    }
+
+    #[test]
+    fn td_with_leading_and_tm_positions_are_followed() {
+        let text = page_text("BT /F1 10 Tf 0 -12 TD (a) Tj T* (b) Tj 1 0 0 1 300 500 Tm (c) Tj ET");
+        assert_eq!(text, "a\nb\nc");
+    }
+
+    #[test]
+    fn words_placed_apart_on_one_line_get_a_space_and_adjacent_runs_do_not() {
+        // Helvetica "Hello" at 10 pt is 22.78 pt wide.
+        let text = page_text("BT /F1 10 Tf 72 700 Td (Hello) Tj 22.78 0 Td (World) Tj 40 0 Td (Next) Tj ET");
+        assert_eq!(text, "HelloWorld Next");
+    }
+
+    #[test]
+    fn a_scaled_ctm_is_taken_into_account_for_line_breaks() {
+        let text = page_text("q 1 0 0 1 72 700 cm BT /F1 9 Tf (first) Tj ET Q q 1 0 0 1 72 688 cm BT /F1 9 Tf (second) Tj ET Q");
+        assert_eq!(text, "first\nsecond");
+    }
+
+    #[test]
+    fn inline_images_are_skipped() {
+        let content =
+            b"BT /F1 12 Tf (before) Tj ET BI /W 2 /H 2 /BPC 8 /CS /G ID \x01(x) Tj\xff EI BT (after) Tj ET";
+        assert_eq!(
+            text_of(&one_page(content, HELVETICA, vec![])).text,
+            "before after"
+        );
+    }
+
+    #[test]
+    fn text_in_form_xobjects_is_extracted_and_a_form_drawing_itself_stops() {
+        let form = stream(
+            b"BT /F1 12 Tf (in the form) Tj ET /X1 Do",
+            "/Type /XObject /Subtype /Form /Matrix [1 0 0 1 0 -20] ",
+        );
+        let pdf = one_page(b"BT /F1 12 Tf (page) Tj ET /X1 Do", HELVETICA, vec![form]);
+        let e = text_of(&pdf);
+        assert_eq!(e.text, "page\nin the form");
+        assert!(matches!(e.warning, Some(Warning::Damaged(_))));
+    }
+
+    // --- page tree ---------------------------------------------------------------------------
+
+    #[test]
+    fn pages_follow_the_page_tree_not_the_file_and_inherit_resources() {
+        let content = |s: &str| stream(format!("BT /F1 12 Tf ({s}) Tj ET").as_bytes(), "");
+        let objects = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [6 0 R 3 0 R] /Count 3 /Resources << /Font << /F1 5 0 R >> >> >>"
+                .to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>".to_vec(),
+            content("third"),
+            HELVETICA.as_bytes().to_vec(),
+            b"<< /Type /Pages /Parent 2 0 R /Kids [8 0 R 7 0 R] /Count 2 >>".to_vec(),
+            b"<< /Type /Page /Parent 6 0 R /Contents [9 0 R 10 0 R] >>".to_vec(),
+            b"<< /Type /Page /Parent 6 0 R /Contents 11 0 R >>".to_vec(),
+            stream(b"BT /F1 12 Tf (sec", ""),
+            stream(b"ond) Tj ET", ""),
+            content("first"),
+        ];
+        let e = text_of(&build(&objects, ""));
+        assert_eq!(e.pages, 3);
+        assert_eq!(e.text, "first\n\u{c}\nsecond\n\u{c}\nthird");
+    }
+
+    #[test]
+    fn an_empty_page_keeps_its_place_between_page_breaks() {
+        let objects = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R 6 0 R] /Count 2 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R >>".to_vec(),
+            stream(b"BT /F1 12 Tf (second) Tj ET", ""),
+            HELVETICA.as_bytes().to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>"
+                .to_vec(),
+        ];
+        assert_eq!(text_of(&build(&objects, "")).text, "\n\u{c}\nsecond");
+    }
+
+    #[test]
+    fn a_cyclic_page_tree_ends_and_is_reported_damaged() {
+        let objects = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R 2 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>"
+                .to_vec(),
+            stream(b"BT /F1 12 Tf (once) Tj ET", ""),
+            HELVETICA.as_bytes().to_vec(),
+        ];
+        let e = text_of(&build(&objects, ""));
+        assert_eq!((e.text.as_str(), e.pages), ("once", 1));
+        assert!(matches!(e.warning, Some(Warning::Damaged(_))));
+    }
+
+    // --- cross-reference ---------------------------------------------------------------------
+
+    #[test]
+    fn a_broken_xref_table_is_rebuilt_by_scanning_for_objects() {
+        let mut pdf = one_page(b"BT /F1 12 Tf (found anyway) Tj ET", HELVETICA, vec![]);
+        let at = find(&pdf, b"xref\n", 0).unwrap();
+        pdf.truncate(at);
+        pdf.extend(b"xref\ngarbage\nstartxref\n12345678\n%%EOF");
+        let e = text_of(&pdf);
+        assert_eq!(e.text, "found anyway");
+        assert!(matches!(e.warning, Some(Warning::Damaged(_))));
+    }
+
+    #[test]
+    fn wrong_xref_offsets_are_corrected_from_the_scan() {
+        let pdf = one_page(b"BT /F1 12 Tf (shifted) Tj ET", HELVETICA, vec![]);
+        // Every object moves 3 bytes on; the table still has the old offsets.
+        let pdf = [b"%PDF-1.7\n   ".to_vec(), pdf[9..].to_vec()].concat();
+        assert_eq!(text_of(&pdf).text, "shifted");
+    }
+
+    #[test]
+    fn a_wrong_stream_length_is_corrected_from_endstream() {
+        let objects = one_page(b"BT /F1 12 Tf (length) Tj ET", HELVETICA, vec![]);
+        let pdf = String::from_utf8_lossy(&objects)
+            .replace("/Length 27", "/Length 5")
+            .into_bytes();
+        assert_eq!(text_of(&pdf).text, "length");
+    }
+
+    #[test]
+    fn xref_streams_with_png_predictors_and_object_streams_are_read() {
+        // Objects 2–5 in object stream 6; 1 and 4 (the content stream) directly in the file.
+        let content = stream(b"BT /F1 12 Tf (from an object stream) Tj ET", "");
+        let inner = [
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            "<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+            HELVETICA,
+        ];
+        let mut header = String::new();
+        let mut body = String::new();
+        for (num, obj) in [2, 3, 5].iter().zip(inner) {
+            header.push_str(&format!("{num} {} ", body.len()));
+            body.push_str(obj);
+            body.push(' ');
+        }
+        let objstm_data = deflate(format!("{header}{body}").as_bytes());
+        let mut pdf = b"%PDF-1.5\n".to_vec();
+        let mut offsets = [0usize; 8];
+        offsets[1] = pdf.len();
+        pdf.extend(b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
+        offsets[4] = pdf.len();
+        pdf.extend(b"4 0 obj\n");
+        pdf.extend(&content);
+        pdf.extend(b"\nendobj\n");
+        offsets[6] = pdf.len();
+        pdf.extend(b"6 0 obj\n");
+        pdf.extend(stream(
+            &objstm_data,
+            &format!("/Type /ObjStm /N 3 /First {} /Filter /FlateDecode ", header.len()),
+        ));
+        pdf.extend(b"\nendobj\n");
+        offsets[7] = pdf.len();
+        // Rows of (type, offset or stream number (2 bytes), index), PNG "Up" predicted.
+        let rows: Vec<[u8; 4]> = vec![
+            [0, 0, 0, 0],
+            [1, (offsets[1] >> 8) as u8, offsets[1] as u8, 0],
+            [2, 0, 6, 0],
+            [2, 0, 6, 1],
+            [1, (offsets[4] >> 8) as u8, offsets[4] as u8, 0],
+            [2, 0, 6, 2],
+            [1, (offsets[6] >> 8) as u8, offsets[6] as u8, 0],
+            [1, (offsets[7] >> 8) as u8, offsets[7] as u8, 0],
+        ];
+        let mut predicted = Vec::new();
+        let mut prev = [0u8; 4];
+        for row in &rows {
+            predicted.push(2);
+            predicted.extend(row.iter().zip(prev).map(|(b, p)| b.wrapping_sub(p)));
+            prev = *row;
+        }
+        let xref = deflate(&predicted);
+        pdf.extend(b"7 0 obj\n");
+        pdf.extend(stream(
+            &xref,
+            "/Type /XRef /Size 8 /W [1 2 1] /Root 1 0 R /Filter /FlateDecode \
+             /DecodeParms << /Predictor 12 /Columns 4 >> ",
+        ));
+        pdf.extend(format!("\nendobj\nstartxref\n{}\n%%EOF\n", offsets[7]).bytes());
+        let e = text_of(&pdf);
+        assert_eq!(
+            (e.text.as_str(), e.pages, e.warning),
+            ("from an object stream", 1, None)
+        );
+    }
+
+    #[test]
+    fn an_encrypt_entry_in_the_trailer_gives_the_encrypted_warning() {
+        let objects = [
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R >>".to_vec(),
+            b"<< /Filter /Standard /V 2 /R 3 >>".to_vec(),
+        ];
+        let e = text_of(&build(&objects, "/Encrypt 4 0 R "));
+        assert_eq!(
+            (e.text.as_str(), e.pages, e.warning),
+            ("", 1, Some(Warning::Encrypted))
+        );
+    }
+
+    // --- fonts -------------------------------------------------------------------------------
+
+    fn type0(to_unicode: u32) -> String {
+        format!(
+            "<< /Type /Font /Subtype /Type0 /BaseFont /ABC+DejaVu /Encoding /Identity-H \
+             /DescendantFonts [<< /Type /Font /Subtype /CIDFontType2 /DW 600 >>] /ToUnicode {to_unicode} 0 R >>"
+        )
+    }
+
+    const CMAP_HEAD: &str = "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n\
+        1 begincodespacerange <0000> <FFFF> endcodespacerange\n";
+
+    #[test]
+    fn tounicode_bfchar_and_bfrange_turn_two_byte_codes_into_cyrillic() {
+        let cmap = format!(
+            "{CMAP_HEAD}2 beginbfchar <0003> <0020> <0010> <002C> endbfchar\n\
+             1 beginbfrange <0020> <003F> <0410> endbfrange\nendcmap end end"
+        );
+        // П р и в е т = 041F 0440 0438 0432 0435 0442 → codes 0x2F, 0x40.. are not in the range,
+        // so use upper case: ПРИВЕТ = 041F 0420 0418 0412 0415 0422.
+        let content = "BT /F1 12 Tf <002F00300028002200250032001000030020> Tj ET";
+        let pdf = one_page(content.as_bytes(), &type0(6), vec![stream(cmap.as_bytes(), "")]);
+        assert_eq!(text_of(&pdf).text, "ПРИВЕТ, А");
+    }
+
+    #[test]
+    fn tounicode_bfrange_arrays_and_surrogate_pairs_are_decoded() {
+        let cmap = format!(
+            "{CMAP_HEAD}1 beginbfrange <0001> <0003> [<0416> <D83DDE00> <00660069>] endbfrange\n\
+             1 beginbfchar <0004> <D835DC00> endbfchar\nendcmap"
+        );
+        let content = "BT /F1 12 Tf <0001000200030004> Tj ET";
+        let pdf = one_page(content.as_bytes(), &type0(6), vec![stream(cmap.as_bytes(), "")]);
+        assert_eq!(text_of(&pdf).text, "Ж😀fi𝐀");
+    }
+
+    #[test]
+    fn codespace_ranges_split_mixed_one_and_two_byte_codes() {
+        let cmap = "2 begincodespacerange <00> <7F> <8000> <FFFF> endcodespacerange\n\
+                    2 beginbfchar <41> <0041> <8141> <042F> endbfchar\n1 beginbfrange <42> <43> <0062> endbfrange";
+        let font =
+            "<< /Type /Font /Subtype /Type0 /Encoding /Custom /DescendantFonts [<< >>] /ToUnicode 6 0 R >>";
+        let pdf = one_page(
+            b"BT /F1 12 Tf <41814142438141> Tj ET",
+            font,
+            vec![stream(cmap.as_bytes(), "")],
+        );
+        assert_eq!(text_of(&pdf).text, "AЯbcЯ");
+    }
+
+    #[test]
+    fn identity_h_without_tounicode_is_skipped_and_reported_as_no_text() {
+        let font =
+            "<< /Type /Font /Subtype /Type0 /Encoding /Identity-H /DescendantFonts [<< /DW 1000 >>] >>";
+        let e = text_of(&one_page(b"BT /F1 12 Tf <00410042> Tj ET", font, vec![]));
+        assert_eq!((e.text.as_str(), e.warning), ("", Some(Warning::NoText)));
+    }
+
+    #[test]
+    fn ucs2_cmaps_read_codes_as_unicode() {
+        let font = "<< /Type /Font /Subtype /Type0 /Encoding /UniGB-UCS2-H /DescendantFonts [<< >>] >>";
+        assert_eq!(
+            text_of(&one_page(b"BT /F1 12 Tf <4E2D6587> Tj ET", font, vec![])).text,
+            "中文"
+        );
+    }
+
+    #[test]
+    fn win_ansi_encoding_maps_the_high_bytes() {
+        let font = "<< /Type /Font /Subtype /TrueType /BaseFont /Arial /Encoding /WinAnsiEncoding >>";
+        let pdf = one_page(b"BT /F1 12 Tf (\x93caf\xe9\x94 \x80 \x96) Tj ET", font, vec![]);
+        assert_eq!(text_of(&pdf).text, "\u{201c}café\u{201d} € –");
+    }
+
+    #[test]
+    fn standard_and_mac_roman_encodings_differ_from_ascii_where_they_should() {
+        let standard = "<< /Type /Font /Subtype /Type1 /BaseFont /Foo /Encoding /StandardEncoding >>";
+        assert_eq!(
+            text_of(&one_page(b"BT /F1 12 Tf (it's \xae) Tj ET", standard, vec![])).text,
+            "it\u{2019}s ﬁ"
+        );
+        let mac = "<< /Type /Font /Subtype /Type1 /BaseFont /Foo /Encoding /MacRomanEncoding >>";
+        assert_eq!(
+            text_of(&one_page(b"BT /F1 12 Tf (\x8e\x9a) Tj ET", mac, vec![])).text,
+            "éö"
+        );
+    }
+
+    #[test]
+    fn differences_glyph_names_map_to_unicode() {
+        let font = "<< /Type /Font /Subtype /Type1 /BaseFont /Foo /Encoding << /BaseEncoding /WinAnsiEncoding \
+                    /Differences [1 /afii10017 /afii10071 /uni0416 /u1F600 /eacute /f_f_i /a.sc /g123 /.notdef] >> >>";
+        let pdf = one_page(
+            b"BT /F1 12 Tf (\x01\x02\x03\x04\x05\x06\x07\x08\x09ok) Tj ET",
+            font,
+            vec![],
+        );
+        assert_eq!(text_of(&pdf).text, "АёЖ😀éffiaok");
+    }
+
+    #[test]
+    fn glyph_names_cover_the_russian_alphabet() {
+        let upper: String = (10017..=10049)
+            .filter_map(|n| glyph_to_unicode(format!("afii{n}").as_bytes()))
+            .collect();
+        let lower: String = (10065..=10097)
+            .filter_map(|n| glyph_to_unicode(format!("afii{n}").as_bytes()))
+            .collect();
+        assert_eq!(upper, "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ");
+        assert_eq!(lower, "абвгдеёжзийклмнопрстуфхцчшщъыьэюя");
+    }
+
+    // --- filters -----------------------------------------------------------------------------
+
+    fn decoded(d: Decoded) -> Vec<u8> {
+        match d {
+            Decoded::Ok(v) => v,
+            Decoded::Capped(_) => panic!("capped"),
+            Decoded::Corrupt(_) => panic!("corrupt"),
+        }
+    }
+
+    #[test]
+    fn flate_content_streams_are_decoded() {
+        let data = deflate(b"BT /F1 12 Tf (deflated) Tj ET");
+        let mut objects = one_page(b"", HELVETICA, vec![]);
+        let content = stream(&data, "/Filter /FlateDecode ");
+        let at = find(&objects, b"<< /Length 0 >>\nstream\n\nendstream", 0).unwrap();
+        objects.splice(at..at + 32, content);
+        // The offsets after object 4 moved: the reader corrects them from the scan.
+        assert_eq!(text_of(&objects).text, "deflated");
+    }
+
+    #[test]
+    fn inflate_stops_at_the_cap_and_accepts_raw_deflate() {
+        let bomb = deflate(&vec![0u8; 10 << 20]);
+        match inflate(&bomb, 1 << 20) {
+            Decoded::Capped(out) => assert_eq!(out.len(), 1 << 20),
+            _ => panic!("not capped"),
+        }
+        let raw = miniz_oxide::deflate::compress_to_vec(b"raw deflate", 6);
+        assert_eq!(decoded(inflate(&raw, 1000)), b"raw deflate");
+        assert!(matches!(
+            inflate(b"not deflate at all", 1000),
+            Decoded::Corrupt(_)
+        ));
+    }
+
+    #[test]
+    fn ascii_hex_ascii85_run_length_and_lzw_decode() {
+        assert_eq!(decoded(ascii_hex_decode(b"48 65 6c6C 6>", 100)), b"Hell`");
+        assert_eq!(
+            decoded(ascii85_decode(b"<~87cURD]i,\"Ebo80~>", 100)),
+            b"Hello World!"
+        );
+        assert_eq!(decoded(ascii85_decode(b"z!!~>", 100)), b"\0\0\0\0\0");
+        assert_eq!(
+            decoded(run_length_decode(&[2, b'a', b'b', b'c', 254, b'x', 128, 9], 100)),
+            b"abcxxx"
+        );
+        // The example from the PDF spec (7.4.4.2): 45 45 45 45 45 65 45 45 45 66.
+        let lzw = [0x80, 0x0B, 0x60, 0x50, 0x22, 0x0C, 0x0C, 0x85, 0x01];
+        assert_eq!(
+            decoded(lzw_decode(&lzw, 100, true)),
+            [45, 45, 45, 45, 45, 65, 45, 45, 45, 66]
+        );
+    }
+
+    #[test]
+    fn png_and_tiff_predictors_are_undone() {
+        let params = Dict::new(vec![(Rc::from(&b"Columns"[..]), Obj::Int(3))]);
+        // Sub, Up, Average, Paeth rows.
+        let data = vec![1, 1, 1, 1, 2, 1, 1, 1, 3, 0, 0, 0, 4, 1, 0, 0];
+        assert_eq!(
+            unpredict(data, 12, &params),
+            vec![1, 2, 3, 2, 3, 4, 1, 2, 3, 2, 2, 3]
+        );
+        assert_eq!(
+            unpredict(vec![1, 1, 1, 5, 0, 0], 2, &params),
+            vec![1, 2, 3, 5, 5, 5]
+        );
+    }
+
+    // --- limits ------------------------------------------------------------------------------
+
+    #[test]
+    fn output_stops_at_max_output_chars_and_says_truncated() {
+        let pdf = one_page(b"BT /F1 12 Tf (0123456789) Tj ET", HELVETICA, vec![]);
+        let e = extract_text(
+            &pdf,
+            &Limits {
+                max_output_chars: 4,
+                ..Limits::default()
+            },
+        )
+        .unwrap();
+        assert_eq!((e.text.as_str(), e.warning), ("0123", Some(Warning::Truncated)));
+    }
+
+    #[test]
+    fn operators_stop_at_max_operations_and_say_truncated() {
+        let pdf = one_page(b"BT /F1 12 Tf (a) Tj (b) Tj (c) Tj ET", HELVETICA, vec![]);
+        let e = extract_text(
+            &pdf,
+            &Limits {
+                max_operations: 4,
+                ..Limits::default()
+            },
+        )
+        .unwrap();
+        assert_eq!((e.text.as_str(), e.warning), ("ab", Some(Warning::Truncated)));
+    }
+
+    #[test]
+    fn deep_nesting_stops_at_max_depth_without_recursing_further() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let content = format!("BT /F1 12 Tf {deep} TJ (after) Tj ET");
+        assert_eq!(page_text(&content), "after");
+        let mut parser = Parser::new(deep.as_bytes(), 0, usize::MAX, 64);
+        assert_eq!(parser.object(0).unwrap_err(), Fail::Limit);
+    }
+
+    #[test]
+    fn objects_stop_at_max_objects() {
+        let pdf = one_page(b"BT /F1 12 Tf (x) Tj ET", HELVETICA, vec![]);
+        let e = extract_text(
+            &pdf,
+            &Limits {
+                max_objects: 2,
+                ..Limits::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(e.warning, Some(Warning::Truncated));
+    }
+
+    #[test]
+    fn a_cmap_range_over_all_codes_is_not_expanded() {
+        let cmap = "1 begincodespacerange <00000000> <FFFFFFFF> endcodespacerange\n\
+                    1 beginbfrange <00000000> <FFFFFFFF> <0041> endbfrange";
+        let mut budget = 100;
+        let cmap = CMap::parse(cmap.as_bytes(), &mut budget);
+        assert_eq!(cmap.ranges.len(), 1);
+        assert_eq!(cmap.lookup(1).as_deref(), Some("B"));
+        assert_eq!(cmap.lookup(0xFFFF_FFFF), None);
+    }
+
+    #[test]
+    fn every_warning_describes_itself_in_a_sentence() {
+        for w in [
+            Warning::Encrypted,
+            Warning::NoText,
+            Warning::Truncated,
+            Warning::Damaged("a reason".into()),
+        ] {
+            let s = w.describe();
+            assert!(s.starts_with("This PDF") && s.ends_with('.'), "{s}");
+        }
+        assert!(Warning::Damaged("a reason".into())
+            .describe()
+            .contains("a reason"));
+    }
+}
