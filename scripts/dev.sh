@@ -44,11 +44,23 @@ if [ -z "$configured" ]; then
     if [ "$wire" = openai ]; then base="$mock_url/$id/v1"; else base="$mock_url/$id"; fi
     vars+=(--var "${prefix}_API_KEY:mock-key" --var "${prefix}_BASE_URL:$base")
   done <<< "$providers"
-  grep -qE '^EMAIL_API_URL=' .dev.vars || vars+=(--var "EMAIL_API_URL:$mock_url/mail" --var "EMAIL_API_KEY:mock-key")
+  if ! grep -qE '^YOOKASSA_SHOP_ID=.+' .dev.vars; then
+    vars+=(--var "YOOKASSA_API_URL:$mock_url/yookassa/v3" --var "YOOKASSA_SHOP_ID:mock-shop" --var "YOOKASSA_SECRET_KEY:mock-secret")
+    say "payments go to the mock YooKassa too: open a top-up's confirmation_url to 'pay' it"
+  fi
   say "no provider API key in .dev.vars: started the bundled mock provider on $mock_url (pid $mock_pid)"
   say "and pointed every provider at it, so everything works offline. Add e.g. OPENAI_API_KEY to .dev.vars for real models."
 else
   say "providers with an API key in .dev.vars:$configured"
+fi
+
+if ! grep -qE '^EMAIL_API_KEY=.+' .dev.vars; then
+  vars+=(--var "EMAIL_LOG_CODES:true")
+  say "no EMAIL_API_KEY: email codes for /auth/send-code are printed in this log instead of mailed"
+fi
+if ! grep -qE '^ADMIN_TOKEN=.+' .dev.vars; then
+  echo "ADMIN_TOKEN=$(node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("hex"))')" >> .dev.vars
+  say "no ADMIN_TOKEN in .dev.vars; generated one there (the operator API's bearer)"
 fi
 
 say "loading schema.sql into the local D1 database"
