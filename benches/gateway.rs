@@ -1,9 +1,12 @@
 //! `make bench`: figures, not assertions. Starts the mock provider and one `wrangler dev` through
 //! the end-to-end harness, then prints the wasm size, the cost of the password routes (PBKDF2 runs
-//! inside the worker) and what the gateway adds to a chat completion over calling the provider
-//! directly. Everything is timed from outside the worker: `performance.now()` reads 0 inside it.
+//! inside the worker), what the gateway adds to a chat completion over calling the provider
+//! directly, and what the money path (holds, settlement, the ledger) and authentication with a
+//! limiter round trip add to a request. Everything is timed from outside the worker:
+//! `performance.now()` reads 0 inside it.
 //!
-//! It exits 0 whatever the figures are; only a gateway that can't start stops it.
+//! It exits 0 whatever the figures are; only a gateway that can't start stops it. Answers that
+//! are not a 200 with a complete body are not timed: a note under their row counts them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../tests/common/mod.rs"]
@@ -13,7 +16,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{repo_root, unique, TestApp, MOCK_PROVIDER_KEY};
+use common::{repo_root, sse_data, unique, TestApp, User, MOCK_PROVIDER_KEY};
+use flint_mock::{expected_answer, Defaults, Provider};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
@@ -26,6 +30,17 @@ const CHAT_SEQUENTIAL: usize = 50;
 const CHAT_CONCURRENT: usize = 200;
 const CHAT_CONCURRENCY: usize = 16;
 const CHAT_PROMPT: &str = "bench [[mock chunks=20 delay=0]]";
+/// Lite: free inside the daily allowance, so no hold and no ledger row.
+const LITE_MODEL: &str = "gpt-4o-mini";
+/// Premium ($4.90 / $39.20 per 1M tokens): a hold before the upstream call, a settlement after.
+const PREMIUM_MODEL: &str = "gpt-5.1";
+
+/// Money path: whole answers at concurrency 1 (at 16, [`CHAT_CONCURRENT`] in all), and the
+/// balance of the premium user (each hold is about $0.32: 8192 output tokens at most).
+const MONEY_SEQUENTIAL: usize = 60;
+const MONEY_FUNDS_USD: f64 = 1000.0;
+/// Sequential requests of the no-auth and the authenticated GET.
+const AUTH_SEQUENTIAL: usize = 100;
 
 /// Failed sign-ins are throttled per client IP (50 per window by default), and every request here
 /// comes from 127.0.0.1: the wrong-email and wrong-password rows would otherwise run into it.
@@ -33,7 +48,9 @@ const CHAT_PROMPT: &str = "bench [[mock chunks=20 delay=0]]";
 const VARS: &[(&str, &str)] = &[("LOGIN_FAILURES_PER_IP", "1000000")];
 
 fn main() {
+    let started = Instant::now();
     let app = TestApp::with_vars(VARS);
+    let gateway_up = started.elapsed();
     header();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -42,7 +59,19 @@ fn main() {
     runtime.block_on(async {
         accounts(&app).await;
         chat_overhead(&app).await;
+        money_path(&app).await;
     });
+    println!();
+    // A shared machine shows here: a load above nproc means the figures competed for CPU.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned());
+    println!(
+        "total         {:.1} s (starting the mock and wrangler dev: {:.1} s)   load average now {load}",
+        started.elapsed().as_secs_f64(),
+        gateway_up.as_secs_f64()
+    );
 }
 
 // ---- figures
@@ -192,14 +221,7 @@ async fn accounts(app: &TestApp) {
     .await;
 }
 
-// ---- chat
-
-/// Where a chat request goes: the mock provider itself, or the gateway in front of it.
-struct Target {
-    name: &'static str,
-    url: String,
-    bearer: String,
-}
+// ---- timed requests
 
 /// One request's timings: to the first byte of the body, and to its end.
 struct Sample {
@@ -235,58 +257,49 @@ impl Run {
         ])
     }
 
+    /// Total p50 and p99 in ms.
+    fn totals_ms(&self) -> Option<[f64; 2]> {
+        self.percentiles().map(|p| [ms(p[2]), ms(p[3])])
+    }
+
     fn per_second(&self) -> f64 {
         self.samples.len() as f64 / self.wall.as_secs_f64()
     }
 }
 
-fn chat_body(stream: bool) -> Value {
-    json!({
-        "model": "gpt-4o-mini",
-        "messages": [{"role": "user", "content": CHAT_PROMPT}],
-        "stream": stream,
-    })
+/// Inspects a 200's whole body; `Err` names what is wrong with it.
+type Check<'a> = Box<dyn Fn(&[u8]) -> Result<(), String> + 'a>;
+
+/// A request to time, again and again: how to build it, and what a complete answer is.
+struct Probe<'a> {
+    build: Box<dyn Fn() -> reqwest::RequestBuilder + 'a>,
+    check: Check<'a>,
 }
 
-/// Sends one chat request and reads its body to the end, chunk by chunk as it arrives.
-async fn chat_once(
-    client: &reqwest::Client,
-    target: &Target,
-    body: &Value,
-    stream: bool,
-) -> Result<Sample, String> {
+/// Sends the probe's request once and reads its body to the end, chunk by chunk as it arrives.
+/// Anything but a 200 whose body passes the check is an `Err` naming what came back.
+async fn probe_once(probe: &Probe<'_>) -> Result<Sample, String> {
     let start = Instant::now();
-    let response = client
-        .post(&target.url)
-        .bearer_auth(&target.bearer)
-        .json(body)
+    let response = (probe.build)()
         .send()
         .await
         .map_err(|_| "transport error".to_owned())?;
     let status = response.status().as_u16();
     let mut chunks = response.bytes_stream();
     let mut ttfb = None;
-    let mut text = Vec::new();
+    let mut body = Vec::new();
     while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|_| "body cut".to_owned())?;
+        let chunk = chunk.map_err(|_| format!("{status}, body cut"))?;
         if ttfb.is_none() && !chunk.is_empty() {
             ttfb = Some(start.elapsed());
         }
-        text.extend_from_slice(&chunk);
+        body.extend_from_slice(&chunk);
     }
     let total = start.elapsed();
     if status != 200 {
         return Err(status.to_string());
     }
-    let text = String::from_utf8_lossy(&text);
-    let complete = if stream {
-        text.contains("data: [DONE]")
-    } else {
-        text.contains("\"choices\"")
-    };
-    if !complete {
-        return Err("incomplete body".to_owned());
-    }
+    (probe.check)(&body).map_err(|what| format!("200, {what}"))?;
     Ok(Sample {
         ttfb: ttfb.unwrap_or(total),
         total,
@@ -294,17 +307,10 @@ async fn chat_once(
 }
 
 /// `total` requests, at most `concurrency` in flight.
-async fn chat_run(
-    client: &reqwest::Client,
-    target: &Target,
-    stream: bool,
-    concurrency: usize,
-    total: usize,
-) -> Run {
-    let body = chat_body(stream);
+async fn run(probe: &Probe<'_>, concurrency: usize, total: usize) -> Run {
     let start = Instant::now();
     let results: Vec<Result<Sample, String>> = futures_util::stream::iter(0..total)
-        .map(|_| chat_once(client, target, &body, stream))
+        .map(|_| probe_once(probe))
         .buffer_unordered(concurrency)
         .collect()
         .await;
@@ -323,23 +329,137 @@ async fn chat_run(
     run
 }
 
-/// Whether the gateway serves the chat route yet: anything but its "no such route" 404 counts.
-async fn chat_route_exists(client: &reqwest::Client, gateway: &Target) -> bool {
-    match client
-        .post(&gateway.url)
-        .bearer_auth(&gateway.bearer)
-        .json(&chat_body(false))
-        .send()
-        .await
-    {
-        Ok(response) if response.status().as_u16() == 404 => !response
-            .text()
-            .await
-            .unwrap_or_default()
-            .contains("route_not_found"),
-        Ok(_) => true,
-        Err(_) => false,
+/// Rounds a comparison at concurrency above 1 is split into: drift and a busy neighbour then
+/// fall on both sides. One at a time, the probes simply take turns, request by request.
+const ROUNDS: usize = 4;
+
+/// `total` requests of each probe, at most `concurrency` in flight, in rounds whose order
+/// alternates (A B, B A, A B, …); one merged run per probe, its wall time the rounds' sum.
+async fn run_interleaved(probes: &[&Probe<'_>], concurrency: usize, total: usize) -> Vec<Run> {
+    let rounds = if concurrency == 1 { total } else { ROUNDS };
+    let mut runs: Vec<Run> = probes
+        .iter()
+        .map(|_| Run {
+            samples: Vec::with_capacity(total),
+            misses: Misses::default(),
+            wall: Duration::ZERO,
+        })
+        .collect();
+    for round in 0..rounds {
+        // The first rounds take the remainder: the sizes add up to `total`.
+        let size = total / rounds + usize::from(round < total % rounds);
+        let mut order: Vec<usize> = (0..probes.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let part = run(probes[i], concurrency, size).await;
+            let merged = &mut runs[i];
+            merged.samples.extend(part.samples);
+            merged.wall += part.wall;
+            for (what, n) in part.misses.0 {
+                *merged.misses.0.entry(what).or_default() += n;
+            }
+        }
     }
+    runs
+}
+
+// ---- chat
+
+fn chat_body(model: &str, stream: bool) -> Value {
+    json!({
+        "model": model,
+        "messages": [{"role": "user", "content": CHAT_PROMPT}],
+        "stream": stream,
+    })
+}
+
+/// What the gateway must have billed a whole (non-streamed) answer.
+#[derive(Clone, Copy)]
+enum Charge {
+    /// The mock itself: no `cost_usd` to look at.
+    Unbilled,
+    /// Inside the daily free allowance: `cost_usd` 0.
+    Free,
+    /// Settled against the balance: `cost_usd` above 0.
+    Paid,
+}
+
+/// A complete chat answer: the mock's exact text for this body, and for a stream the `[DONE]`
+/// after it; a whole answer also carries the bill the gateway settled.
+fn chat_check(body: &Value, stream: bool, charge: Charge) -> impl Fn(&[u8]) -> Result<(), String> {
+    let want = expected_answer(Provider::OpenAi, body, &Defaults::default())
+        .map(|a| a.text())
+        .unwrap_or_default();
+    move |bytes: &[u8]| {
+        let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_owned())?;
+        if stream {
+            let events = sse_data(text);
+            if events.last().map(String::as_str) != Some("[DONE]") {
+                return Err("stream without [DONE]".to_owned());
+            }
+            let got: String = events
+                .iter()
+                .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+                .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+                .collect();
+            if got != want {
+                return Err("wrong text".to_owned());
+            }
+            return Ok(());
+        }
+        let answer: Value = serde_json::from_str(text).map_err(|_| "not JSON".to_owned())?;
+        if answer["choices"][0]["message"]["content"].as_str() != Some(want.as_str()) {
+            return Err("wrong text".to_owned());
+        }
+        let cost = answer["usage"]["cost_usd"].as_f64();
+        match charge {
+            Charge::Unbilled => Ok(()),
+            Charge::Free if cost == Some(0.0) => Ok(()),
+            Charge::Paid if cost.is_some_and(|c| c > 0.0) => Ok(()),
+            Charge::Free | Charge::Paid => Err(format!("cost_usd {cost:?}")),
+        }
+    }
+}
+
+/// A chat completion sent to `url` with `bearer`, checked against the mock's answer.
+fn chat_probe<'a>(
+    client: &'a reqwest::Client,
+    url: String,
+    bearer: String,
+    model: &str,
+    stream: bool,
+    charge: Charge,
+) -> Probe<'a> {
+    let body = chat_body(model, stream);
+    let check = chat_check(&body, stream, charge);
+    Probe {
+        build: Box::new(move || client.post(&url).bearer_auth(&bearer).json(&body)),
+        check: Box::new(check),
+    }
+}
+
+/// A fresh user that no limit of the bench reaches, with `usd` on the balance.
+async fn roomy_user(app: &TestApp, usd: f64) -> User {
+    let user = if usd > 0.0 {
+        app.funded_user(usd).await
+    } else {
+        app.new_user().await
+    };
+    let plan = app.set_plan(user.id, "enterprise", roomy_limits()).await;
+    if plan.status != 200 {
+        // The free plan's limits (2 at a time, 20 a minute) then show as 429s in the notes.
+        println!(
+            "  note: putting user {} on enterprise failed ({}): {}",
+            user.id, plan.status, plan.text
+        );
+    }
+    user
+}
+
+fn roomy_limits() -> Value {
+    json!({"rpm": 1_000_000, "tpm": 1_000_000_000_u64, "concurrent_requests": 1000, "daily_lite_requests": 1_000_000})
 }
 
 fn chat_row(label: &str, figures: Option<[f64; 4]>, stream: bool, per_second: Option<f64>) {
@@ -367,55 +487,60 @@ fn as_ms(p: Option<[Duration; 4]>) -> Option<[f64; 4]> {
 }
 
 /// What the gateway adds to a chat completion: the same OpenAI request sent straight to the mock
-/// provider and through the gateway, streamed and whole, one at a time and 16 at a time.
+/// provider and through the gateway, streamed and whole, one at a time and 16 at a time. The
+/// model is lite and the user inside the free allowance: admission, no hold, no ledger row.
 async fn chat_overhead(app: &TestApp) {
     let client = reqwest::Client::new();
-    let user = app.register(&fresh_email("chat"), PASSWORD).await;
-    let token = serde_json::from_str::<Value>(&user.text)
-        .ok()
-        .and_then(|b| b["token"].as_str().map(str::to_owned));
-    let token = token.unwrap_or_default();
-    let direct = Target {
-        name: "direct",
-        url: format!("{}/openai/v1/chat/completions", app.mock_url),
-        bearer: MOCK_PROVIDER_KEY.to_owned(),
-    };
-    let gateway = Target {
-        name: "gateway",
-        url: format!("{}/v1/chat/completions", app.url),
-        bearer: token,
-    };
-    let through_gateway = chat_route_exists(&client, &gateway).await;
+    let user = roomy_user(app, 0.0).await;
+    let direct_url = format!("{}/openai/v1/chat/completions", app.mock_url);
+    let gateway_url = format!("{}/v1/chat/completions", app.url);
 
     println!();
     println!(
         "{:<34}{:>11}{:>11}{:>11}{:>11}{:>11}",
-        "chat (ms)", "ttfb p50", "ttfb p99", "total p50", "total p99", "req/s"
+        "chat overhead (ms)", "ttfb p50", "ttfb p99", "total p50", "total p99", "req/s"
     );
-    println!("  {CHAT_PROMPT:?}, c=1: {CHAT_SEQUENTIAL} sequential, c={CHAT_CONCURRENCY}: {CHAT_CONCURRENT} in all");
-    if !through_gateway {
-        println!("chat: route not available yet");
-    }
-    let targets: Vec<&Target> = if through_gateway {
-        vec![&direct, &gateway]
-    } else {
-        vec![&direct]
-    };
+    println!(
+        "  {LITE_MODEL}, {CHAT_PROMPT:?}; c=1: {CHAT_SEQUENTIAL} one at a time (p99 = slowest), c={CHAT_CONCURRENCY}: {CHAT_CONCURRENT} in all"
+    );
 
     for stream in [true, false] {
         let mode = if stream { "stream" } else { "non-stream" };
+        let targets = [
+            (
+                "direct",
+                chat_probe(
+                    &client,
+                    direct_url.clone(),
+                    MOCK_PROVIDER_KEY.to_owned(),
+                    LITE_MODEL,
+                    stream,
+                    Charge::Unbilled,
+                ),
+            ),
+            (
+                "gateway",
+                chat_probe(
+                    &client,
+                    gateway_url.clone(),
+                    user.token.clone(),
+                    LITE_MODEL,
+                    stream,
+                    Charge::Free,
+                ),
+            ),
+        ];
         // Untimed: opens a pool of connections to each target and wakes the worker's paths.
-        for target in &targets {
-            chat_run(&client, target, stream, CHAT_CONCURRENCY, CHAT_CONCURRENCY).await;
+        for (_, probe) in &targets {
+            run(probe, CHAT_CONCURRENCY, CHAT_CONCURRENCY).await;
         }
         for (concurrency, total) in [(1, CHAT_SEQUENTIAL), (CHAT_CONCURRENCY, CHAT_CONCURRENT)] {
-            let mut runs = Vec::new();
-            for target in &targets {
-                runs.push((
-                    target.name,
-                    chat_run(&client, target, stream, concurrency, total).await,
-                ));
-            }
+            let probes: Vec<&Probe> = targets.iter().map(|(_, probe)| probe).collect();
+            let runs: Vec<(&str, Run)> = targets
+                .iter()
+                .map(|(name, _)| *name)
+                .zip(run_interleaved(&probes, concurrency, total).await)
+                .collect();
             let batch = format!("{mode} c={concurrency}");
             for (i, (name, run)) in runs.iter().enumerate() {
                 let label = if i == 0 {
@@ -438,4 +563,151 @@ async fn chat_overhead(app: &TestApp) {
             }
         }
     }
+}
+
+// ---- money path
+
+fn money_row(label: &str, figures: Option<[f64; 2]>, per_second: Option<f64>) {
+    let mut line = format!("  {label:<48}");
+    match figures {
+        None => line.push_str(&format!("{:>9}{:>9}", "-", "-")),
+        Some([p50, p99]) => line.push_str(&format!("{p50:>9.2}{p99:>9.2}")),
+    }
+    if let Some(rps) = per_second {
+        line.push_str(&format!("{rps:>9.0}"));
+    }
+    println!("{}", line.trim_end());
+}
+
+/// Two runs of a batch and their difference (second − first), each row labelled; notes last.
+fn money_pair(batch: &str, rows: [(&str, &Run); 2], difference: &str, total: usize, rate: bool) {
+    for (i, (name, run)) in rows.iter().enumerate() {
+        let head = if i == 0 { batch } else { "" };
+        let per_second = (rate && !run.samples.is_empty()).then(|| run.per_second());
+        money_row(&format!("{head:<13}{name}"), run.totals_ms(), per_second);
+    }
+    let diff = match (rows[0].1.totals_ms(), rows[1].1.totals_ms()) {
+        (Some(a), Some(b)) => Some([b[0] - a[0], b[1] - a[1]]),
+        _ => None,
+    };
+    money_row(&format!("{:<13}{difference}", ""), diff, None);
+    for (name, run) in rows {
+        run.misses.note(&format!("{} {}", batch.trim(), name), total);
+    }
+}
+
+/// What holds and the ledger add to a request, and what authentication and a limiter round trip
+/// cost: the same whole lite answer on a user inside the free allowance and premium answer on a
+/// funded user; then a route with no auth beside one with a token and a limiter peek.
+async fn money_path(app: &TestApp) {
+    let client = reqwest::Client::new();
+    let free_user = roomy_user(app, 0.0).await;
+    let funded_user = roomy_user(app, MONEY_FUNDS_USD).await;
+    let url = format!("{}/v1/chat/completions", app.url);
+    let lite = chat_probe(
+        &client,
+        url.clone(),
+        free_user.token.clone(),
+        LITE_MODEL,
+        false,
+        Charge::Free,
+    );
+    let premium = chat_probe(
+        &client,
+        url,
+        funded_user.token.clone(),
+        PREMIUM_MODEL,
+        false,
+        Charge::Paid,
+    );
+    let models = Probe {
+        build: Box::new(|| client.get(format!("{}/api/models", app.url))),
+        check: Box::new(|bytes: &[u8]| {
+            let listed = serde_json::from_slice::<Value>(bytes)
+                .ok()
+                .and_then(|v| v["models"].as_array().map(Vec::len))
+                .unwrap_or(0);
+            if listed > 0 {
+                Ok(())
+            } else {
+                Err("no models listed".to_owned())
+            }
+        }),
+    };
+    let me_id = free_user.id;
+    let me = Probe {
+        build: Box::new(|| {
+            client
+                .get(format!("{}/auth/me", app.url))
+                .bearer_auth(&free_user.token)
+        }),
+        check: Box::new(move |bytes: &[u8]| {
+            let id = serde_json::from_slice::<Value>(bytes)
+                .ok()
+                .and_then(|v| v["user"]["id"].as_i64());
+            if id == Some(me_id) {
+                Ok(())
+            } else {
+                Err("not this user".to_owned())
+            }
+        }),
+    };
+
+    println!();
+    println!(
+        "{:<50}{:>9}{:>9}{:>9}",
+        "money path, whole answers (ms)", "p50", "p99", "req/s"
+    );
+    println!(
+        "  {CHAT_PROMPT:?} for both models; enterprise users, no limit, (b) with ${MONEY_FUNDS_USD}; c=1: p99 = slowest"
+    );
+
+    // Untimed: opens connections, and the first hold, ledger row and peek of each user.
+    for probe in [&lite, &premium] {
+        run(probe, CHAT_CONCURRENCY, CHAT_CONCURRENCY).await;
+    }
+    for probe in [&models, &me] {
+        run(probe, 1, 5).await;
+    }
+
+    for (concurrency, total) in [(1, MONEY_SEQUENTIAL), (CHAT_CONCURRENCY, CHAT_CONCURRENT)] {
+        let [a, b]: [Run; 2] = run_interleaved(&[&lite, &premium], concurrency, total)
+            .await
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one run per probe"));
+        money_pair(
+            &format!("c={concurrency} N={total}"),
+            [
+                (&format!("(a) {LITE_MODEL}, free allowance"), &a),
+                (&format!("(b) {PREMIUM_MODEL}, funded"), &b),
+            ],
+            "b − a: hold + ledger",
+            total,
+            concurrency > 1,
+        );
+    }
+    let [c, d]: [Run; 2] = run_interleaved(&[&models, &me], 1, AUTH_SEQUENTIAL)
+        .await
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one run per probe"));
+    money_pair(
+        &format!("c=1 N={AUTH_SEQUENTIAL}"),
+        [
+            ("(c) GET /api/models, no auth", &c),
+            ("(d) GET /auth/me, token", &d),
+        ],
+        "d − c: auth + limiter peek",
+        AUTH_SEQUENTIAL,
+        false,
+    );
+    println!("  b − a: what a hold and the ledger add: the hold INSERT in D1 before the upstream call, and");
+    println!(
+        "         a settlement batch of 4 statements (usage row, ledger row, balance, hold closed) for 1"
+    );
+    println!("         (usage row); both pay the limiter's admit + release and the same upstream call. At");
+    println!(
+        "         c={CHAT_CONCURRENCY} the worker is saturated: those rows are mostly queueing, see req/s"
+    );
+    println!("  d − c: what authentication + a limiter round trip add: the JWT verified, the user and its");
+    println!("         plan read from D1, one peek at the user's limiter Durable Object");
 }

@@ -441,8 +441,19 @@ async fn serve_stream(
         Some(StreamFailure::Cut) => "cut",
         Some(_) => "upstream_error",
     };
+    // Ended well and the end doesn't show the bill: let the client go before settling.
+    let mut sink = Some(sink);
+    if outcome.error.is_none() {
+        if let Some(end) = render.finish_unbilled() {
+            if let Some(mut done) = sink.take() {
+                done.send(&end).await;
+                done.close().await;
+            }
+        }
+    }
     let (usage, estimated) = usage_or_estimate(outcome.usage.clone(), &job, &outcome);
     let bill = settle(&job, &usage, estimated, status).await;
+    let Some(mut sink) = sink else { return };
     match (&outcome.error, bill) {
         (None, Ok(bill)) => sink.send(&render.finish(&bill)).await,
         (None, Err(error)) => sink.send(&render.error(&error)).await,

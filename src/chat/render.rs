@@ -41,6 +41,9 @@ pub trait Render {
     fn chunk(&mut self, chunk: ChatCompletionChunk) -> Option<String>;
     /// The frames after the last chunk of a stream that ended well.
     fn finish(&mut self, bill: &Bill) -> String;
+    /// The same, when they don't show the bill: sent before settling, so the client isn't kept
+    /// waiting for the database. `None` when the end shows the bill.
+    fn finish_unbilled(&mut self) -> Option<String>;
     /// The frame that ends a stream that failed midway.
     fn error(&mut self, error: &ApiError) -> String;
 }
@@ -87,6 +90,10 @@ impl Render for OpenAiRender {
         out
     }
 
+    fn finish_unbilled(&mut self) -> Option<String> {
+        (!self.include_usage).then(|| frame("[DONE]"))
+    }
+
     fn error(&mut self, error: &ApiError) -> String {
         frame(&error.body(Family::OpenAi).to_string())
     }
@@ -125,6 +132,10 @@ impl Render for StoneRender {
             frame("[DONE]"),
         ]
         .concat()
+    }
+
+    fn finish_unbilled(&mut self) -> Option<String> {
+        None
     }
 
     fn error(&mut self, error: &ApiError) -> String {
@@ -190,6 +201,8 @@ mod tests {
         );
         assert_eq!(value["choices"][0]["delta"]["content"], "Hi");
         assert_eq!(render.finish(&bill()), "data: [DONE]\n\n");
+        assert_eq!(render.finish_unbilled().as_deref(), Some("data: [DONE]\n\n"));
+        assert_eq!(StoneRender.finish_unbilled(), None);
     }
 
     #[test]
