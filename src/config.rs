@@ -84,6 +84,15 @@ impl Config {
             Some(secret) => Ok(secret.into_bytes()),
         };
 
+        let utc_offset_secs = match get("TIMEZONE") {
+            None => 0,
+            Some(zone) => crate::time::parse_utc_offset(&zone).unwrap_or_else(|| {
+                problems.push(format!(
+                    "TIMEZONE is `{zone}`; use `UTC` or a fixed offset such as `+03:00` (zones with daylight saving are not supported)."
+                ));
+                0
+            }),
+        };
         let mut number = |name: &str, default: u64, min: u64, max: u64| -> u64 {
             match get(name) {
                 None => default,
@@ -117,29 +126,6 @@ impl Config {
         let login_failures_per_email = number("LOGIN_FAILURES_PER_EMAIL", 10, 1, 1_000_000) as u32;
         let login_failures_per_ip = number("LOGIN_FAILURES_PER_IP", 50, 1, 1_000_000) as u32;
         let login_failure_window_secs = number("LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400) as u32;
-        let utc_offset_secs = match get("TIMEZONE") {
-            None => 0,
-            Some(zone) => crate::time::parse_utc_offset(&zone).unwrap_or_else(|| {
-                problems.push(format!(
-                    "TIMEZONE is `{zone}`; use `UTC` or a fixed offset such as `+03:00` (zones with daylight saving are not supported)."
-                ));
-                0
-            }),
-        };
-        let mut number = |name: &str, default: u64, min: u64, max: u64| -> u64 {
-            match get(name) {
-                None => default,
-                Some(text) => match text.parse::<u64>() {
-                    Ok(n) if (min..=max).contains(&n) => n,
-                    _ => {
-                        problems.push(format!(
-                            "{name} is `{text}`; it must be a whole number from {min} to {max}."
-                        ));
-                        default
-                    }
-                },
-            }
-        };
         let lease_secs = number("LEASE_SECS", 900, 10, 86_400) as i64;
         let hold_timeout_secs = number("HOLD_TIMEOUT_SECS", 1800, 1, 7 * 86_400) as i64;
         let email_code_ttl_secs = number("EMAIL_CODE_TTL_SECS", 600, 1, 86_400) as i64;
@@ -265,5 +251,13 @@ mod tests {
         assert!(config.check().is_err());
         let config = load(&[("MAX_TOKENS_LITE", " 2048 ")]);
         assert_eq!(config.max_tokens_lite, 2048);
+    }
+
+    #[test]
+    fn the_time_zone_is_an_offset_and_a_named_zone_is_a_problem() {
+        assert_eq!(load(&[("TIMEZONE", "+03:00")]).utc_offset_secs, 10_800);
+        let named = load(&[("TIMEZONE", "Europe/Moscow")]);
+        assert_eq!(named.problems.len(), 1);
+        assert!(named.problems[0].contains("fixed offset"));
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use worker::{Env, Request, Response};
 
 use crate::app::App;
-use crate::auth::{authenticate, Credential, Principal};
+use crate::auth::{authenticate, Principal};
 use crate::billing::money::Nanos;
 use crate::catalog::{Catalog, Model, Pricing};
 use crate::db::{Db, Settlement};
@@ -262,10 +262,7 @@ async fn run(job: &ImageJob) -> ApiResult<Value> {
         db.settle(&Settlement {
             request_id: &job.request_id,
             user_id: job.principal.user.id,
-            api_key_id: match &job.principal.credential {
-                Credential::ApiKey { id, .. } => Some(id.as_str()),
-                Credential::Jwt => None,
-            },
+            api_key_id: job.principal.api_key_id(),
             model: &job.model.id,
             provider: &job.upstream.provider.id,
             tokens_in: 0,

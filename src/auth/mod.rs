@@ -83,6 +83,14 @@ impl Principal {
         }
     }
 
+    /// The API key's id, when the caller used one (recorded with usage).
+    pub fn api_key_id(&self) -> Option<&str> {
+        match &self.credential {
+            Credential::ApiKey { id, .. } => Some(id),
+            Credential::Jwt => None,
+        }
+    }
+
     /// Whether this credential may use the model with canonical id `model_id`.
     pub fn may_use_model(&self, model_id: &str) -> bool {
         match &self.credential {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use worker::{Env, Request, Response, ResponseBody};
 
 use crate::app::App;
-use crate::auth::{authenticate, Credential, Principal};
+use crate::auth::{authenticate, Principal};
 use crate::billing::money::Nanos;
 use crate::billing::{chat_cost, estimate, BillingMode};
 use crate::catalog::{Catalog, Category, Model, Tier};
@@ -632,10 +632,7 @@ fn settlement<'a>(
     Settlement {
         request_id: &job.request_id,
         user_id: job.principal.user.id,
-        api_key_id: match &job.principal.credential {
-            Credential::ApiKey { id, .. } => Some(id.as_str()),
-            Credential::Jwt => None,
-        },
+        api_key_id: job.principal.api_key_id(),
         model: &job.model.id,
         provider: &job.upstream.provider.id,
         tokens_in: i64::try_from(usage.prompt_tokens).unwrap_or(i64::MAX),
