@@ -39,9 +39,15 @@ fn data_url(mime: &str, bytes: &[u8]) -> String {
     format!("data:{mime};base64,{}", B64.encode(bytes))
 }
 
-/// What a PDF says, or why it says nothing.
+/// What a PDF says, or why it says nothing. Streams are capped at 16 MiB decompressed (the
+/// extractor's default is 64 MiB): with the 10 MiB upload in memory it keeps well inside a
+/// Worker's 128 MB.
 fn pdf_text(bytes: &[u8]) -> (String, Option<usize>, Option<String>) {
-    match pdf::extract_text(bytes, &pdf::Limits::default()) {
+    let limits = pdf::Limits {
+        max_stream_bytes: 16 * 1024 * 1024,
+        ..pdf::Limits::default()
+    };
+    match pdf::extract_text(bytes, &limits) {
         Ok(extraction) => (
             extraction.text,
             Some(extraction.pages),

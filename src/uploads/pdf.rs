@@ -9,15 +9,23 @@
 //! - objects are parsed at most once each (cached), and never more than `max_objects` of them;
 //! - nesting (arrays in dictionaries, indirect-reference chains, the page tree, form XObjects) is
 //!   cut at `max_depth`; reference cycles are caught with "in progress" sets;
-//! - every decoded stream stops at `max_stream_bytes`, and all decoded and interpreted stream bytes
-//!   together stop at [`WORK_FACTOR`] times that, so a file that reuses one bomb on every page, or
-//!   a content stream on a million pages, is still bounded;
+//! - every filter stage of a stream stops at `max_stream_bytes` (inflating incrementally, so a
+//!   bomb never allocates more), a stream that hit that cap is not decoded again, and all stages
+//!   of all streams together, with the parsed and interpreted bytes, stop at [`WORK_FACTOR`] times
+//!   it: a file that reuses one bomb on every page, chains filters, or draws one content stream on
+//!   a million pages is still bounded (each budget is spent in well under a second of native CPU
+//!   at the defaults);
 //! - content-stream operators stop at `max_operations`, and the text at `max_output_chars`;
-//! - parsed object nodes stop at [`NODES_PER_OBJECT`] times `max_objects`, which bounds the
-//!   memory a crafted array of millions of numbers could take.
+//! - parsed object nodes stop at [`NODES_PER_OBJECT`] times `max_objects` (long strings count
+//!   one node per 16 bytes), which bounds the memory a crafted array of millions of numbers, or
+//!   objects overlapping in one long string, could take.
 //!
 //! When a limit stops the work, what was extracted so far is kept and the warning says
-//! [`Warning::Truncated`].
+//! [`Warning::Truncated`]. Peak memory is about the input, plus one stream at `max_stream_bytes`
+//! (1.5 times that while it grows), plus parsed objects (some 100 bytes a node at worst), plus the
+//! text; with a Worker's 128 MB, a `max_stream_bytes` of 16 MiB leaves more room than the default.
+//! Recursion is at most `max_depth` deep in each of three nestings (objects, references, forms):
+//! keep it below a few hundred for the Wasm stack.
 //!
 //! What it reads: the cross-reference table and cross-reference streams (with object streams),
 //! falling back to scanning the file for `N G obj` when those are broken; the page tree with
@@ -26,7 +34,15 @@
 //! fonts through their `/Encoding` (WinAnsi, MacRoman, Standard, `/Differences` glyph names).
 //!
 //! Pages are joined with [`PAGE_BREAK`] (`"\n\f\n"`), so the text of a document with text has
-//! exactly `pages - 1` of them (unless cut short), and a caller can split it back into pages.
+//! exactly `pages - 1` of them (unless cut short), an empty page keeping its place, and a caller
+//! can split it back into pages. A document with no text at all gives an empty string.
+//!
+//! What comes out empty or garbled: encrypted files (even with an empty user password); scanned
+//! pages without an OCR text layer; Type0 fonts without `/ToUnicode` (their codes are glyph ids);
+//! simple fonts whose `/Differences` use made-up glyph names, or symbolic TrueType fonts with no
+//! encoding; text in annotations and form fields (not in the page content). Reading order is
+//! the content stream's, so multi-column layouts and right-to-left scripts may come out in
+//! drawing order.
 
 #![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
@@ -49,6 +65,9 @@ pub const WORK_FACTOR: usize = 4;
 /// `max_objects`: an ordinary object has a handful, and this caps what a crafted one can take.
 pub const NODES_PER_OBJECT: usize = 10;
 
+/// A string or name in an object costs one node per this many bytes (besides its own node).
+const BYTES_PER_NODE: usize = 16;
+
 /// Nested `q` (save graphics state) deeper than this is ignored: it costs memory per level and
 /// no real page nests that deep.
 const MAX_SAVED_STATES: usize = 256;
@@ -58,6 +77,9 @@ const MAX_OPERANDS: usize = 4096;
 
 /// Nodes one content-stream operand (a `TJ` array, an inline dictionary) may have.
 const MAX_OPERAND_NODES: usize = 100_000;
+
+/// Filters on one stream; real files use one or two.
+const MAX_FILTERS: usize = 8;
 
 /// Cross-reference sections followed through `/Prev` and `/XRefStm`.
 const MAX_XREF_SECTIONS: usize = 1024;
@@ -89,7 +111,8 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Roomy enough for any real upload (10 MiB at most), small enough for a Worker's memory.
+    /// Roomy enough for any real upload (10 MiB at most). See the module docs for what they mean
+    /// for memory and time.
     fn default() -> Self {
         Limits {
             max_objects: 100_000,
@@ -169,9 +192,9 @@ pub fn extract_text(bytes: &[u8], limits: &Limits) -> Result<Extraction, NotPdf>
 /// What an extraction spent; the tests check the bounds with it.
 #[derive(Debug, Clone, Copy, Default)]
 struct Stats {
-    /// Decoded bytes of all streams together.
+    /// Decoded (or, unfiltered, interpreted) stream bytes, every filter stage counted.
     decoded_bytes: usize,
-    /// Decoded bytes of the largest single stream.
+    /// The largest output of a single filter stage.
     largest_stream: usize,
 }
 
@@ -681,8 +704,22 @@ impl<'a> Parser<'a> {
                 _ => Ok(Obj::Int(n)),
             },
             Tok::Real(v) => Ok(Obj::Real(v)),
-            Tok::Name(n) => Ok(Obj::Name(n.into())),
-            Tok::Str(s) => Ok(Obj::Str(s.into())),
+            // Long strings cost nodes too: overlapping objects can make the same bytes parse as
+            // many strings, and the cache would keep them all.
+            Tok::Name(n) => {
+                self.nodes = self
+                    .nodes
+                    .checked_sub(n.len() / BYTES_PER_NODE)
+                    .ok_or(Fail::Limit)?;
+                Ok(Obj::Name(n.into()))
+            }
+            Tok::Str(s) => {
+                self.nodes = self
+                    .nodes
+                    .checked_sub(s.len() / BYTES_PER_NODE)
+                    .ok_or(Fail::Limit)?;
+                Ok(Obj::Str(s.into()))
+            }
             Tok::Kw(b"true") => Ok(Obj::Bool),
             Tok::Kw(b"false") => Ok(Obj::Bool),
             Tok::Kw(b"null") => Ok(Obj::Null),
@@ -799,7 +836,11 @@ struct Doc<'a> {
     /// Objects being loaded right now: meeting one again is a reference cycle.
     resolving: HashSet<u32>,
     objstms: HashMap<u32, Option<Rc<ObjStm>>>,
+    /// Streams (by data offset) that reached `max_stream_bytes` once.
+    capped_streams: HashSet<usize>,
     fonts: HashMap<u32, Rc<Font>>,
+    inline_fonts: HashMap<usize, (Rc<Dict>, Rc<Font>)>,
+    fallback_font: Option<Rc<Font>>,
     nodes_left: usize,
     work_left: usize,
     ops_left: usize,
@@ -824,7 +865,10 @@ impl<'a> Doc<'a> {
             cache: HashMap::new(),
             resolving: HashSet::new(),
             objstms: HashMap::new(),
+            capped_streams: HashSet::new(),
             fonts: HashMap::new(),
+            inline_fonts: HashMap::new(),
+            fallback_font: None,
             nodes_left: limits.max_objects.saturating_mul(NODES_PER_OBJECT),
             work_left: limits.max_stream_bytes.saturating_mul(WORK_FACTOR),
             ops_left: limits.max_operations,
@@ -1092,6 +1136,9 @@ impl<'a> Doc<'a> {
     /// usable catalog, rebuilds both by scanning the file.
     fn trailer(&mut self) -> Rc<Dict> {
         let from_xref = self.read_xref_chain();
+        // Objects read while the table was half-built (a /Length by reference) may be wrong.
+        self.cache.clear();
+        self.objstms.clear();
         let usable = from_xref.as_ref().is_some_and(|t| {
             let t = t.clone();
             let root = self.lookup(&t, b"Root");
@@ -1101,9 +1148,6 @@ impl<'a> Doc<'a> {
             return trailer;
         }
         self.damaged("the cross-reference table is unreadable");
-        // Objects read while the table was half-built may be wrong.
-        self.cache.clear();
-        self.objstms.clear();
         self.ensure_scanned();
         if let Some(trailer) = self.scanned_trailer.clone() {
             return trailer;
@@ -1359,11 +1403,22 @@ impl<'a> Doc<'a> {
     /// Numbers of the scanned objects whose `/Type` is `kind`, in file order.
     fn find_object_with_type(&mut self, kind: &[u8]) -> Vec<u32> {
         self.ensure_scanned();
+        let data = self.data;
         let mut candidates: Vec<(usize, u32)> = Vec::new();
         if let Some(map) = &self.scanned {
             for (&id, loc) in map {
                 let key = match loc {
-                    Loc::At(at) => *at,
+                    // Only objects that mention the type near their start are parsed, so the
+                    // budgets are not spent on the rest.
+                    Loc::At(at) => {
+                        let head = data
+                            .get(*at..at.saturating_add(4096).min(data.len()))
+                            .unwrap_or_default();
+                        if find(head, kind, 0).is_none() {
+                            continue;
+                        }
+                        *at
+                    }
                     Loc::InStream(_) => usize::MAX,
                     Loc::Free => continue,
                 };
@@ -1464,24 +1519,32 @@ impl<'a> Doc<'a> {
     /// A stream's data with its filters undone, at most `max_stream_bytes` and within the work
     /// budget. None for filters that do not carry text (images) or data that cannot be had.
     fn decode_stream(&mut self, stream: &Stream) -> Option<Vec<u8>> {
-        if self.exhausted {
+        // A stream that already ran into the size cap is not decoded again: a bomb shared by
+        // every page must not spend the whole budget.
+        if self.exhausted || self.capped_streams.contains(&stream.start) {
             return None;
         }
         let raw = self.data.get(stream.start..stream.end)?;
-        let cap = self.limits.max_stream_bytes.min(self.work_left);
         let filters = match self.lookup(&stream.dict, b"Filter") {
             Obj::Name(n) => vec![n],
             Obj::Array(items) => items.iter().filter_map(|f| f.as_name().map(Rc::from)).collect(),
             _ => Vec::new(),
         };
+        if filters.len() > MAX_FILTERS {
+            self.damaged("a stream has too many filters");
+            return None;
+        }
         let params = self.lookup(&stream.dict, b"DecodeParms");
         let mut data: Cow<'_, [u8]> = Cow::Borrowed(raw);
+        let mut capped = false;
         for (i, filter) in filters.iter().enumerate() {
             let param = match &params {
                 Obj::Array(items) => items.get(i).map(|p| self.resolve(p)).unwrap_or(Obj::Null),
                 other => other.clone(),
             };
             let param = param.as_dict().cloned().unwrap_or_default();
+            // Every stage's output is charged, so a chain of filters cannot multiply the work.
+            let cap = self.limits.max_stream_bytes.min(self.work_left);
             let decoded = match &**filter {
                 b"FlateDecode" | b"Fl" => inflate(&data, cap),
                 b"LZWDecode" | b"LZW" => {
@@ -1498,7 +1561,7 @@ impl<'a> Doc<'a> {
             let decoded = match decoded {
                 Decoded::Ok(bytes) => bytes,
                 Decoded::Capped(bytes) => {
-                    self.truncated = true;
+                    capped = true;
                     bytes
                 }
                 Decoded::Corrupt(bytes) => {
@@ -1508,22 +1571,40 @@ impl<'a> Doc<'a> {
                     bytes
                 }
             };
-            data = Cow::Owned(match param.get(b"Predictor").and_then(Obj::as_i64) {
+            let decoded = match param.get(b"Predictor").and_then(Obj::as_i64) {
                 Some(p) if p > 1 => unpredict(decoded, p, &param),
                 _ => decoded,
-            });
+            };
+            if !self.spend_decoded(decoded.len()) {
+                return None;
+            }
+            data = Cow::Owned(decoded);
         }
-        let mut data = data.into_owned();
-        if data.len() > cap {
-            data.truncate(cap);
+        let data = match data {
+            Cow::Owned(data) => data,
+            // Unfiltered bytes cost the same as decoded ones: they are interpreted all the same.
+            Cow::Borrowed(raw) => {
+                let cap = self.limits.max_stream_bytes.min(self.work_left);
+                capped = raw.len() > cap;
+                let raw = raw.get(..cap).unwrap_or(raw);
+                if !self.spend_decoded(raw.len()) {
+                    return None;
+                }
+                raw.to_vec()
+            }
+        };
+        if capped {
             self.truncated = true;
-        }
-        self.stats.decoded_bytes = self.stats.decoded_bytes.saturating_add(data.len());
-        self.stats.largest_stream = self.stats.largest_stream.max(data.len());
-        if !self.charge(data.len()) {
-            return None;
+            self.capped_streams.insert(stream.start);
         }
         Some(data)
+    }
+
+    /// Charges decoded bytes to the work budget and the statistics.
+    fn spend_decoded(&mut self, n: usize) -> bool {
+        self.stats.decoded_bytes = self.stats.decoded_bytes.saturating_add(n);
+        self.stats.largest_stream = self.stats.largest_stream.max(n);
+        self.charge(n)
     }
 }
 
@@ -2244,18 +2325,27 @@ fn glyph_to_unicode(name: &[u8]) -> Option<String> {
     single_glyph(base)
 }
 
+/// [`GLYPH_NAMES`] as a map, built on first use.
+fn glyph_table() -> &'static HashMap<&'static str, u32> {
+    static TABLE: std::sync::OnceLock<HashMap<&'static str, u32>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = HashMap::new();
+        let mut words = GLYPH_NAMES.split_ascii_whitespace();
+        while let (Some(glyph), Some(hex)) = (words.next(), words.next()) {
+            if let Ok(unicode) = u32::from_str_radix(hex, 16) {
+                table.insert(glyph, unicode);
+            }
+        }
+        table
+    })
+}
+
 fn single_glyph(name: &str) -> Option<String> {
     if name.len() == 1 && name.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Some(name.to_string());
     }
-    let mut words = GLYPH_NAMES.split_ascii_whitespace();
-    while let (Some(glyph), Some(hex)) = (words.next(), words.next()) {
-        if glyph == name {
-            return u32::from_str_radix(hex, 16)
-                .ok()
-                .and_then(char::from_u32)
-                .map(String::from);
-        }
+    if let Some(&unicode) = glyph_table().get(name) {
+        return char::from_u32(unicode).map(String::from);
     }
     if let Some(hex) = name.strip_prefix("uni") {
         if hex.len() >= 4 && hex.len() % 4 == 0 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -2301,21 +2391,42 @@ fn single_glyph(name: &str) -> Option<String> {
 }
 
 impl Doc<'_> {
-    /// The font a `/Font` resource entry names, built once per font object.
+    /// The font a `/Font` resource entry names, built once per font (a `Tf` in a loop must not
+    /// rebuild it each time).
     fn font(&mut self, entry: &Obj) -> Rc<Font> {
         if let Obj::Ref(id) = entry {
             if let Some(font) = self.fonts.get(id) {
                 return font.clone();
             }
         }
-        let font = Rc::new(match self.resolve(entry).as_dict() {
-            Some(dict) => self.build_font(dict),
-            None => Font::fallback(),
-        });
+        let resolved = self.resolve(entry);
+        let font = match resolved.as_dict() {
+            Some(dict) => {
+                // A font dictionary written inline is keyed by its address; the entry keeps the
+                // dictionary alive, so the address cannot be reused for another one.
+                let key = Rc::as_ptr(dict) as usize;
+                if let Some((_, font)) = self.inline_fonts.get(&key) {
+                    return font.clone();
+                }
+                let font = Rc::new(self.build_font(dict));
+                if !matches!(entry, Obj::Ref(_)) {
+                    self.inline_fonts.insert(key, (dict.clone(), font.clone()));
+                }
+                font
+            }
+            None => self.fallback_font(),
+        };
         if let Obj::Ref(id) = entry {
             self.fonts.insert(*id, font.clone());
         }
         font
+    }
+
+    /// For text drawn with no font selected, or with a font that cannot be read.
+    fn fallback_font(&mut self) -> Rc<Font> {
+        self.fallback_font
+            .get_or_insert_with(|| Rc::new(Font::fallback()))
+            .clone()
     }
 
     fn build_font(&mut self, dict: &Dict) -> Font {
@@ -2686,10 +2797,11 @@ impl Out {
 
     fn push(&mut self, c: char) {
         // Control characters (a font mapping to U+0000, a stray form feed) would corrupt the
-        // text and its page breaks; tabs become spaces.
+        // text and its page breaks, and private-use characters (symbol fonts' bullets and icons)
+        // mean nothing to a reader; tabs and no-break spaces become spaces.
         let c = match c {
             '\t' | '\u{a0}' => ' ',
-            c if c.is_control() => return,
+            c if c.is_control() || ('\u{e000}'..='\u{f8ff}').contains(&c) => return,
             c => c,
         };
         let at_start = self.text.is_empty() || self.text.ends_with('\n');
@@ -2832,7 +2944,7 @@ impl Interp<'_, '_> {
                 let entry = name.and_then(|n| fonts.as_dict().and_then(|f| f.get(n)).cloned());
                 self.gs.font = Some(match entry {
                     Some(entry) => self.doc.font(&entry),
-                    None => Rc::new(Font::fallback()),
+                    None => self.doc.fallback_font(),
                 });
             }
             b"Tc" => self.gs.char_spacing = number(ops, 1, 0),
@@ -2912,7 +3024,10 @@ impl Interp<'_, '_> {
     /// Shows a string: decides from where it starts whether a line or word break comes first,
     /// writes its text, and advances the text matrix by its glyph widths.
     fn show(&mut self, bytes: &[u8]) {
-        let font = self.gs.font.clone().unwrap_or_else(|| Rc::new(Font::fallback()));
+        let font = match &self.gs.font {
+            Some(font) => font.clone(),
+            None => self.doc.fallback_font(),
+        };
         let trm = self.tm.mul(&self.gs.ctm);
         let start = trm.apply(0.0, self.gs.rise);
         let [a, b, c, d, _, _] = trm.0;
@@ -3372,6 +3487,14 @@ mod tests {
                 "{name}: {}",
                 stats.decoded_bytes
             );
+            if name.contains("shared") || name.contains("every-page") {
+                // One bomb drawn on every page is decoded once, not once a page.
+                assert!(
+                    stats.decoded_bytes <= 2 * (4 << 20),
+                    "{name}: {}",
+                    stats.decoded_bytes
+                );
+            }
         }
     }
 
@@ -3455,7 +3578,10 @@ mod tests {
 
     #[test]
     fn a_scaled_ctm_is_taken_into_account_for_line_breaks() {
-        let text = page_text("q 1 0 0 1 72 700 cm BT /F1 9 Tf (first) Tj ET Q q 1 0 0 1 72 688 cm BT /F1 9 Tf (second) Tj ET Q");
+        let text = page_text(
+            "q 1 0 0 1 72 700 cm BT /F1 9 Tf (first) Tj ET Q \
+             q 1 0 0 1 72 688 cm BT /F1 9 Tf (second) Tj ET Q",
+        );
         assert_eq!(text, "first\nsecond");
     }
 
@@ -3650,7 +3776,8 @@ mod tests {
     fn type0(to_unicode: u32) -> String {
         format!(
             "<< /Type /Font /Subtype /Type0 /BaseFont /ABC+DejaVu /Encoding /Identity-H \
-             /DescendantFonts [<< /Type /Font /Subtype /CIDFontType2 /DW 600 >>] /ToUnicode {to_unicode} 0 R >>"
+             /DescendantFonts [<< /Type /Font /Subtype /CIDFontType2 /DW 600 >>] \
+             /ToUnicode {to_unicode} 0 R >>"
         )
     }
 
@@ -3671,12 +3798,13 @@ mod tests {
     }
 
     #[test]
-    fn tounicode_bfrange_arrays_and_surrogate_pairs_are_decoded() {
+    fn tounicode_bfrange_arrays_and_surrogate_pairs_are_decoded_and_private_use_dropped() {
         let cmap = format!(
             "{CMAP_HEAD}1 beginbfrange <0001> <0003> [<0416> <D83DDE00> <00660069>] endbfrange\n\
-             1 beginbfchar <0004> <D835DC00> endbfchar\nendcmap"
+             2 beginbfchar <0004> <D835DC00> <0005> <F0B7> endbfchar\nendcmap"
         );
-        let content = "BT /F1 12 Tf <0001000200030004> Tj ET";
+        // 0005 maps to a private-use bullet, which is dropped.
+        let content = "BT /F1 12 Tf <00010002000300050004> Tj ET";
         let pdf = one_page(content.as_bytes(), &type0(6), vec![stream(cmap.as_bytes(), "")]);
         assert_eq!(text_of(&pdf).text, "Ж😀fi𝐀");
     }
@@ -3684,7 +3812,8 @@ mod tests {
     #[test]
     fn codespace_ranges_split_mixed_one_and_two_byte_codes() {
         let cmap = "2 begincodespacerange <00> <7F> <8000> <FFFF> endcodespacerange\n\
-                    2 beginbfchar <41> <0041> <8141> <042F> endbfchar\n1 beginbfrange <42> <43> <0062> endbfrange";
+                    2 beginbfchar <41> <0041> <8141> <042F> endbfchar\n\
+                    1 beginbfrange <42> <43> <0062> endbfrange";
         let font =
             "<< /Type /Font /Subtype /Type0 /Encoding /Custom /DescendantFonts [<< >>] /ToUnicode 6 0 R >>";
         let pdf = one_page(
@@ -3735,14 +3864,31 @@ mod tests {
 
     #[test]
     fn differences_glyph_names_map_to_unicode() {
-        let font = "<< /Type /Font /Subtype /Type1 /BaseFont /Foo /Encoding << /BaseEncoding /WinAnsiEncoding \
-                    /Differences [1 /afii10017 /afii10071 /uni0416 /u1F600 /eacute /f_f_i /a.sc /g123 /.notdef] >> >>";
+        let font = "<< /Type /Font /Subtype /Type1 /BaseFont /Foo \
+                    /Encoding << /BaseEncoding /WinAnsiEncoding /Differences \
+                    [1 /afii10017 /afii10071 /uni0416 /u1F600 /eacute /f_f_i /a.sc /g123 /.notdef] >> >>";
         let pdf = one_page(
             b"BT /F1 12 Tf (\x01\x02\x03\x04\x05\x06\x07\x08\x09ok) Tj ET",
             font,
             vec![],
         );
         assert_eq!(text_of(&pdf).text, "АёЖ😀éffiaok");
+    }
+
+    #[test]
+    fn an_embedded_type1_font_program_supplies_its_own_encoding() {
+        let program =
+            b"%!PS-AdobeFont-1.0: CMMI10\n/Encoding 256 array\n0 1 255 {1 index exch /.notdef put} for\n\
+                        dup 58 /period put\ndup 66 /afii10017 put\nreadonly def\ncurrentfile eexec \x8f\x01";
+        let font = "<< /Type /Font /Subtype /Type1 /BaseFont /CMMI10 /FontDescriptor 6 0 R >>";
+        let extra = vec![
+            b"<< /Type /FontDescriptor /FontFile 7 0 R >>".to_vec(),
+            stream(program, ""),
+        ];
+        assert_eq!(
+            text_of(&one_page(b"BT /F1 12 Tf (:B) Tj ET", font, extra)).text,
+            ".А"
+        );
     }
 
     #[test]
