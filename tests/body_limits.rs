@@ -1,10 +1,10 @@
 //! Oversized bodies, in a test binary (and so a `wrangler dev`) of their own.
 //!
-//! `wrangler dev`'s local proxy fails the request that follows an oversized *chunked* upload on
-//! the same worker with a 503 "Your worker restarted mid-request" (reproduced with Python's
-//! http.client too; GETs are retried by the proxy, other methods are not). So these checks run
-//! one after another here, each chunked upload followed by a GET that absorbs it, instead of
-//! beside tests they could disturb.
+//! `wrangler dev`'s local proxy fails or hangs the request that follows an oversized *chunked*
+//! upload that the worker refused (reproduced with Python's http.client; a chunked body read in
+//! full and answered is fine, and production Cloudflare is not affected). So this binary is one
+//! story whose last request is the oversized chunked one; the JSON case has its own binary,
+//! tests/body_limits_chunked_json.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -12,7 +12,7 @@ mod common;
 use common::TestApp;
 use serde_json::Value;
 
-fn code(body: &Value, stone: bool) -> &Value {
+pub fn code(body: &Value, stone: bool) -> &Value {
     if stone {
         &body["detail"]["code"]
     } else {
@@ -20,42 +20,10 @@ fn code(body: &Value, stone: bool) -> &Value {
     }
 }
 
-/// The tests of this binary run one at a time (see the module comment).
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 fn chunked(bytes: &[u8]) -> reqwest::Body {
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         bytes.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
     reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))
-}
-
-#[tokio::test]
-async fn an_oversized_json_body_is_a_413_with_or_without_content_length_in_each_family() {
-    let _serial = SERIAL.lock().await;
-    let mut app = TestApp::new();
-    app.client = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    let limit = 1024 * 1024;
-    let at_limit = format!("{{\"email\": \"{}\"}}", "a".repeat(limit - 13));
-    assert_eq!(at_limit.len(), limit);
-    let over = format!("{{\"email\": \"{}\"}}", "a".repeat(limit - 12));
-
-    for (path, stone) in [("/api/auth/register", true), ("/auth/send-code", false)] {
-        // Exactly at the limit is read (and then refused for what it says, not its size).
-        let response = app.post_raw(path, at_limit.clone()).await;
-        response.expect_status(400);
-
-        let response = app.post_raw(path, over.clone()).await;
-        response.expect_status(413);
-        assert_eq!(code(&response.json(), stone), "payload_too_large");
-
-        let response = app.post_raw(path, chunked(over.as_bytes())).await;
-        response.expect_status(413);
-        assert_eq!(code(&response.json(), stone), "payload_too_large");
-        app.health().await;
-    }
 }
 
 fn multipart_body(file: &[u8]) -> (String, Vec<u8>) {
@@ -69,20 +37,49 @@ fn multipart_body(file: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+fn png_of(size: usize) -> Vec<u8> {
+    let mut file = b"\x89PNG\r\n\x1a\n".to_vec();
+    file.resize(size, 7);
+    file
+}
+
 #[tokio::test]
-async fn an_upload_one_byte_over_ten_mebibytes_is_a_413_with_or_without_content_length() {
-    let _serial = SERIAL.lock().await;
+async fn oversized_bodies_are_413s_with_or_without_content_length() {
     let mut app = TestApp::new();
     app.client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     let user = app.new_user().await;
-    let mut file = b"\x89PNG\r\n\x1a\n".to_vec();
-    file.resize(10 * 1024 * 1024 + 1, 7);
-    let (content_type, body) = multipart_body(&file);
-    let url = format!("{}/api/chat/upload", app.url);
 
+    // JSON bodies, with Content-Length, in each family: at the limit read, one byte over refused.
+    let limit = 1024 * 1024;
+    let at_limit = format!("{{\"email\": \"{}\"}}", "a".repeat(limit - 13));
+    assert_eq!(at_limit.len(), limit);
+    let over = format!("{{\"email\": \"{}\"}}", "a".repeat(limit - 12));
+    for (path, stone) in [("/api/auth/register", true), ("/auth/send-code", false)] {
+        app.post_raw(path, at_limit.clone()).await.expect_status(400);
+        let response = app.post_raw(path, over.clone()).await;
+        response.expect_status(413);
+        assert_eq!(code(&response.json(), stone), "payload_too_large");
+    }
+
+    // Uploads: exactly 10 MiB is taken, chunked too; one byte more is refused either way.
+    let url = format!("{}/api/chat/upload", app.url);
+    let (content_type, exact) = multipart_body(&png_of(10 * 1024 * 1024));
+    let accepted = app
+        .send(
+            app.client
+                .post(&url)
+                .bearer_auth(&user.token)
+                .header("Content-Type", &content_type)
+                .body(chunked(&exact)),
+        )
+        .await;
+    accepted.expect_status(200);
+    assert_eq!(accepted.json()["size"], 10_485_760);
+
+    let (content_type, body) = multipart_body(&png_of(10 * 1024 * 1024 + 1));
     let sized = app
         .send(
             app.client
@@ -95,6 +92,7 @@ async fn an_upload_one_byte_over_ten_mebibytes_is_a_413_with_or_without_content_
     sized.expect_status(413);
     assert_eq!(code(&sized.json(), true), "file_too_large");
 
+    // The last request this gateway sees (see the module comment).
     let streamed = app
         .send(
             app.client
@@ -106,5 +104,4 @@ async fn an_upload_one_byte_over_ten_mebibytes_is_a_413_with_or_without_content_
         .await;
     streamed.expect_status(413);
     assert_eq!(code(&streamed.json(), true), "file_too_large");
-    app.health().await;
 }
