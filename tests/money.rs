@@ -570,3 +570,48 @@ async fn the_history_pages_newest_first() {
     let other = app.new_user().await;
     assert!(app.history(&other.token).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_upstream_that_ignores_max_tokens_is_charged_at_most_the_hold() {
+    let app = TestApp::new();
+    let user = roomy_user(&app, 1.0, json!({})).await;
+    let mut body = ask(
+        "gpt-5.1",
+        &format!("{} [[mock chunks=400 max_tokens_ignored]]", unique("over")),
+    );
+    body["max_tokens"] = json!(2);
+    let answer = app.chat(&user.token, &body).await.expect_status(200).json();
+    let want = flint_mock::expected_answer(
+        flint_mock::Provider::OpenAi,
+        &body,
+        &flint_mock::Defaults::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        answer["usage"]["completion_tokens"].as_u64(),
+        Some(want.completion_tokens)
+    );
+    assert!(want.completion_tokens > 2);
+    // The formula says more than a hold sized for 2 output tokens: the charge stops at the hold.
+    let formula = (want.prompt_tokens * 4_900_000 + want.completion_tokens * 39_200_000).div_ceil(1000);
+    let charged = (answer["usage"]["cost_usd"].as_f64().unwrap() * 1e9).round() as u64;
+    assert!(
+        charged > 0 && charged < formula,
+        "charged {charged} nano-USD, the formula says {formula}"
+    );
+    let balance = app.assert_books_balance(&user.token).await;
+    assert!((1.0 - balance - answer["usage"]["cost_usd"].as_f64().unwrap()).abs() < 1e-6);
+    assert_eq!(available(&app, &user).await, balance);
+    // The overrun is on record: the usage row keeps what the formula said beside what was taken.
+    let rows = common::d1_execute(&format!(
+        "SELECT cost_nanos, charged_nanos FROM usage_events WHERE user_id = {}",
+        user.id
+    ));
+    let row = &rows[0]["results"][0];
+    assert_eq!(row["cost_nanos"].as_u64(), Some(formula));
+    // cost_usd is shown rounded to the micro-dollar; the row has the exact nano-dollars.
+    assert!(
+        row["charged_nanos"].as_u64().unwrap().abs_diff(charged) <= 500,
+        "{row}"
+    );
+}
