@@ -158,14 +158,7 @@ async fn streaming_is_incremental() {
     let body = json!({"model": "gpt-4o-mini", "stream": true,
                       "messages": [{"role": "user", "content": format!("{} [[mock delay=200 chunks=6]]", unique("inc"))}]});
     let started = Instant::now();
-    let response = app
-        .client
-        .post(format!("{}/v1/chat/completions", app.url))
-        .bearer_auth(&user.token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = app.open_chat(&user.token, &body).await;
     let mut stream = response.bytes_stream();
     let mut first_content = None;
     let mut text = String::new();
@@ -368,17 +361,9 @@ async fn a_premium_request_the_balance_cannot_cover_is_402_before_any_upstream_c
 async fn a_client_that_disconnects_after_the_first_chunk_is_still_billed() {
     let app = TestApp::new();
     let user = app.funded_user(10.0).await;
-    let before = app.balance(&user.token).await;
     let body = json!({"model": "gpt-5.1", "stream": true,
                       "messages": [{"role": "user", "content": format!("{} [[mock delay=150 chunks=8]]", unique("dc"))}]});
-    let response = app
-        .client
-        .post(format!("{}/v1/chat/completions", app.url))
-        .bearer_auth(&user.token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = app.open_chat(&user.token, &body).await;
     let mut stream = response.bytes_stream();
     let first = stream.next().await.unwrap().unwrap();
     assert!(!first.is_empty());
@@ -387,18 +372,8 @@ async fn a_client_that_disconnects_after_the_first_chunk_is_still_billed() {
     let want = expected(&body);
     let nanos = (want.prompt_tokens * 4_900_000 + want.completion_tokens * 39_200_000).div_ceil(1000);
     let after_usd = ((10_000_000_000 - nanos + 500) / 1000) as f64 / 1e6;
+    app.wait_for_balance(&user.token, after_usd).await;
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let balance = app.balance(&user.token).await;
-        if balance == after_usd {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "balance stayed {balance} (was {before}, want {after_usd})"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     // The limiter's day counters are updated right after the bill.
     let tokens = want.prompt_tokens + want.completion_tokens;
     loop {

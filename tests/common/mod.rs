@@ -288,20 +288,25 @@ fn wait_for_health(url: &str, log: &Path) {
 pub fn d1_execute(sql: &str) -> Value {
     let gateway = gateway();
     let root = repo_root();
-    let output = wrangler(&root)
-        .args(["d1", "execute", "DB", "--local", "--json", "--command", sql])
-        .arg("--persist-to")
-        .arg(gateway.state_dir.join("state"))
-        .arg("--config")
-        .arg(gateway.state_dir.join("wrangler.toml"))
-        .output()
-        .expect("run wrangler d1 execute");
-    assert!(
-        output.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
+    // The running gateway writes the same SQLite file: a busy database is retried.
+    for _ in 0..30 {
+        let output = wrangler(&root)
+            .args(["d1", "execute", "DB", "--local", "--json", "--command", sql])
+            .arg("--persist-to")
+            .arg(gateway.state_dir.join("state"))
+            .arg("--config")
+            .arg(gateway.state_dir.join("wrangler.toml"))
+            .output()
+            .expect("run wrangler d1 execute");
+        if output.status.success() {
+            return serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+        }
+        let stderr =
+            String::from_utf8_lossy(&output.stderr).into_owned() + &String::from_utf8_lossy(&output.stdout);
+        assert!(stderr.contains("SQLITE_BUSY"), "{sql}: {stderr}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    panic!("{sql}: the database stayed busy");
 }
 
 /// A response, read whole.
@@ -501,6 +506,33 @@ impl TestApp {
 
     pub async fn chat(&self, token: &str, body: &Value) -> TestResponse {
         self.post_as(token, "/v1/chat/completions", body).await
+    }
+
+    /// Sends a chat and hands back the response unread, for reading a stream as it arrives.
+    pub async fn open_chat(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/chat/completions", self.url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request reached the gateway")
+    }
+
+    /// Waits (up to 20 s) until the balance is `usd`: bills settle in a background task.
+    pub async fn wait_for_balance(&self, token: &str, usd: f64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let balance = self.balance(token).await;
+            if balance == usd {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the balance stayed {balance}, not {usd}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// The user's balance in USD, as /auth/me shows it.
