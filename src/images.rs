@@ -14,8 +14,6 @@ use crate::catalog::{Catalog, Model, Pricing};
 use crate::db::{Db, Settlement};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::limits::client;
-use crate::limits::policy::AdmitRequest;
-use crate::limits::{AdmitCall, ReleaseCall};
 use crate::providers::openai::auth_header;
 use crate::providers::{call, errors, Upstream, UpstreamRequest};
 use crate::{http, time};
@@ -100,7 +98,7 @@ struct ImageJob {
     upstream_request: UpstreamRequest,
     per_image: Nanos,
     hold: Nanos,
-    day: String,
+    lease: client::Lease,
     first_byte: std::time::Duration,
     started_ms: u64,
 }
@@ -149,22 +147,8 @@ pub async fn generate(mut req: Request, app: &App) -> ApiResult<Response> {
 
     let now = time::now_secs();
     let plan = crate::limits::plan::effective(&db, &principal.user, now).await?;
-    let day = time::day_at(time::now_ms() as i64, app.config.utc_offset_secs);
     let request_id = app.request_id.clone();
-    let admit = AdmitCall {
-        request_id: request_id.clone(),
-        day: day.key.clone(),
-        lease_ms: app.config.lease_secs * 1000,
-        admit: AdmitRequest {
-            now_ms: time::now_ms() as i64,
-            day_ends_ms: day.ends_ms,
-            lite: false,
-            reserve_tokens: 0,
-            limits: plan.limits(),
-        },
-    };
-    let admission = client::admit(&app.env, principal.user.id, &admit).await?;
-    app.stamp_rate(admission.snapshot, false);
+    let (admission, lease) = client::admit(app, principal.user.id, plan.limits(), false, 0).await?;
     if admission.refused.is_some() {
         let wait = u64::try_from((admission.retry_after_ms + 999) / 1000)
             .unwrap_or(1)
@@ -179,14 +163,7 @@ pub async fn generate(mut req: Request, app: &App) -> ApiResult<Response> {
     let hold = Nanos(per_image.0.saturating_mul(i64::from(n)).saturating_mul(1000));
     let per_image = Nanos(per_image.0.saturating_mul(1000));
     if !db.place_hold(&request_id, principal.user.id, hold.0, now).await? {
-        let release = ReleaseCall {
-            request_id: request_id.clone(),
-            day: day.key,
-            actual_tokens: 0,
-            refund: true,
-            was_free: false,
-        };
-        client::release(&app.env, principal.user.id, &release).await;
+        lease.refund(&app.env).await;
         let available = Nanos(db.available_balance(principal.user.id).await?);
         return Err(ApiError::new(
             ErrorKind::PaymentRequired,
@@ -212,7 +189,7 @@ pub async fn generate(mut req: Request, app: &App) -> ApiResult<Response> {
         upstream_request,
         per_image,
         hold,
-        day: day.key,
+        lease,
         first_byte: app.config.upstream_first_byte_timeout,
         started_ms: time::now_ms(),
     };
@@ -280,14 +257,11 @@ async fn run(job: &ImageJob) -> ApiResult<Value> {
         .await
     }
     .await;
-    let release = ReleaseCall {
-        request_id: job.request_id.clone(),
-        day: job.day.clone(),
-        actual_tokens: 0,
-        refund: images == 0,
-        was_free: false,
-    };
-    client::release(&job.env, job.principal.user.id, &release).await;
+    if images == 0 {
+        job.lease.refund(&job.env).await;
+    } else {
+        job.lease.release(&job.env, 0).await;
+    }
     settled?;
     let mut body = outcome?;
     body["usage"] = json!({"images": images, "cost_usd": charged.as_usd_f64(), "billing_mode": "per_image"});

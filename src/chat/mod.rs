@@ -20,9 +20,9 @@ use crate::billing::{chat_cost, estimate, BillingMode};
 use crate::catalog::{Catalog, Category, Model, Tier};
 use crate::db::{Db, PlanRow, Settlement};
 use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::limits;
 use crate::limits::client;
-use crate::limits::policy::{Admission, AdmitRequest, Refusal, Snapshot};
-use crate::limits::{self, AdmitCall, ReleaseCall};
+use crate::limits::policy::{Admission, Refusal, Snapshot};
 use crate::providers::{self, call, errors, Outgoing, Upstream, UpstreamRequest};
 use crate::{http, time};
 use render::{Bill, OpenAiRender, Render, StoneRender};
@@ -108,8 +108,10 @@ struct Job {
     first_byte_timeout: Duration,
     idle_timeout: Duration,
     started_ms: u64,
-    /// The limiter's day key of the admission, for the release.
-    day: String,
+    /// The request's place in the limiter, given back when it ends.
+    lease: client::Lease,
+    /// Whether the answer shows the balance after the charge (Stone's billing event).
+    show_balance: bool,
 }
 
 /// What the task reports to the waiting handler once the upstream has answered.
@@ -265,31 +267,17 @@ async fn run(
 
     // Admission: concurrency, RPM, TPM and the daily free allowance, in the user's limiter.
     let prompt_for_hold = estimate::prompt_tokens_for_hold(&request);
-    let day = time::day_at(time::now_ms() as i64, app.config.utc_offset_secs);
-    let call = AdmitCall {
-        request_id: request_id.clone(),
-        day: day.key.clone(),
-        lease_ms: app.config.lease_secs * 1000,
-        admit: AdmitRequest {
-            now_ms: time::now_ms() as i64,
-            day_ends_ms: day.ends_ms,
-            lite,
-            reserve_tokens: i64::try_from(prompt_for_hold + u64::from(paid_max)).unwrap_or(i64::MAX),
-            limits: plan.limits(),
-        },
-    };
-    let admission = client::admit(&app.env, principal.user.id, &call).await?;
-    app.stamp_rate(admission.snapshot, lite);
+    let (admission, lease) = client::admit(
+        app,
+        principal.user.id,
+        plan.limits(),
+        lite,
+        prompt_for_hold + u64::from(paid_max),
+    )
+    .await?;
     if let Some(refusal) = admission.refused {
         return Err(rate_limited(refusal, &admission, &plan, model));
     }
-    let release_unused = |refund_free: bool| ReleaseCall {
-        request_id: request_id.clone(),
-        day: day.key.clone(),
-        actual_tokens: 0,
-        refund: true,
-        was_free: refund_free,
-    };
 
     let mode = if admission.free {
         BillingMode::Free
@@ -302,7 +290,7 @@ async fn run(
         upstream_request = match providers::build_request(&upstream, &outgoing) {
             Ok(built) => built,
             Err(error) => {
-                client::release(&app.env, principal.user.id, &release_unused(admission.free)).await;
+                lease.refund(&app.env).await;
                 return Err(error);
             }
         };
@@ -316,7 +304,7 @@ async fn run(
                     .place_hold(&request_id, principal.user.id, amount.0, now)
                     .await?;
             if !placed {
-                client::release(&app.env, principal.user.id, &release_unused(false)).await;
+                lease.refund(&app.env).await;
                 let available = Nanos(db.available_balance(principal.user.id).await?);
                 return Err(insufficient_balance(
                     &plan,
@@ -346,7 +334,8 @@ async fn run(
         first_byte_timeout: app.config.upstream_first_byte_timeout,
         idle_timeout: app.config.upstream_idle_timeout,
         started_ms: time::now_ms(),
-        day: day.key,
+        lease,
+        show_balance: surface == Surface::Stone,
     };
     let render: Box<dyn Render> = match surface {
         Surface::OpenAi => Box::new(OpenAiRender {
@@ -587,14 +576,7 @@ async fn fail_before_first_byte(job: &Job, error: &ApiError) {
         if job.hold.is_some() {
             db.release_hold(&job.request_id, time::now_secs()).await?;
         }
-        let release = ReleaseCall {
-            request_id: job.request_id.clone(),
-            day: job.day.clone(),
-            actual_tokens: 0,
-            refund: true,
-            was_free: job.mode == BillingMode::Free,
-        };
-        client::release(&job.env, job.principal.user.id, &release).await;
+        job.lease.refund(&job.env).await;
         let detail = json!({"error": error.code}).to_string();
         db.settle(&settlement(
             job,
@@ -684,25 +666,27 @@ async fn settle(job: &Job, usage: &Usage, estimated: bool, status: &str) -> ApiR
         job.hold.is_some(),
     ))
     .await?;
-    let tokens = usage.prompt_tokens.saturating_add(usage.completion_tokens);
-    let release = ReleaseCall {
-        request_id: job.request_id.clone(),
-        day: job.day.clone(),
-        actual_tokens: i64::try_from(tokens).unwrap_or(i64::MAX),
-        refund: false,
-        was_free: job.mode == BillingMode::Free,
+    job.lease
+        .release(
+            &job.env,
+            usage.prompt_tokens.saturating_add(usage.completion_tokens),
+        )
+        .await;
+    // Only Stone's billing event shows the balance: spare the read everywhere else.
+    let balance_after = match job.show_balance {
+        true => Some(Nanos(
+            db.user_by_id(job.principal.user.id)
+                .await?
+                .map_or(0, |u| u.balance_nanos),
+        )),
+        false => None,
     };
-    client::release(&job.env, job.principal.user.id, &release).await;
-    let balance_after = db
-        .user_by_id(job.principal.user.id)
-        .await?
-        .map_or(0, |u| u.balance_nanos);
     Ok(Bill {
         tokens_in: usage.prompt_tokens,
         tokens_out: usage.completion_tokens,
         estimated,
         cost: charged,
-        balance_after: Nanos(balance_after),
+        balance_after,
         mode: job.mode,
     })
 }

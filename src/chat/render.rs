@@ -16,7 +16,8 @@ pub struct Bill {
     pub tokens_out: u64,
     pub estimated: bool,
     pub cost: Nanos,
-    pub balance_after: Nanos,
+    /// The balance after the charge, read only when the answer shows it.
+    pub balance_after: Option<Nanos>,
     pub mode: BillingMode,
 }
 
@@ -123,7 +124,7 @@ impl Render for StoneRender {
             "tokens_in": bill.tokens_in,
             "tokens_out": bill.tokens_out,
             "cost_usd": bill.cost.as_usd_f64(),
-            "balance_usd": bill.balance_after.as_usd_f64(),
+            "balance_usd": bill.balance_after.map(Nanos::as_usd_f64),
             "billing_mode": bill.mode.as_str(),
         }});
         [
@@ -175,7 +176,7 @@ mod tests {
             tokens_out: 82,
             estimated: false,
             cost: Nanos(308_700),
-            balance_after: Nanos(9_990_000_000),
+            balance_after: Some(Nanos(9_990_000_000)),
             mode: BillingMode::PerToken,
         }
     }

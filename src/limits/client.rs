@@ -5,6 +5,7 @@ use serde::Serialize;
 use worker::{Env, Method, Request, RequestInit};
 
 use super::{policy, AdmitCall, FailureRequest, FailureState, Peek, PeekCall, ReleaseCall};
+use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::time::Day;
 
@@ -64,22 +65,81 @@ pub fn user_object(user_id: i64) -> String {
     format!("user:{user_id}")
 }
 
-/// Asks the user's limiter to admit a request.
-pub async fn admit(env: &Env, user_id: i64, call: &AdmitCall) -> ApiResult<policy::Admission> {
-    call_object(env, &user_object(user_id), "/admit", call).await
+/// An admitted request's place in its user's limiter, to be given back when it ends.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    user_id: i64,
+    request_id: String,
+    day: String,
+    /// Admitted inside the daily free allowance.
+    pub free: bool,
 }
 
-/// Frees a request's lease and corrects its tokens; failures are logged, never raised: the
-/// lease expires on its own.
-pub async fn release(env: &Env, user_id: i64, call: &ReleaseCall) {
-    if let Err(error) =
-        call_object::<_, serde_json::Value>(env, &user_object(user_id), "/release", call).await
-    {
-        worker::console_error!(
-            "limiter release for {} failed: {:?}",
-            call.request_id,
-            error.internal
-        );
+/// Asks the user's limiter to admit a request (`reserve_tokens` counted against TPM until the
+/// release corrects them), and stamps the rate-limit headers. The lease is meaningful only when
+/// the admission was not refused.
+pub async fn admit(
+    app: &App,
+    user_id: i64,
+    limits: policy::Limits,
+    lite: bool,
+    reserve_tokens: u64,
+) -> ApiResult<(policy::Admission, Lease)> {
+    let now_ms = crate::time::now_ms() as i64;
+    let day = crate::time::day_at(now_ms, app.config.utc_offset_secs);
+    let call = AdmitCall {
+        request_id: app.request_id.clone(),
+        day: day.key.clone(),
+        lease_ms: app.config.lease_secs * 1000,
+        admit: policy::AdmitRequest {
+            now_ms,
+            day_ends_ms: day.ends_ms,
+            lite,
+            reserve_tokens: i64::try_from(reserve_tokens).unwrap_or(i64::MAX),
+            limits,
+        },
+    };
+    let admission: policy::Admission = call_object(&app.env, &user_object(user_id), "/admit", &call).await?;
+    app.stamp_rate(admission.snapshot, lite);
+    let lease = Lease {
+        user_id,
+        request_id: call.request_id,
+        day: day.key,
+        free: admission.free,
+    };
+    Ok((admission, lease))
+}
+
+impl Lease {
+    /// The request ran: frees the slot and corrects its tokens to `actual_tokens`.
+    pub async fn release(&self, env: &Env, actual_tokens: u64) {
+        self.send(env, actual_tokens, false).await;
+    }
+
+    /// The request never reached the model: frees the slot and gives back the request (and
+    /// its free allowance, if it used one).
+    pub async fn refund(&self, env: &Env) {
+        self.send(env, 0, true).await;
+    }
+
+    /// Failures are logged, never raised: the lease expires on its own.
+    async fn send(&self, env: &Env, actual_tokens: u64, refund: bool) {
+        let call = ReleaseCall {
+            request_id: self.request_id.clone(),
+            day: self.day.clone(),
+            actual_tokens: i64::try_from(actual_tokens).unwrap_or(i64::MAX),
+            refund,
+            was_free: self.free,
+        };
+        let sent =
+            call_object::<_, serde_json::Value>(env, &user_object(self.user_id), "/release", &call).await;
+        if let Err(error) = sent {
+            worker::console_error!(
+                "limiter release for {} failed: {:?}",
+                self.request_id,
+                error.internal
+            );
+        }
     }
 }
 
