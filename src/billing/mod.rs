@@ -3,6 +3,7 @@
 
 pub mod estimate;
 pub mod money;
+pub mod usage;
 pub mod payments;
 
 use crate::catalog::Pricing;
