@@ -5,6 +5,7 @@ pub mod estimate;
 pub mod money;
 pub mod usage;
 pub mod payments;
+pub mod reservation;
 
 use crate::catalog::Pricing;
 use money::{token_cost, Nanos};
