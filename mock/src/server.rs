@@ -493,18 +493,15 @@ async fn chat(st: &AppState, req: &Req, target: Target) -> Response {
             "text/event-stream; charset=utf-8",
         ),
         Target::Gemini { framing, .. } => {
-            let emitted = knobs
-                .error_after
-                .map(|n| n.min(answer.content_chunks()) > 0)
-                .unwrap_or(false);
+            let thoughts = gemini::includes_thoughts(&body);
+            // A thought chunk goes out before the content, so the error follows a comma.
+            let emitted = thoughts && !answer.reasoning.is_empty()
+                || knobs
+                    .error_after
+                    .map(|n| n.min(answer.content_chunks()) > 0)
+                    .unwrap_or(false);
             (
-                gemini::stream_events(
-                    &conv,
-                    &answer,
-                    knobs.no_usage,
-                    framing,
-                    gemini::includes_thoughts(&body),
-                ),
+                gemini::stream_events(&conv, &answer, knobs.no_usage, framing, thoughts),
                 gemini::stream_error(framing, emitted),
                 if framing == Framing::Sse {
                     "text/event-stream"

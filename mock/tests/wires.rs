@@ -825,3 +825,15 @@ async fn gemini_embeddings_answer_without_usage() {
         "INVALID_ARGUMENT"
     );
 }
+
+#[tokio::test]
+async fn a_gemini_json_array_stream_stays_valid_json_when_it_fails_after_a_thought() {
+    let mock = Mock::start().await;
+    let req = json!({"contents": [{"parts": [{"text": "[[mock reasoning=5 error_after=0]]"}]}],
+        "generationConfig": {"thinkingConfig": {"includeThoughts": true}}});
+    let (text, _) = read_all(mock.gemini("g", "streamGenerateContent", &req).await).await;
+    let items: Vec<Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["candidates"][0]["content"]["parts"][0]["thought"], true);
+    assert_eq!(items[1]["error"]["code"], 500);
+}
