@@ -324,7 +324,13 @@ impl Db {
 
     pub async fn caller_by_user_id(&self, user_id: i64, now: i64) -> ApiResult<Option<CallerRow>> {
         self.first(
-            concat!("SELECT ", caller_columns!(), " FROM users u", plan_in_force_join!(), " WHERE u.id = ?1"),
+            concat!(
+                "SELECT ",
+                caller_columns!(),
+                " FROM users u",
+                plan_in_force_join!(),
+                " WHERE u.id = ?1"
+            ),
             &[int(user_id), int(now)],
         )
         .await
@@ -622,7 +628,11 @@ impl Db {
             "SELECT balance_nanos - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?1 AND status = 'open') AS available FROM users WHERE id = ?1",
             &[int(hold.user_id)],
         )?;
-        let results = self.0.batch(vec![insert, available]).await.map_err(db_error("batch"))?;
+        let results = self
+            .0
+            .batch(vec![insert, available])
+            .await
+            .map_err(db_error("batch"))?;
         if let Some(error) = results.iter().find_map(|r| r.error()) {
             return Err(ApiError::internal(format!("D1 batch: {error}")));
         }

@@ -118,7 +118,8 @@ impl Relay for ImagesRelay {
     }
 
     fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
-        let value: Value = serde_json::from_str(body).map_err(|e| format!("{}: images: {e}", self.provider))?;
+        let value: Value =
+            serde_json::from_str(body).map_err(|e| format!("{}: images: {e}", self.provider))?;
         let images = value["data"].as_array().map_or(0, Vec::len) as u64;
         Ok(Parsed {
             body: value,
@@ -133,7 +134,8 @@ impl Relay for ImagesRelay {
             Consumption::Units(units) => units,
             Consumption::Tokens { .. } => 0,
         };
-        body["usage"] = json!({"images": images, "cost_usd": bill.cost.as_usd_f64(), "billing_mode": bill.mode.as_str()});
+        body["usage"] =
+            json!({"images": images, "cost_usd": bill.cost.as_usd_f64(), "billing_mode": bill.mode.as_str()});
         body
     }
 }
@@ -195,5 +197,12 @@ pub async fn generate(mut req: Request, app: &App, principal: &Principal) -> Api
     let relay = ImagesRelay {
         provider: upstream.provider.id.clone(),
     };
-    pipeline::run(app, principal, call, &|_| Ok(upstream_request.clone()), Box::new(relay)).await
+    pipeline::run(
+        app,
+        principal,
+        call,
+        &|_| Ok(upstream_request.clone()),
+        Box::new(relay),
+    )
+    .await
 }

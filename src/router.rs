@@ -171,16 +171,15 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
             Route::AdminPlan(id) => admin::set_plan(req, app, id).await,
             Route::AdminUsers => admin::find_users(req, app).await,
             Route::YooKassaWebhook => billing::payments::webhook(req, app).await,
-            _ => Err(ApiError::internal("route table: an authenticated route without a caller")),
+            _ => Err(ApiError::internal(
+                "route table: an authenticated route without a caller",
+            )),
         };
     }
     let auth_started = crate::time::now_ms();
     let caller = auth::authenticate(&req, app).await?;
     let caller = &caller;
-    let auth_step = format!(
-        "auth;dur={}",
-        crate::time::now_ms().saturating_sub(auth_started)
-    );
+    let auth_step = format!("auth;dur={}", crate::time::now_ms().saturating_sub(auth_started));
     let answered = match route {
         Route::OpenAiModels => catalog::routes::handle_openai_list(req, caller).await,
         Route::OpenAiModel(id) => catalog::routes::handle_openai_get(caller, id).await,

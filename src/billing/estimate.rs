@@ -172,8 +172,16 @@ pub fn tokens_for_size(width: u64, height: u64) -> u64 {
 
 /// Width and height from a PNG, GIF, JPEG or WebP header.
 pub fn image_size(bytes: &[u8]) -> Option<(u64, u64)> {
-    let be16 = |i: usize| bytes.get(i..i + 2).map(|b| u64::from(u16::from_be_bytes([b[0], b[1]])));
-    let le16 = |i: usize| bytes.get(i..i + 2).map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])));
+    let be16 = |i: usize| {
+        bytes
+            .get(i..i + 2)
+            .map(|b| u64::from(u16::from_be_bytes([b[0], b[1]])))
+    };
+    let le16 = |i: usize| {
+        bytes
+            .get(i..i + 2)
+            .map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+    };
     let be32 = |i: usize| {
         bytes
             .get(i..i + 4)

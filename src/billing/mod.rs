@@ -3,9 +3,9 @@
 
 pub mod estimate;
 pub mod money;
-pub mod usage;
 pub mod payments;
 pub mod reservation;
+pub mod usage;
 
 use crate::catalog::Pricing;
 use money::{token_cost, Nanos};

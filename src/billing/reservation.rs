@@ -273,7 +273,11 @@ impl Reservation {
             if self.hold.is_some() {
                 if let Ok(db) = Db::from_env(&self.env) {
                     if let Err(error) = db.renew_hold(&self.request_id, time::now_secs()).await {
-                        worker::console_warn!("[{}] hold renewal failed: {:?}", self.request_id, error.internal);
+                        worker::console_warn!(
+                            "[{}] hold renewal failed: {:?}",
+                            self.request_id,
+                            error.internal
+                        );
                     }
                 }
             }
@@ -428,7 +432,12 @@ fn release_hold_later(env: &Env, ctx: &Context, request_id: &str) {
     let env = env.clone();
     let request_id = request_id.to_owned();
     ctx.wait_until(async move {
-        let released = async { Db::from_env(&env)?.release_hold(&request_id, time::now_secs()).await }.await;
+        let released = async {
+            Db::from_env(&env)?
+                .release_hold(&request_id, time::now_secs())
+                .await
+        }
+        .await;
         if let Err(error) = released {
             worker::console_error!("[{request_id}] hold release failed: {:?}", error.internal);
         }
@@ -450,8 +459,16 @@ pub async fn settle_abandoned(db: &Db, hold: &crate::db::StaleHold, now: i64) ->
         request_id: &hold.request_id,
         user_id: hold.user_id,
         api_key_id: hold.api_key_id.as_deref(),
-        model: if hold.model.is_empty() { "unknown" } else { &hold.model },
-        provider: if hold.provider.is_empty() { "unknown" } else { &hold.provider },
+        model: if hold.model.is_empty() {
+            "unknown"
+        } else {
+            &hold.model
+        },
+        provider: if hold.provider.is_empty() {
+            "unknown"
+        } else {
+            &hold.provider
+        },
         tokens_in: hold.prompt_tokens,
         tokens_out: 0,
         tokens_cached: 0,

@@ -91,13 +91,12 @@ async fn run(
     let model = catalog
         .model(&request.model)
         .ok_or_else(|| ApiError::model_not_found(&request.model))?;
-    if model.category != Category::Chat {
+    if model.category == Category::Image {
         return Err(ApiError::bad_request(
             "model",
             format!(
-                "`{}` is a model of category `{}`; this route serves chat models.",
-                model.id,
-                model.category.as_str()
+                "`{}` is an image model (category `image`); use POST /v1/images/generations.",
+                model.id
             ),
         ));
     }
@@ -127,7 +126,10 @@ async fn run(
         request.model.clone(),
     );
     let Pricing::PerToken { .. } = model.pricing else {
-        return Err(ApiError::internal(format!("chat model {} is not priced per token", model.id)));
+        return Err(ApiError::internal(format!(
+            "chat model {} is not priced per token",
+            model.id
+        )));
     };
     let call = Call {
         model,

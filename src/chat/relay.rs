@@ -26,7 +26,13 @@ pub struct ChatRelay {
 }
 
 impl ChatRelay {
-    pub fn new(upstream: Upstream, render: Box<dyn Render>, id: String, created: i64, model: String) -> ChatRelay {
+    pub fn new(
+        upstream: Upstream,
+        render: Box<dyn Render>,
+        id: String,
+        created: i64,
+        model: String,
+    ) -> ChatRelay {
         ChatRelay {
             translator: providers::stream_translator(&upstream),
             render,

@@ -138,7 +138,11 @@ impl Lease {
         let sent =
             call_object::<_, serde_json::Value>(env, &user_object(self.user_id), "/renew", &call).await;
         if let Err(error) = sent {
-            worker::console_warn!("limiter renew for {} failed: {:?}", self.request_id, error.internal);
+            worker::console_warn!(
+                "limiter renew for {} failed: {:?}",
+                self.request_id,
+                error.internal
+            );
         }
     }
 

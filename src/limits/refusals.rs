@@ -11,7 +11,13 @@ use crate::error::{ApiError, ErrorKind};
 use crate::time;
 
 /// Where the user stands today, in the error's detail fields.
-fn standing(error: ApiError, plan: &PlanRow, model: &Model, snapshot: &Snapshot, need_balance: bool) -> ApiError {
+fn standing(
+    error: ApiError,
+    plan: &PlanRow,
+    model: &Model,
+    snapshot: &Snapshot,
+    need_balance: bool,
+) -> ApiError {
     let lite = model.tier == Tier::Lite;
     error
         .with_detail("plan", plan.id.clone())

@@ -45,7 +45,10 @@ use timing::Timing;
 pub enum Price {
     Tokens(TokenPrices),
     /// `units` things at `price` each (images); the hold is their whole price.
-    PerUnit { price: Nanos, units: u64 },
+    PerUnit {
+        price: Nanos,
+        units: u64,
+    },
 }
 
 /// What a surface hands to the pipeline besides the builder and the relay.
@@ -200,7 +203,10 @@ pub async fn run(
     let reservation = match opened.map_err(|e| with_timing(e, &timing))? {
         Ok(reservation) => reservation,
         Err(Refused::Limited(admission)) => {
-            return Err(with_timing(refusals::rate_limited(&admission, plan, model), &timing))
+            return Err(with_timing(
+                refusals::rate_limited(&admission, plan, model),
+                &timing,
+            ))
         }
         Err(Refused::Balance {
             admission,
@@ -277,7 +283,12 @@ pub async fn run(
     let started = match started_rx.await {
         Ok(Ok(started)) => started,
         Ok(Err(error)) => return Err(fail(error, &timing)),
-        Err(_) => return Err(fail(ApiError::internal("the metered task ended without answering"), &timing)),
+        Err(_) => {
+            return Err(fail(
+                ApiError::internal("the metered task ended without answering"),
+                &timing,
+            ))
+        }
     };
     let (mut response, upstream_ms) = match (started, pipe) {
         (Started::Stream { upstream_ms }, Some((pipe, content_type))) => {
@@ -289,7 +300,12 @@ pub async fn run(
             (response, upstream_ms)
         }
         (Started::Json { body, upstream_ms }, None) => (http::json(200, &body)?, upstream_ms),
-        _ => return Err(fail(ApiError::internal("the metered task answered in the wrong shape"), &timing)),
+        _ => {
+            return Err(fail(
+                ApiError::internal("the metered task answered in the wrong shape"),
+                &timing,
+            ))
+        }
     };
     timing.push("upstream", upstream_ms);
     crate::limits::headers::stamp(&mut response, &snapshot, lite);
@@ -349,7 +365,10 @@ async fn serve_stream(
     }
     if outcome.drained_out || sink.is_gone() {
         sink.close().await;
-        worker::console_log!("[{}] client left before the end; billing what was generated", job.request_id);
+        worker::console_log!(
+            "[{}] client left before the end; billing what was generated",
+            job.request_id
+        );
         settle_logged(reservation, consumption, status, &job.request_id).await;
         return;
     }

@@ -17,8 +17,7 @@ impl Timing {
     }
 
     pub fn record(&mut self, name: &'static str, started_ms: u64) {
-        self.steps
-            .push((name, time::now_ms().saturating_sub(started_ms)));
+        self.steps.push((name, time::now_ms().saturating_sub(started_ms)));
     }
 
     pub fn push(&mut self, name: &'static str, ms: u64) {

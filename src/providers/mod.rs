@@ -8,9 +8,9 @@ pub mod errors;
 pub mod gemini;
 pub mod openai;
 
-use crate::config::Config;
 use crate::catalog::{Model, Provider, WireFormat};
 use crate::chat::types::{ChatCompletion, ChatCompletionChunk, ChatRequest, Usage};
+use crate::config::Config;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::sse::parser::SseEvent;
 
@@ -25,25 +25,27 @@ pub struct Upstream {
 
 impl Upstream {
     /// `<ID>_API_KEY` and `<ID>_BASE_URL` from configuration; no key is a 503 the operator fixes.
-    pub fn resolve(config: &Config, provider: &'static Provider, model: &'static Model) -> ApiResult<Upstream> {
+    pub fn resolve(
+        config: &Config,
+        provider: &'static Provider,
+        model: &'static Model,
+    ) -> ApiResult<Upstream> {
         let credentials = config.provider(&provider.id);
-        let api_key = credentials
-            .and_then(|c| c.api_key.clone())
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorKind::Unavailable,
-                    "provider_not_configured",
-                    format!(
-                        "The provider of `{}` is not configured on this gateway.",
-                        model.id
-                    ),
-                )
-                .with_internal(format!(
-                    "{}_API_KEY is not set; set it to serve {}",
-                    provider.env_prefix(),
+        let api_key = credentials.and_then(|c| c.api_key.clone()).ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::Unavailable,
+                "provider_not_configured",
+                format!(
+                    "The provider of `{}` is not configured on this gateway.",
                     model.id
-                ))
-            })?;
+                ),
+            )
+            .with_internal(format!(
+                "{}_API_KEY is not set; set it to serve {}",
+                provider.env_prefix(),
+                model.id
+            ))
+        })?;
         let base_url = credentials
             .and_then(|c| c.base_url.clone())
             .unwrap_or_else(|| provider.base_url.trim_end_matches('/').to_owned());
