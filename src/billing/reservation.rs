@@ -258,7 +258,7 @@ impl Reservation {
     /// (so the balance can't cap it). `None` when only the settlement can tell.
     pub fn bill_ahead(&self, consumption: Consumption) -> Option<Bill> {
         let (_, to_charge) = self.price(&consumption);
-        let fits = self.hold.map_or(true, |hold| to_charge <= hold);
+        let fits = self.hold.is_none_or(|hold| to_charge <= hold);
         fits.then_some(Bill {
             consumption,
             cost: to_charge,
