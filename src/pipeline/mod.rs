@@ -118,6 +118,7 @@ fn check_context(model: &Model, prompt_tokens: u64, param: &str) -> ApiResult<()
 
 /// Everything the background task needs; owned, because it outlives the handler.
 struct Job {
+    env: worker::Env,
     request_id: String,
     upstream: Upstream,
     request: UpstreamRequest,
@@ -248,6 +249,7 @@ pub async fn run(
     }
 
     let job = Job {
+        env: app.env.clone(),
         request_id: app.request_id.clone(),
         upstream: call.upstream,
         request,
@@ -382,14 +384,25 @@ async fn serve_stream(
             sink.send(&relay.finish(&bill)).await;
             sink.close().await;
             settle_logged(reservation, consumption, status, &job.request_id).await;
+            after_billing(relay.as_mut(), &job.env, &bill).await;
         }
         None => {
-            match reservation.settle(consumption, status).await {
-                Ok(bill) => sink.send(&relay.finish(&bill)).await,
-                Err(error) => sink.send(&relay.fail(&error)).await,
+            let settled = reservation.settle(consumption, status).await;
+            match &settled {
+                Ok(bill) => sink.send(&relay.finish(bill)).await,
+                Err(error) => sink.send(&relay.fail(error)).await,
             }
             sink.close().await;
+            if let Ok(bill) = settled {
+                after_billing(relay.as_mut(), &job.env, &bill).await;
+            }
         }
+    }
+}
+
+async fn after_billing(relay: &mut dyn Relay, env: &worker::Env, bill: &crate::billing::reservation::Bill) {
+    if let Some(work) = relay.after_billing(env, bill) {
+        work.await;
     }
 }
 
@@ -471,16 +484,17 @@ async fn serve_json(job: Job, mut relay: Box<dyn Relay>, started: oneshot::Sende
             let body = relay.render_json(parsed.body, &bill);
             let _ = started.send(Ok(Started::Json { body, upstream_ms }));
             settle_logged(reservation, consumption, "ok", &job.request_id).await;
+            after_billing(relay.as_mut(), &job.env, &bill).await;
         }
-        None => {
-            let answer = reservation
-                .settle(consumption, "ok")
-                .await
-                .map(|bill| Started::Json {
-                    body: relay.render_json(parsed.body, &bill),
-                    upstream_ms,
-                });
-            let _ = started.send(answer);
-        }
+        None => match reservation.settle(consumption, "ok").await {
+            Ok(bill) => {
+                let body = relay.render_json(parsed.body, &bill);
+                let _ = started.send(Ok(Started::Json { body, upstream_ms }));
+                after_billing(relay.as_mut(), &job.env, &bill).await;
+            }
+            Err(error) => {
+                let _ = started.send(Err(error));
+            }
+        },
     }
 }

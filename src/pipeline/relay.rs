@@ -4,6 +4,7 @@
 //! surface's events) and, where the upstream speaks the surface's own protocol, a *native* one
 //! (events passed through, usage read from them).
 
+use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
 use crate::billing::reservation::Bill;
@@ -70,6 +71,11 @@ pub trait Relay {
     fn parse_json(&mut self, body: &str) -> Result<Parsed, String>;
     /// The client's JSON body with the bill filled in.
     fn render_json(&mut self, body: Value, bill: &Bill) -> Value;
+    /// Work after a request that ended well has been billed (storing a Responses answer): it
+    /// runs inside the request's background task, after the client has its answer.
+    fn after_billing(&mut self, _env: &worker::Env, _bill: &Bill) -> Option<LocalBoxFuture<'static, ()>> {
+        None
+    }
     /// The `Content-Type` of a streamed answer.
     fn stream_content_type(&self) -> &'static str {
         "text/event-stream; charset=utf-8"
