@@ -60,6 +60,7 @@ fn main() {
         accounts(&app).await;
         chat_overhead(&app).await;
         money_path(&app).await;
+        remote_steps(&app).await;
     });
     println!();
     // A shared machine shows here: a load above nproc means the figures competed for CPU.
@@ -710,4 +711,57 @@ async fn money_path(app: &TestApp) {
     );
     println!("  d − c: what authentication + a limiter round trip add: the JWT verified, the user and its");
     println!("         plan read from D1, one peek at the user's limiter Durable Object");
+}
+
+// ---- remote steps per path
+
+/// The remote steps each path waits for before its upstream call, as its `Server-Timing` names
+/// them (calls made in parallel share an entry), with the median of each step's duration.
+async fn remote_steps(app: &TestApp) {
+    const RUNS: usize = 20;
+    println!();
+    println!("remote steps before the upstream call (Server-Timing), median ms of {RUNS} runs each");
+    let user = roomy_user(app, 100.0).await;
+    let key = app.create_key(&user.token, &json!({"name": "bench"})).await["key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for (credential, who) in [(&user.token, "JWT"), (&key, "API key")] {
+        for (model, tier) in [(LITE_MODEL, "lite"), (PREMIUM_MODEL, "premium")] {
+            for stream in [false, true] {
+                let mut per_step: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+                let mut order: Vec<String> = Vec::new();
+                for _ in 0..RUNS {
+                    let response = app.chat(credential, &chat_body(model, stream)).await;
+                    let timing = response.header("server-timing").unwrap_or_default().to_owned();
+                    order.clear();
+                    for entry in timing.split(',') {
+                        let mut parts = entry.trim().split(';');
+                        let name = parts.next().unwrap_or_default().to_owned();
+                        let dur = parts
+                            .find_map(|p| p.strip_prefix("dur="))
+                            .and_then(|d| d.parse::<f64>().ok())
+                            .unwrap_or(0.0);
+                        per_step.entry(name.clone()).or_default().push(dur);
+                        order.push(name);
+                    }
+                }
+                let before = order.iter().take_while(|n| *n != "upstream").count();
+                let steps: Vec<String> = order
+                    .iter()
+                    .map(|name| {
+                        let mut values = per_step.get(name).cloned().unwrap_or_default();
+                        values.sort_by(|a, b| a.total_cmp(b));
+                        let median = values.get(values.len() / 2).copied().unwrap_or(0.0);
+                        format!("{name} {median:.0}")
+                    })
+                    .collect();
+                println!(
+                    "  {who:<8} {tier:<8} {:<10} {before} step(s): {}",
+                    if stream { "stream" } else { "non-stream" },
+                    steps.join(", ")
+                );
+            }
+        }
+    }
 }

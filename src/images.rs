@@ -193,6 +193,7 @@ pub async fn generate(mut req: Request, app: &App, principal: &Principal) -> Api
             units: u64::from(n),
         },
         what: format!("{n} image(s) of `{}`", model.id),
+        timing: pipeline::timing::Timing::new(),
     };
     let relay = ImagesRelay {
         provider: upstream.provider.id.clone(),

@@ -16,6 +16,7 @@ use crate::billing::estimate;
 use crate::catalog::{Catalog, Category, Pricing};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::pipeline::timing::Timing;
 use crate::pipeline::{self, Call, Price};
 use crate::providers::{self, Outgoing, Upstream};
 use crate::{http, time};
@@ -101,8 +102,13 @@ async fn run(
         ));
     }
     principal.require_model(&model.id)?;
-    let db = Db::from_env(&app.env)?;
-    crate::uploads::resolve_file_parts(&mut request, &db, &app.env, principal.user.id).await?;
+    let mut timing = Timing::new();
+    if crate::uploads::has_file_parts(&request) {
+        let started = time::now_ms();
+        let db = Db::from_env(&app.env)?;
+        crate::uploads::resolve_file_parts(&mut request, &db, &app.env, principal.user.id).await?;
+        timing.record("files", started);
+    }
     let provider = catalog
         .provider(&model.provider)
         .ok_or_else(|| ApiError::internal("model without provider"))?;
@@ -140,6 +146,7 @@ async fn run(
         prompt_param: "messages",
         price: Price::Tokens(model.token_prices()),
         what: "this request".to_owned(),
+        timing,
     };
     let build = |max_output_tokens: u32| {
         providers::build_request(

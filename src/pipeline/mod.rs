@@ -66,6 +66,8 @@ pub struct Call {
     pub price: Price,
     /// How the refusal messages name what is asked for ("this request", "2 images of `x`").
     pub what: String,
+    /// Remote steps the surface already waited for (reading uploaded files), for `Server-Timing`.
+    pub timing: Timing,
 }
 
 /// Builds the upstream request for an output cap (the cap differs for free use).
@@ -196,7 +198,7 @@ pub async fn run(
         utc_offset_secs: app.config.utc_offset_secs,
     };
 
-    let mut timing = Timing::new();
+    let mut timing = call.timing;
     let started_ms = time::now_ms();
     let opened = Reservation::open(&app.env, &app.ctx, &ask).await;
     timing.record("admit+hold", started_ms);

@@ -267,6 +267,17 @@ pub async fn delete(app: &App, principal: &Principal, id: &str) -> ApiResult<Res
     http::json(200, &json!({ "status": "ok", "file_id": id, "deleted": true }))
 }
 
+/// Whether a request references uploaded files (reading them is a remote step of its own).
+pub fn has_file_parts(request: &ChatRequest) -> bool {
+    request.messages.iter().any(|message| match message {
+        Message::User {
+            content: Content::Parts(parts),
+            ..
+        } => parts.iter().any(|p| matches!(p, ContentPart::File { .. })),
+        _ => false,
+    })
+}
+
 /// Replaces `{"type":"file","file":{"file_id"}}` parts with what the model can read: an image
 /// part (a data URL) or a text part (the PDF's text). Only the caller's own files; another's id
 /// is a 404.
