@@ -317,10 +317,18 @@ pub async fn run(
     Ok(response)
 }
 
-fn log_failure(request_id: &str, error: &ApiError) {
+/// The upstream failed before anything reached the client: the client hears at once, then the
+/// reservation is given back (nothing charged, a usage row saying why).
+async fn fail_before_first_byte(job: Job, started: oneshot::Sender<ApiResult<Started>>, error: ApiError) {
     if let Some(internal) = &error.internal {
-        worker::console_warn!("[{request_id}] upstream failed before the first byte: {internal}");
+        worker::console_warn!(
+            "[{}] upstream failed before the first byte: {internal}",
+            job.request_id
+        );
     }
+    let code = error.code.to_string();
+    let _ = started.send(Err(error));
+    job.reservation.abandon(code).await;
 }
 
 /// Runs under `wait_until`: calls the upstream, streams to the client, settles.
@@ -338,14 +346,7 @@ async fn serve_stream(
     };
     let body = match body {
         Ok(body) => body,
-        Err(error) => {
-            log_failure(&job.request_id, &error);
-            let code = error.code.to_string();
-            // The client hears first; giving the reservation back doesn't delay it.
-            let _ = started.send(Err(error));
-            job.reservation.abandon(code).await;
-            return;
-        }
+        Err(error) => return fail_before_first_byte(job, started, error).await,
     };
     let upstream_ms = time::now_ms().saturating_sub(sent_ms);
     let _ = started.send(Ok(Started::Stream { upstream_ms }));
@@ -464,13 +465,7 @@ async fn serve_json(job: Job, mut relay: Box<dyn Relay>, started: oneshot::Sende
     .await;
     let (parsed, upstream_ms) = match answer {
         Ok(answer) => answer,
-        Err(error) => {
-            log_failure(&job.request_id, &error);
-            let code = error.code.to_string();
-            let _ = started.send(Err(error));
-            job.reservation.abandon(code).await;
-            return;
-        }
+        Err(error) => return fail_before_first_byte(job, started, error).await,
     };
     let consumption = match parsed.units {
         Some(units) => Consumption::Units(units),
