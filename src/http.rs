@@ -114,17 +114,17 @@ fn json_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ApiError
 pub async fn read_body_capped(req: &mut Request, limit: usize) -> ApiResult<Vec<u8>> {
     use futures_util::StreamExt;
 
-    if let Some(length) = req.headers().get("Content-Length").ok().flatten() {
-        if length
-            .trim()
-            .parse::<u64>()
-            .map(|n| n > limit as u64)
-            .unwrap_or(false)
-        {
-            return Err(ApiError::payload_too_large(limit));
-        }
+    let declared = req
+        .headers()
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|length| length.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::payload_too_large(limit));
     }
-    let mut body = Vec::new();
+    // Sized once from Content-Length: a large prompt is not copied through doubling buffers.
+    let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize));
     let mut stream = match req.stream() {
         Ok(stream) => stream,
         // No body at all.

@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 
 const DRAIN_SECS: u64 = 3;
 
-/// The settlement-fault story locks the whole database; the other stories of this binary wait
-/// for it rather than fail on it.
-static DATABASE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+/// Some stories need the gateway to themselves (one locks the whole database, one writes to it
+/// from outside, one sends an 11 MiB body): they take this for writing, the others for reading.
+static GATEWAY_ALONE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 fn app() -> TestApp {
     TestApp::with_vars(&[
@@ -55,7 +55,7 @@ async fn usage_rows(user: &User) -> Vec<Value> {
 
 #[tokio::test]
 async fn every_path_waits_for_at_most_two_remote_steps_before_the_upstream() {
-    let _database = DATABASE.read().await;
+    let _turn = GATEWAY_ALONE.read().await;
     let app = app();
     let user = app.funded_user(5.0).await;
     let key = app.create_key(&user.token, &json!({"name": "steps"})).await["key"]
@@ -93,7 +93,7 @@ async fn every_path_waits_for_at_most_two_remote_steps_before_the_upstream() {
 
 #[tokio::test]
 async fn a_client_that_leaves_a_long_stream_is_billed_for_what_was_generated_within_the_drain_window() {
-    let _database = DATABASE.read().await;
+    let _turn = GATEWAY_ALONE.read().await;
     let app = app();
     let user = app.funded_user(5.0).await;
     // Forty chunks a second apart: a 40-second answer.
@@ -187,7 +187,7 @@ for c in conns:
 
 #[tokio::test]
 async fn a_settlement_that_fails_is_retried_until_it_lands() {
-    let _database = DATABASE.write().await;
+    let _turn = GATEWAY_ALONE.write().await;
     let app = app();
     let user = app.funded_user(5.0).await;
     let body = ask(
@@ -220,7 +220,9 @@ async fn a_settlement_that_fails_is_retried_until_it_lands() {
 
 #[tokio::test]
 async fn the_sweeper_charges_a_dead_requests_prompt_and_leaves_a_streaming_one_alone() {
-    let _database = DATABASE.read().await;
+    // It writes to the database from outside the gateway, which makes the gateway's own writes
+    // meanwhile fail as busy: the other stories wait.
+    let _turn = GATEWAY_ALONE.write().await;
     let app = app();
     // A live request: streams for ~20 s, well past the 6-second hold timeout.
     let live = app.funded_user(2.0).await;
@@ -284,7 +286,7 @@ async fn the_sweeper_charges_a_dead_requests_prompt_and_leaves_a_streaming_one_a
 
 #[tokio::test]
 async fn a_schema_stuffed_with_a_document_is_held_and_charged_for_all_of_it() {
-    let _database = DATABASE.read().await;
+    let _turn = GATEWAY_ALONE.read().await;
     let app = app();
     // ~150k tokens hidden in a JSON schema's description, asking for one output token: the
     // Anthropic translation pastes the schema into the system prompt.
@@ -319,7 +321,8 @@ async fn a_schema_stuffed_with_a_document_is_held_and_charged_for_all_of_it() {
 
 #[tokio::test]
 async fn prompts_that_cannot_fit_are_refused_before_anything_is_consumed() {
-    let _database = DATABASE.read().await;
+    // An 11 MiB body is a large share of an isolate's 128 MB: it runs alone.
+    let _turn = GATEWAY_ALONE.write().await;
     let app = app();
     let user = app.new_user().await;
     // 11 MiB to a 128k-token model on Stone's chat.
@@ -376,7 +379,7 @@ async fn prompts_that_cannot_fit_are_refused_before_anything_is_consumed() {
 
 #[tokio::test]
 async fn an_image_request_over_the_rate_limit_gets_the_same_429_as_chat() {
-    let _database = DATABASE.read().await;
+    let _turn = GATEWAY_ALONE.read().await;
     let app = app();
     let user = app.funded_user(1.0).await;
     app.set_plan(user.id, "enterprise", json!({"rpm": 1}))

@@ -49,7 +49,7 @@ pub fn prompt_tokens(request: &ChatRequest) -> u64 {
     let chars: usize = request
         .messages
         .iter()
-        .map(|m| message_content(m).map_or(0, |c| c.text().chars().count()) + tool_call_chars(m))
+        .map(|m| message_content(m).map_or(0, Content::text_chars) + tool_call_chars(m))
         .sum();
     let json_chars = |value: Option<String>| value.map_or(0, |json| json.chars().count());
     let tools = json_chars(request.tools.as_ref().and_then(|t| serde_json::to_string(t).ok()));

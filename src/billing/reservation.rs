@@ -94,6 +94,9 @@ pub struct Ask<'a> {
     pub meter: Meter,
     pub lease_ms: i64,
     pub utc_offset_secs: i64,
+    /// The balance as authentication read it: a hold it can't cover is not even tried (most
+    /// free users have nothing on the balance; their lite requests then write nothing to D1).
+    pub known_balance: Nanos,
 }
 
 /// Why a reservation could not be opened.
@@ -157,10 +160,15 @@ impl Reservation {
             ask.utc_offset_secs,
         );
         let holding = async {
-            if wants_hold {
-                db.place_hold(&new_hold).await.map(Some)
-            } else {
+            if !wants_hold {
                 Ok(None)
+            } else if ask.known_balance < ask.hold {
+                Ok(Some(crate::db::HoldPlaced {
+                    placed: false,
+                    available_before: ask.known_balance.0,
+                }))
+            } else {
+                db.place_hold(&new_hold).await.map(Some)
             }
         };
         let (admitted, held) = join(admitting, holding).await;

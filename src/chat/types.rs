@@ -146,6 +146,23 @@ fn json_kind(value: &Value) -> &'static str {
 
 impl Content {
     /// The text of every text part, joined; images contribute nothing.
+    /// The characters of `text()`, without building it (prompts can be megabytes).
+    pub fn text_chars(&self) -> usize {
+        match self {
+            Content::Text(text) => text.chars().count(),
+            Content::Parts(parts) => {
+                let texts: Vec<usize> = parts
+                    .iter()
+                    .filter_map(|p| match p {
+                        ContentPart::Text { text } => Some(text.chars().count()),
+                        _ => None,
+                    })
+                    .collect();
+                texts.iter().sum::<usize>() + texts.len().saturating_sub(1)
+            }
+        }
+    }
+
     pub fn text(&self) -> String {
         match self {
             Content::Text(text) => text.clone(),

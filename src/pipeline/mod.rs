@@ -196,6 +196,7 @@ pub async fn run(
         meter,
         lease_ms: app.config.lease_secs * 1000,
         utc_offset_secs: app.config.utc_offset_secs,
+        known_balance: Nanos(caller.user.balance_nanos),
     };
 
     let mut timing = call.timing;
