@@ -165,7 +165,7 @@ pub fn error_response(error: &ApiError, family: Family, request_id: &str) -> Res
     }
     let body = error.body(family);
     let mut response = match Response::from_json(&body) {
-        Ok(response) => response.with_status(error.status()),
+        Ok(response) => response.with_status(error.status_in(family)),
         Err(_) => Response::empty()
             .map(|r| r.with_status(500))
             .unwrap_or_else(|_| fallback_response()),

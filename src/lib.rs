@@ -17,6 +17,7 @@ pub mod limits;
 pub mod providers;
 pub mod router;
 pub mod sse;
+pub mod surfaces;
 pub mod time;
 pub mod uploads;
 

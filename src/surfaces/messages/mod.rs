@@ -1,0 +1,4 @@
+//! Anthropic's Messages API for every model.
+
+pub mod types;
+pub mod validate;
