@@ -1,4 +1,5 @@
 //! Anthropic's Messages API for every model.
 
+pub mod native;
 pub mod types;
 pub mod validate;
