@@ -1,5 +1,6 @@
 //! Anthropic's Messages API for every model.
 
 pub mod native;
+pub mod translate;
 pub mod types;
 pub mod validate;
