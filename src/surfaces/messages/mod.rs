@@ -1,6 +1,7 @@
 //! Anthropic's Messages API for every model.
 
 pub mod native;
+pub mod relay;
 pub mod translate;
 pub mod types;
 pub mod validate;
