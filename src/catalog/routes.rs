@@ -13,7 +13,7 @@ use crate::http;
 
 /// `created` for every model in the OpenAI shapes: the catalog carries no release dates, so this
 /// is the date the catalog format was introduced (2025-01-01T00:00:00Z).
-const CATALOG_EPOCH: u64 = 1_735_689_600;
+pub(crate) const CATALOG_EPOCH: u64 = 1_735_689_600;
 
 /// The filters of `GET /api/models`, each optional and case-insensitive.
 #[derive(Debug, Default, Clone)]

@@ -116,7 +116,7 @@ pub fn chat_request(request: &MessagesRequest<'_>, model: &Model) -> ApiResult<T
 }
 
 /// `system` as one string: text blocks joined by blank lines, Claude Code's billing header left out.
-fn system_text(system: &Content<'_>) -> String {
+pub(super) fn system_text(system: &Content<'_>) -> String {
     match system {
         Content::Text(text) => text.to_string(),
         Content::Blocks(blocks) => blocks
