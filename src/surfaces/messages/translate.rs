@@ -171,7 +171,7 @@ fn translate_message(
                         let mut text = String::new();
                         if let Some(content) = content {
                             let mut inner = Vec::new();
-                            for (k, block) in content_blocks(content).iter().enumerate() {
+                            for (k, block) in content.blocks().iter().enumerate() {
                                 user_part(&format!("{path}.content.{k}"), block, &mut inner, warnings)?;
                             }
                             if let Content::Text(t) = content {
@@ -267,14 +267,6 @@ fn translate_message(
         }
     }
     Ok(())
-}
-
-/// A tool result's content as blocks (a string is read as its text by the caller).
-fn content_blocks<'c, 'a>(content: &'c Content<'a>) -> &'c [Block<'a>] {
-    match content {
-        Content::Text(_) => &[],
-        Content::Blocks(blocks) => blocks,
-    }
 }
 
 /// One block of a user turn (or of a tool result) as canonical parts.

@@ -120,7 +120,7 @@ pub fn validate(request: &MessagesRequest<'_>, betas: &Betas, endpoint: Endpoint
 
 fn unit_range(field: &str, value: Option<f64>) -> ApiResult<()> {
     match value {
-        Some(v) if !(0.0..=1.0).contains(&v) || v.is_nan() => {
+        Some(v) if !(0.0..=1.0).contains(&v) => {
             let bound = if v > 1.0 {
                 "less than or equal to 1"
             } else {
