@@ -24,52 +24,70 @@ use crate::providers::errors::safe_message;
 use crate::providers::{anthropic, gemini, openai, StreamItem, StreamTranslator};
 use crate::sse::parser::SseEvent;
 
-// ---- Stand-ins for `src/pipeline/relay.rs` (PIPELINE.md), until it lands on main. Replace this
-// ---- section with `use crate::pipeline::relay::{Bill, Relay, Step, StreamFailure};` and adapt
-// ---- the two impls below to the real signatures.
+// ---- Stand-ins mirroring `src/pipeline/relay.rs` and `billing::reservation::Bill` of main's WIP
+// ---- pipeline (908d3ae), which this branch does not have yet. When merging, delete this section
+// ---- and `use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};` and
+// ---- `use crate::billing::reservation::Bill;` instead: the impls below use only what both have.
 
-/// What the relay says after one upstream event.
-#[derive(Debug, Clone, PartialEq)]
+/// What an upstream event meant for the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Continue,
     Done,
     Failed(StreamFailure),
 }
 
-/// An upstream failure inside a stream, with a message safe to show.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamFailure {
-    pub kind: ErrorKind,
-    pub message: String,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamFailure {
+    /// The upstream reported an error in the stream (message safe to show).
+    Upstream(String),
+    Idle,
+    Cut,
+    /// The stream could not be read or parsed.
+    Broken(String),
 }
 
-impl StreamFailure {
-    pub fn into_error(self) -> ApiError {
-        ApiError::new(self.kind, "upstream_stream_error", self.message)
-    }
+/// A whole (non-streamed) upstream answer, read.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub body: Value,
+    pub usage: Option<TokenUsage>,
+    pub delivered_chars: u64,
+    pub units: Option<u64>,
 }
 
-/// What a finished request used and cost.
+/// What a finished request used and cost (main's `Bill` has `usage()` over its consumption).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bill {
-    pub usage: TokenUsage,
-    pub estimated: bool,
+    pub tokens: TokenUsage,
     pub cost: Nanos,
-    pub mode: BillingMode,
     pub balance_after: Option<Nanos>,
+    pub mode: BillingMode,
+}
+
+impl Bill {
+    pub fn usage(&self) -> TokenUsage {
+        self.tokens
+    }
 }
 
 pub trait Relay {
     fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step;
     fn usage(&self) -> Option<TokenUsage>;
     fn delivered_chars(&self) -> u64;
+    fn saw_finish(&self) -> bool {
+        false
+    }
     fn finish(&mut self, bill: &Bill) -> String;
-    fn shows_bill(&self) -> bool {
+    fn shows_balance(&self) -> bool {
         false
     }
     fn fail(&mut self, error: &ApiError) -> String;
-    fn parse_json(&mut self, body: &str) -> Result<(Value, Option<TokenUsage>, u64), String>;
+    fn parse_json(&mut self, body: &str) -> Result<Parsed, String>;
     fn render_json(&mut self, body: Value, bill: &Bill) -> Value;
+    fn stream_content_type(&self) -> &'static str {
+        "text/event-stream; charset=utf-8"
+    }
 }
 
 // ---- usage in Anthropic's terms
@@ -192,17 +210,6 @@ fn frame(event: &str, data: &str) -> String {
     format!("event: {event}\ndata: {data}\n\n")
 }
 
-/// An upstream error event's `type` as the gateway's kind.
-fn failure_kind(kind: &str) -> ErrorKind {
-    match kind {
-        "overloaded_error" => ErrorKind::Unavailable,
-        "rate_limit_error" => ErrorKind::RateLimited,
-        "timeout_error" => ErrorKind::GatewayTimeout,
-        "invalid_request_error" => ErrorKind::BadRequest,
-        _ => ErrorKind::BadGateway,
-    }
-}
-
 // ---- native
 
 #[derive(Debug, Deserialize)]
@@ -218,6 +225,8 @@ enum NativeEvent<'e> {
     MessageDelta {
         #[serde(default)]
         usage: Option<AnthropicUsage>,
+        #[serde(default)]
+        delta: StopDelta,
     },
     MessageStop {},
     Error {
@@ -233,6 +242,12 @@ enum NativeEvent<'e> {
 struct StartMessage {
     #[serde(default)]
     usage: Option<AnthropicUsage>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StopDelta {
+    #[serde(default)]
+    stop_reason: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -264,6 +279,10 @@ struct TypeOnly<'e> {
 pub struct NativeRelay {
     usage: Option<AnthropicUsage>,
     chars: u64,
+    saw_stop_reason: bool,
+    /// The `type` and (cleaned) message of an upstream `error` event: `fail` reports the
+    /// failure with Anthropic's own type (`overloaded_error`, ...), which its SDKs act on.
+    upstream_error: Option<(String, String)>,
 }
 
 impl NativeRelay {
@@ -287,11 +306,8 @@ impl Relay for NativeRelay {
         }
         let parsed: NativeEvent<'_> = match serde_json::from_str(&event.data) {
             Ok(parsed) => parsed,
-            Err(_) => {
-                return Step::Failed(StreamFailure {
-                    kind: ErrorKind::BadGateway,
-                    message: "The model's provider sent a malformed event.".to_owned(),
-                })
+            Err(e) => {
+                return Step::Failed(StreamFailure::Broken(format!("a malformed Anthropic event: {e}")))
             }
         };
         let mut step = Step::Continue;
@@ -305,7 +321,10 @@ impl Relay for NativeRelay {
                     self.chars += part.chars().count() as u64;
                 }
             }
-            NativeEvent::MessageDelta { usage } => self.record(usage),
+            NativeEvent::MessageDelta { usage, delta } => {
+                self.record(usage);
+                self.saw_stop_reason |= delta.stop_reason.is_some();
+            }
             NativeEvent::MessageStop {} => step = Step::Done,
             NativeEvent::Error { error } => {
                 // `fail` writes the client's error event.
@@ -314,10 +333,13 @@ impl Relay for NativeRelay {
                 } else {
                     safe_message(&error.message)
                 };
-                return Step::Failed(StreamFailure {
-                    kind: failure_kind(&error.kind),
-                    message,
-                });
+                let kind = if error.kind.trim().is_empty() {
+                    "api_error"
+                } else {
+                    &error.kind
+                };
+                self.upstream_error = Some((kind.to_owned(), message.clone()));
+                return Step::Failed(StreamFailure::Upstream(message));
             }
             NativeEvent::Other => {}
         }
@@ -341,16 +363,26 @@ impl Relay for NativeRelay {
         self.chars
     }
 
+    fn saw_finish(&self) -> bool {
+        self.saw_stop_reason
+    }
+
     /// Anthropic's own `message_delta` and `message_stop` already went out.
     fn finish(&mut self, _bill: &Bill) -> String {
         String::new()
     }
 
     fn fail(&mut self, error: &ApiError) -> String {
-        error.anthropic_event()
+        match self.upstream_error.take() {
+            Some((kind, message)) => frame(
+                "error",
+                &json!({"type": "error", "error": {"type": kind, "message": message}}).to_string(),
+            ),
+            None => error.anthropic_event(),
+        }
     }
 
-    fn parse_json(&mut self, body: &str) -> Result<(Value, Option<TokenUsage>, u64), String> {
+    fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
         let value: Value =
             serde_json::from_str(body).map_err(|e| format!("Anthropic's message did not parse: {e}"))?;
         if value.get("type").and_then(Value::as_str) != Some("message") {
@@ -378,7 +410,12 @@ impl Relay for NativeRelay {
                 _ => 0,
             } as u64)
             .sum();
-        Ok((value, usage, chars))
+        Ok(Parsed {
+            body: value,
+            usage,
+            delivered_chars: chars,
+            units: None,
+        })
     }
 
     /// The answer is Anthropic's own, usage included.
@@ -588,12 +625,7 @@ impl Relay for TranslatedRelay {
             match item {
                 StreamItem::Chunk(chunk) => self.chars += self.render.chunk(&chunk, out),
                 StreamItem::Usage(usage) => self.usage = Some(usage_from_chat(&usage)),
-                StreamItem::Error(message) => {
-                    return Step::Failed(StreamFailure {
-                        kind: ErrorKind::BadGateway,
-                        message,
-                    })
-                }
+                StreamItem::Error(message) => return Step::Failed(StreamFailure::Upstream(message)),
                 StreamItem::Done => step = Step::Done,
             }
         }
@@ -610,7 +642,7 @@ impl Relay for TranslatedRelay {
 
     fn finish(&mut self, bill: &Bill) -> String {
         let mut out = String::new();
-        self.render.finish(&bill.usage, &mut out);
+        self.render.finish(&bill.usage(), &mut out);
         out
     }
 
@@ -618,7 +650,11 @@ impl Relay for TranslatedRelay {
         error.anthropic_event()
     }
 
-    fn parse_json(&mut self, body: &str) -> Result<(Value, Option<TokenUsage>, u64), String> {
+    fn saw_finish(&self) -> bool {
+        self.render.stop_reason.is_some()
+    }
+
+    fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
         let completion = match self.wire {
             WireFormat::Openai => openai::parse_completion(body),
             WireFormat::Anthropic => anthropic::parse_completion(body),
@@ -638,12 +674,16 @@ impl Relay for TranslatedRelay {
             })
             .sum::<usize>() as u64;
         let usage = completion.usage.as_ref().map(usage_from_chat);
-        let message = completion_message(&completion, &self.render.id, &self.render.model);
-        Ok((message, usage, chars))
+        Ok(Parsed {
+            body: completion_message(&completion, &self.render.id, &self.render.model),
+            usage,
+            delivered_chars: chars,
+            units: None,
+        })
     }
 
     fn render_json(&mut self, mut body: Value, bill: &Bill) -> Value {
-        body["usage"] = anthropic_usage(&bill.usage);
+        body["usage"] = anthropic_usage(&bill.usage());
         body
     }
 }
@@ -677,8 +717,7 @@ mod tests {
 
     fn bill(usage: TokenUsage) -> Bill {
         Bill {
-            usage,
-            estimated: false,
+            tokens: usage,
             cost: Nanos(1),
             mode: BillingMode::PerToken,
             balance_after: None,
@@ -772,12 +811,17 @@ event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_err
         let Step::Failed(failure) = &steps[1] else {
             panic!("{steps:?}")
         };
-        assert_eq!(failure.kind, ErrorKind::Unavailable);
+        assert_eq!(failure, &StreamFailure::Upstream("Overloaded".into()));
         assert!(
             !out.contains("event: error"),
             "the relay leaves the error frame to `fail`"
         );
-        let end = relay.fail(&failure.clone().into_error());
+        // Whatever error the pipeline makes of it, the client sees Anthropic's own type.
+        let end = relay.fail(&ApiError::new(
+            ErrorKind::BadGateway,
+            "upstream_error",
+            "Overloaded",
+        ));
         assert_eq!(
             frames(&end),
             vec![(
@@ -791,7 +835,40 @@ event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_err
             data: "{not json".into(),
             ..Default::default()
         };
-        assert!(matches!(bad.on_event(&garbage, &mut out), Step::Failed(_)));
+        assert!(matches!(
+            bad.on_event(&garbage, &mut out),
+            Step::Failed(StreamFailure::Broken(_))
+        ));
+        // Without an upstream error event, `fail` renders the pipeline's error.
+        let end = bad.fail(&ApiError::new(
+            ErrorKind::GatewayTimeout,
+            "timeout",
+            "The stream went silent.",
+        ));
+        assert_eq!(frames(&end)[0].1["error"]["type"], "timeout_error");
+    }
+
+    #[test]
+    fn a_finish_is_seen_in_message_delta_or_a_finish_reason() {
+        let mut native = NativeRelay::new();
+        let mut out = String::new();
+        assert!(!native.saw_finish());
+        for event in events(NATIVE_STREAM).iter().take(13) {
+            native.on_event(event, &mut out);
+        }
+        assert!(native.saw_finish(), "message_delta carried the stop reason");
+        let mut translated = TranslatedRelay::new(
+            Box::new(openai::OpenAiStream),
+            WireFormat::Openai,
+            AnthropicRender::new("m", "m", 0),
+        );
+        let finish = SseEvent {
+            data: r#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#.into(),
+            ..Default::default()
+        };
+        assert!(!translated.saw_finish());
+        translated.on_event(&finish, &mut out);
+        assert!(translated.saw_finish());
     }
 
     #[test]
@@ -810,7 +887,12 @@ event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_err
     fn a_native_answer_passes_through_with_its_usage_read() {
         let mut relay = NativeRelay::new();
         let body = r#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-haiku-4-5-20251001","content":[{"type":"text","text":"Hi!"},{"type":"tool_use","id":"t","name":"f","input":{"a":1}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":3,"cache_read_input_tokens":10,"output_tokens":4},"unknown_field":true}"#;
-        let (value, usage, chars) = relay.parse_json(body).unwrap();
+        let Parsed {
+            body: value,
+            usage,
+            delivered_chars: chars,
+            ..
+        } = relay.parse_json(body).unwrap();
         assert_eq!(
             usage.map(|u| (u.input, u.cache_read, u.output)),
             Some((13, 10, 4))
@@ -1063,7 +1145,12 @@ data: [DONE]\n\n";
             WireFormat::Openai,
             AnthropicRender::new("msg_y", "gpt-4o-mini", 0),
         );
-        let (body, usage, chars) = relay.parse_json(upstream).unwrap();
+        let Parsed {
+            body,
+            usage,
+            delivered_chars: chars,
+            ..
+        } = relay.parse_json(upstream).unwrap();
         assert_eq!(usage, Some(TokenUsage::new(30, 12)));
         assert_eq!(chars, (8 + r#"{"city":"Oslo"}"#.len()) as u64);
         let message = relay.render_json(body, &bill(TokenUsage::new(30, 12)));
