@@ -19,7 +19,7 @@ use crate::billing::usage::TokenUsage;
 use crate::billing::BillingMode;
 use crate::catalog::WireFormat;
 use crate::chat::types::{ChatCompletion, ChatCompletionChunk, Usage};
-use crate::error::{ApiError, ErrorKind};
+use crate::error::ApiError;
 use crate::providers::errors::safe_message;
 use crate::providers::{anthropic, gemini, openai, StreamItem, StreamTranslator};
 use crate::sse::parser::SseEvent;
@@ -692,6 +692,7 @@ impl Relay for TranslatedRelay {
 mod tests {
     use super::*;
     use crate::chat::types::{ChunkChoice, Delta, FunctionDelta, ToolCallDelta};
+    use crate::error::ErrorKind;
     use crate::sse::parser::SseParser;
     use serde_json::Map;
 
