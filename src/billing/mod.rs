@@ -3,8 +3,8 @@
 
 pub mod estimate;
 pub mod money;
-pub mod payments;
 pub mod usage;
+pub mod payments;
 
 use crate::catalog::Pricing;
 use money::{token_cost, Nanos};
