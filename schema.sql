@@ -93,7 +93,15 @@ CREATE TABLE IF NOT EXISTS holds (
   status         TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'settled', 'released')),
   charged_nanos  INTEGER,
   created_at     INTEGER NOT NULL,
-  closed_at      INTEGER
+  closed_at      INTEGER,
+  -- For the sweeper: what the prompt alone costs (charged if the request is abandoned), and
+  -- who/what it was for. A streaming request renews `renewed_at` so it is not swept.
+  prompt_cost_nanos INTEGER NOT NULL DEFAULT 0,
+  prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+  model             TEXT NOT NULL DEFAULT '',
+  provider          TEXT NOT NULL DEFAULT '',
+  api_key_id        TEXT,
+  renewed_at        INTEGER
 );
 CREATE INDEX IF NOT EXISTS holds_open_by_user ON holds (user_id) WHERE status = 'open';
 CREATE INDEX IF NOT EXISTS holds_open_by_age ON holds (created_at) WHERE status = 'open';
@@ -122,11 +130,14 @@ CREATE TABLE IF NOT EXISTS usage_events (
   provider       TEXT NOT NULL,
   tokens_in      INTEGER NOT NULL,
   tokens_out     INTEGER NOT NULL,
+  tokens_cached  INTEGER NOT NULL DEFAULT 0,     -- cache reads (part of tokens_in)
+  tokens_cache_write INTEGER NOT NULL DEFAULT 0, -- cache writes (part of tokens_in)
+  tokens_reasoning INTEGER NOT NULL DEFAULT 0,   -- reasoning (part of tokens_out)
   estimated      INTEGER NOT NULL CHECK (estimated IN (0, 1)),
   cost_nanos     INTEGER NOT NULL,             -- what the formula says
   charged_nanos  INTEGER NOT NULL,             -- what was taken (less when capped by the hold)
   billing_mode   TEXT NOT NULL,
-  status         TEXT NOT NULL,                -- ok | upstream_error | cut | timeout
+  status         TEXT NOT NULL,                -- ok | upstream_error | cut | timeout | client_gone | abandoned
   latency_ms     INTEGER NOT NULL,
   created_at     INTEGER NOT NULL
 );

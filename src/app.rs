@@ -1,30 +1,15 @@
-//! What every handler gets: the bindings, the configuration and the request's id.
-
-use std::cell::RefCell;
+//! What every handler gets: the bindings, the configuration and the request's id. Nothing
+//! mutable: what a handler learns (the caller, the limiter's view) it returns.
 
 use worker::{Context, Env};
 
 use crate::config::Config;
-use crate::db::UserRow;
-use crate::limits::policy::Snapshot;
 
 pub struct App {
     pub env: Env,
     pub ctx: Context,
     pub config: Config,
     pub request_id: String,
-    /// The authenticated user, once a handler has authenticated the request.
-    pub caller: RefCell<Option<UserRow>>,
-    /// The limiter's view after this request, for the rate-limit headers; a handler that
-    /// talked to the limiter sets it, otherwise the headers come from a peek.
-    pub rate: RefCell<Option<RateStamp>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct RateStamp {
-    pub snapshot: Snapshot,
-    /// Whether the daily free allowance applies (a lite model's request).
-    pub lite: bool,
 }
 
 impl App {
@@ -35,16 +20,9 @@ impl App {
             ctx,
             config,
             request_id,
-            caller: RefCell::new(None),
-            rate: RefCell::new(None),
         }
     }
-
-    pub fn stamp_rate(&self, snapshot: Snapshot, lite: bool) {
-        *self.rate.borrow_mut() = Some(RateStamp { snapshot, lite });
-    }
 }
-
 /// A `[vars]` value or secret as a string. `[vars]` may hold numbers or booleans in TOML; they
 /// are read as their decimal/text form.
 pub fn env_string(env: &Env, name: &str) -> Option<String> {

@@ -4,6 +4,8 @@
 //! answer a generic 500 and the log says exactly what to fix. Other values fall back to the
 //! documented defaults when unset, and a value that is set but malformed is reported the same way.
 
+use std::collections::HashMap;
+
 use crate::error::{ApiError, ApiResult};
 
 /// `JWT_SECRET` must be at least this many bytes (HS256 wants a key as long as its output).
@@ -42,6 +44,31 @@ pub struct Config {
     pub yandex_client_secret: Option<String>,
     pub yandex_oauth_url: String,
     pub yandex_info_url: String,
+    /// `<ID>_API_KEY` / `<ID>_BASE_URL` of every catalog provider, read once here so nothing
+    /// else reads the environment.
+    pub providers: HashMap<String, ProviderCredentials>,
+    /// How long a stream keeps reading the upstream after its client left, so what is
+    /// generated meanwhile is billed (`DRAIN_AFTER_DISCONNECT_SECS`).
+    pub drain_after_disconnect: std::time::Duration,
+    /// The largest prompt (estimated tokens) free use takes (`MAX_PROMPT_TOKENS_LITE`).
+    pub max_prompt_tokens_lite: u64,
+}
+
+/// A provider's key and base URL from configuration; `api_key` is `None` when unset.
+#[derive(Clone)]
+pub struct ProviderCredentials {
+    pub api_key: Option<String>,
+    pub base_url: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderCredentials {
+    /// Never prints the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderCredentials")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("base_url", &self.base_url)
+            .finish()
+    }
 }
 
 /// YooKassa: the shop's credentials, its API and the rate payments are created at.
@@ -129,6 +156,9 @@ impl Config {
         let lease_secs = number("LEASE_SECS", 900, 10, 86_400) as i64;
         let hold_timeout_secs = number("HOLD_TIMEOUT_SECS", 1800, 1, 7 * 86_400) as i64;
         let email_code_ttl_secs = number("EMAIL_CODE_TTL_SECS", 600, 1, 86_400) as i64;
+        let drain_after_disconnect =
+            std::time::Duration::from_secs(number("DRAIN_AFTER_DISCONNECT_SECS", 20, 0, 25));
+        let max_prompt_tokens_lite = number("MAX_PROMPT_TOKENS_LITE", 32_000, 1, 10_000_000);
         let url = |name: &str, default: &str| {
             get(name)
                 .unwrap_or_else(|| default.to_owned())
@@ -175,7 +205,14 @@ impl Config {
             yandex_client_secret: get("YANDEX_CLIENT_SECRET"),
             yandex_oauth_url: url("YANDEX_OAUTH_URL", "https://oauth.yandex.ru/token"),
             yandex_info_url: url("YANDEX_INFO_URL", "https://login.yandex.ru/info"),
+            providers: provider_credentials(&get),
+            drain_after_disconnect,
+            max_prompt_tokens_lite,
         }
+    }
+
+    pub fn provider(&self, id: &str) -> Option<&ProviderCredentials> {
+        self.providers.get(id)
     }
 
     /// The HS256 key, or a generic 500 whose log line says what to fix.
@@ -200,6 +237,24 @@ impl Config {
     pub fn jwt_secret_problem(&self) -> Option<&str> {
         self.jwt_secret.as_ref().err().map(String::as_str)
     }
+}
+
+fn provider_credentials(get: &dyn Fn(&str) -> Option<String>) -> HashMap<String, ProviderCredentials> {
+    let Ok(catalog) = crate::catalog::Catalog::embedded() else {
+        return HashMap::new();
+    };
+    catalog
+        .providers
+        .iter()
+        .map(|provider| {
+            let prefix = provider.env_prefix();
+            let credentials = ProviderCredentials {
+                api_key: get(&format!("{prefix}_API_KEY")),
+                base_url: get(&format!("{prefix}_BASE_URL")).map(|u| u.trim_end_matches('/').to_owned()),
+            };
+            (provider.id.clone(), credentials)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -122,17 +122,63 @@ pub struct Settlement<'a> {
     pub provider: &'a str,
     pub tokens_in: i64,
     pub tokens_out: i64,
+    pub tokens_cached: i64,
+    pub tokens_cache_write: i64,
+    pub tokens_reasoning: i64,
     pub estimated: bool,
     /// What the formula says.
     pub cost: i64,
-    /// What is taken: the cost, capped at the hold.
-    pub charged: i64,
+    /// What to take: the cost rounded up to the micro-dollar (the balance may cap it).
+    pub to_charge: i64,
     pub billing_mode: &'a str,
     pub status: &'a str,
     pub latency_ms: i64,
     pub detail: &'a str,
     pub has_hold: bool,
     pub now: i64,
+}
+
+/// What a settlement left: the balance after it, and what was taken.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Settled {
+    pub balance: i64,
+    pub charged: i64,
+}
+
+/// A hold about to be placed, with what the sweeper needs if its request never settles.
+#[derive(Debug, Clone)]
+pub struct NewHold<'a> {
+    pub request_id: &'a str,
+    pub user_id: i64,
+    pub amount: i64,
+    /// What the prompt alone costs: charged if the request is abandoned (the upstream was
+    /// called and bills its input).
+    pub prompt_cost: i64,
+    pub prompt_tokens: i64,
+    pub model: &'a str,
+    pub provider: &'a str,
+    pub api_key_id: Option<&'a str>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct HoldPlaced {
+    pub placed: bool,
+    /// The balance minus the user's other open holds, before this one.
+    pub available_before: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StaleHold {
+    pub request_id: String,
+    pub user_id: i64,
+    pub amount_nanos: i64,
+    pub prompt_cost_nanos: i64,
+    pub prompt_tokens: i64,
+    pub model: String,
+    pub provider: String,
+    pub api_key_id: Option<String>,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -157,6 +203,82 @@ pub struct EmailCodeRow {
 macro_rules! user_columns {
     () => {
         "id, email, password_hash, plan, balance_nanos, token_version, plan_expires_at, limits_override, created_at"
+    };
+}
+
+/// A user with their effective plan row (and, for an API key, the key), read in one query: the
+/// whole of authentication is one D1 round trip.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallerRow {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub plan: String,
+    pub balance_nanos: i64,
+    pub token_version: i64,
+    pub plan_expires_at: Option<i64>,
+    pub limits_override: Option<String>,
+    pub created_at: i64,
+    pub p_id: String,
+    pub p_name: String,
+    pub p_daily_lite_requests: i64,
+    pub p_rpm: i64,
+    pub p_tpm: i64,
+    pub p_concurrent_requests: i64,
+    pub p_max_output_tokens: i64,
+    pub p_system_prompt_allowed: i64,
+    #[serde(default)]
+    pub key_id: Option<String>,
+    #[serde(default)]
+    pub key_models: Option<String>,
+    #[serde(default)]
+    pub key_expires_at: Option<i64>,
+    #[serde(default)]
+    pub key_last_used_at: Option<i64>,
+}
+
+impl CallerRow {
+    pub fn split(self) -> (UserRow, PlanRow) {
+        let plan = PlanRow {
+            id: self.p_id,
+            name: self.p_name,
+            daily_lite_requests: self.p_daily_lite_requests,
+            rpm: self.p_rpm,
+            tpm: self.p_tpm,
+            concurrent_requests: self.p_concurrent_requests,
+            max_output_tokens: self.p_max_output_tokens,
+            system_prompt_allowed: self.p_system_prompt_allowed,
+        };
+        let user = UserRow {
+            id: self.id,
+            email: self.email,
+            password_hash: self.password_hash,
+            plan: self.plan,
+            balance_nanos: self.balance_nanos,
+            token_version: self.token_version,
+            plan_expires_at: self.plan_expires_at,
+            limits_override: self.limits_override,
+            created_at: self.created_at,
+        };
+        (user, plan)
+    }
+}
+
+/// The caller's columns: the user's, then the plan in force (a lapsed month falls back to
+/// `payg` with money on the balance, else `free`; `limits::plan::plan_in_force` is the same rule).
+macro_rules! caller_columns {
+    () => {
+        "u.id, u.email, u.password_hash, u.plan, u.balance_nanos, u.token_version, u.plan_expires_at, u.limits_override, u.created_at,
+         p.id AS p_id, p.name AS p_name, p.daily_lite_requests AS p_daily_lite_requests, p.rpm AS p_rpm, p.tpm AS p_tpm,
+         p.concurrent_requests AS p_concurrent_requests, p.max_output_tokens AS p_max_output_tokens, p.system_prompt_allowed AS p_system_prompt_allowed"
+    };
+}
+
+macro_rules! plan_in_force_join {
+    () => {
+        " JOIN plans p ON p.id = CASE WHEN u.plan_expires_at IS NOT NULL AND u.plan_expires_at <= ?2
+                                     THEN CASE WHEN u.balance_nanos > 0 THEN 'payg' ELSE 'free' END
+                                     ELSE u.plan END"
     };
 }
 
@@ -196,6 +318,37 @@ impl Db {
             .await
             .map_err(db_error("write"))?;
         Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
+    }
+
+    // ---- callers (authentication in one round trip)
+
+    pub async fn caller_by_user_id(&self, user_id: i64, now: i64) -> ApiResult<Option<CallerRow>> {
+        self.first(
+            concat!(
+                "SELECT ",
+                caller_columns!(),
+                " FROM users u",
+                plan_in_force_join!(),
+                " WHERE u.id = ?1"
+            ),
+            &[int(user_id), int(now)],
+        )
+        .await
+    }
+
+    pub async fn caller_by_key_hash(&self, key_hash: &str, now: i64) -> ApiResult<Option<CallerRow>> {
+        self.first(
+            concat!(
+                "SELECT ",
+                caller_columns!(),
+                ", k.id AS key_id, k.models AS key_models, k.expires_at AS key_expires_at, k.last_used_at AS key_last_used_at
+                 FROM api_keys k JOIN users u ON u.id = k.user_id",
+                plan_in_force_join!(),
+                " WHERE k.key_hash = ?1"
+            ),
+            &[text(key_hash), int(now)],
+        )
+        .await
     }
 
     // ---- plans
@@ -450,20 +603,60 @@ impl Db {
 
     // ---- money: holds, settlement, credits
 
-    /// Reserves `amount` for a request if the user's available balance (balance minus open
-    /// holds) covers it. One conditional statement: concurrent holds can never together exceed
-    /// the balance. Returns whether the hold was placed.
-    pub async fn place_hold(&self, request_id: &str, user_id: i64, amount: i64, now: i64) -> ApiResult<bool> {
-        let placed = self
-            .execute(
-                "INSERT INTO holds (request_id, user_id, amount_nanos, created_at)
-                 SELECT ?1, ?2, ?3, ?4
-                 WHERE (SELECT balance_nanos FROM users WHERE id = ?2)
-                     - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?2 AND status = 'open') >= ?3",
-                &[text(request_id), int(user_id), int(amount), int(now)],
-            )
-            .await?;
-        Ok(placed == 1)
+    /// Reserves `hold.amount` for a request if the user's available balance (balance minus open
+    /// holds) covers it, and reads the available balance after, in one round trip. The insert
+    /// is one conditional statement: concurrent holds can never together exceed the balance.
+    pub async fn place_hold(&self, hold: &NewHold<'_>) -> ApiResult<HoldPlaced> {
+        let insert = self.statement(
+            "INSERT INTO holds (request_id, user_id, amount_nanos, prompt_cost_nanos, prompt_tokens, model, provider, api_key_id, created_at, renewed_at)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9
+             WHERE (SELECT balance_nanos FROM users WHERE id = ?2)
+                 - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?2 AND status = 'open') >= ?3",
+            &[
+                text(hold.request_id),
+                int(hold.user_id),
+                int(hold.amount),
+                int(hold.prompt_cost),
+                int(hold.prompt_tokens),
+                text(hold.model),
+                text(hold.provider),
+                opt_text(hold.api_key_id),
+                int(hold.now),
+            ],
+        )?;
+        let available = self.statement(
+            "SELECT balance_nanos - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?1 AND status = 'open') AS available FROM users WHERE id = ?1",
+            &[int(hold.user_id)],
+        )?;
+        let results = self
+            .0
+            .batch(vec![insert, available])
+            .await
+            .map_err(db_error("batch"))?;
+        if let Some(error) = results.iter().find_map(|r| r.error()) {
+            return Err(ApiError::internal(format!("D1 batch: {error}")));
+        }
+        let placed = results
+            .first()
+            .and_then(|r| r.meta().ok().flatten())
+            .and_then(|m| m.changes)
+            .unwrap_or(0)
+            == 1;
+        #[derive(Deserialize)]
+        struct Available {
+            available: i64,
+        }
+        let after = results
+            .get(1)
+            .map(|r| r.results::<Available>())
+            .transpose()
+            .map_err(db_error("rows"))?
+            .and_then(|rows| rows.into_iter().next())
+            .map_or(0, |row| row.available);
+        Ok(HoldPlaced {
+            placed,
+            available_before: if placed { after + hold.amount } else { after },
+        })
     }
 
     /// The balance minus open holds.
@@ -479,7 +672,7 @@ impl Db {
         Ok(available.unwrap_or(0))
     }
 
-    /// Releases an open hold without charging (the upstream failed before answering).
+    /// Releases an open hold without charging (the request never reached the model).
     pub async fn release_hold(&self, request_id: &str, now: i64) -> ApiResult<bool> {
         Ok(self
             .execute(
@@ -490,15 +683,46 @@ impl Db {
             == 1)
     }
 
-    /// Settles a request in one atomic batch: the usage row, the ledger row and the balance
-    /// change when something is charged, and the hold closed. Every statement is conditional on
-    /// the hold still being open (or, with no hold, on the usage row being new), so a repeated
-    /// settlement changes nothing.
-    pub async fn settle(&self, settlement: &Settlement<'_>) -> ApiResult<()> {
+    /// A request still streaming says so, so the sweeper leaves its hold alone.
+    pub async fn renew_hold(&self, request_id: &str, now: i64) -> ApiResult<()> {
+        self.execute(
+            "UPDATE holds SET renewed_at = ?2 WHERE request_id = ?1 AND status = 'open'",
+            &[text(request_id), int(now)],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Settles a request in one atomic batch and returns the balance after it: the charge
+    /// (the cost rounded up to the micro-dollar, at most what the balance has beyond the user's
+    /// other open holds, so it may exceed this request's hold but never makes anything
+    /// negative), the balance change, the hold closed and the usage row with what was taken.
+    /// Every statement is conditional on the hold still being open (or, with no hold, on the
+    /// usage row being new), so a repeated settlement changes nothing.
+    pub async fn settle(&self, settlement: &Settlement<'_>) -> ApiResult<Settled> {
         let s = settlement;
-        let usage = self.statement(
-            "INSERT OR IGNORE INTO usage_events (request_id, user_id, api_key_id, model, provider, tokens_in, tokens_out, estimated, cost_nanos, charged_nanos, billing_mode, status, latency_ms, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        let mut statements = Vec::with_capacity(5);
+        if s.has_hold {
+            statements.push(self.statement(
+                "INSERT OR IGNORE INTO ledger (user_id, kind, amount_nanos, balance_after_nanos, reference, detail, created_at)
+                 SELECT ?1, 'charge', -c.amount, u.balance_nanos - c.amount, ?3, ?4, ?5
+                 FROM users u, (SELECT MAX(0, MIN(?2, (SELECT balance_nanos FROM users WHERE id = ?1)
+                                    - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?1 AND status = 'open' AND request_id != ?3))) AS amount) c
+                 WHERE u.id = ?1 AND c.amount > 0 AND EXISTS (SELECT 1 FROM holds WHERE request_id = ?3 AND status = 'open')",
+                &[int(s.user_id), int(s.to_charge), text(s.request_id), text(s.detail), int(s.now)],
+            )?);
+            statements.push(self.statement(
+                "UPDATE users SET balance_nanos = balance_nanos
+                     + COALESCE((SELECT amount_nanos FROM ledger WHERE kind = 'charge' AND reference = ?2), 0)
+                 WHERE id = ?1 AND EXISTS (SELECT 1 FROM holds WHERE request_id = ?2 AND status = 'open')",
+                &[int(s.user_id), text(s.request_id)],
+            )?);
+        }
+        statements.push(self.statement(
+            "INSERT OR IGNORE INTO usage_events (request_id, user_id, api_key_id, model, provider, tokens_in, tokens_out, tokens_cached, tokens_cache_write, tokens_reasoning, estimated, cost_nanos, charged_nanos, billing_mode, status, latency_ms, created_at)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+                    COALESCE(-(SELECT amount_nanos FROM ledger WHERE kind = 'charge' AND reference = ?1), 0), ?13, ?14, ?15, ?16
+             WHERE ?17 = 0 OR EXISTS (SELECT 1 FROM holds WHERE request_id = ?1 AND status = 'open')",
             &[
                 text(s.request_id),
                 int(s.user_id),
@@ -507,42 +731,50 @@ impl Db {
                 text(s.provider),
                 int(s.tokens_in),
                 int(s.tokens_out),
+                int(s.tokens_cached),
+                int(s.tokens_cache_write),
+                int(s.tokens_reasoning),
                 int(i64::from(s.estimated)),
                 int(s.cost),
-                int(s.charged),
                 text(s.billing_mode),
                 text(s.status),
                 int(s.latency_ms),
                 int(s.now),
+                int(i64::from(s.has_hold)),
             ],
-        )?;
-        if !s.has_hold {
-            return self.batch(vec![usage]).await.map(|_| ());
+        )?);
+        if s.has_hold {
+            statements.push(self.statement(
+                "UPDATE holds SET status = 'settled', closed_at = ?2,
+                     charged_nanos = COALESCE(-(SELECT amount_nanos FROM ledger WHERE kind = 'charge' AND reference = ?1), 0)
+                 WHERE request_id = ?1 AND status = 'open'",
+                &[text(s.request_id), int(s.now)],
+            )?);
         }
-        let ledger = self.statement(
-            "INSERT OR IGNORE INTO ledger (user_id, kind, amount_nanos, balance_after_nanos, reference, detail, created_at)
-             SELECT ?1, 'charge', -?2, u.balance_nanos - ?2, ?3, ?4, ?5 FROM users u
-             WHERE u.id = ?1 AND ?2 > 0 AND EXISTS (SELECT 1 FROM holds WHERE request_id = ?3 AND status = 'open')",
-            &[int(s.user_id), int(s.charged), text(s.request_id), text(s.detail), int(s.now)],
-        )?;
-        let balance = self.statement(
-            "UPDATE users SET balance_nanos = balance_nanos - ?2
-             WHERE id = ?1 AND EXISTS (SELECT 1 FROM holds WHERE request_id = ?3 AND status = 'open')",
-            &[int(s.user_id), int(s.charged), text(s.request_id)],
-        )?;
-        let close = self.statement(
-            "UPDATE holds SET status = 'settled', charged_nanos = ?2, closed_at = ?3 WHERE request_id = ?1 AND status = 'open'",
-            &[text(s.request_id), int(s.charged), int(s.now)],
-        )?;
-        self.batch(vec![usage, ledger, balance, close]).await.map(|_| ())
+        statements.push(self.statement(
+            "SELECT u.balance_nanos AS balance, COALESCE((SELECT charged_nanos FROM usage_events WHERE request_id = ?2), 0) AS charged
+             FROM users u WHERE u.id = ?1",
+            &[int(s.user_id), text(s.request_id)],
+        )?);
+        let results = self.0.batch(statements).await.map_err(db_error("batch"))?;
+        if let Some(error) = results.iter().find_map(|r| r.error()) {
+            return Err(ApiError::internal(format!("D1 batch: {error}")));
+        }
+        results
+            .last()
+            .map(|r| r.results::<Settled>())
+            .transpose()
+            .map_err(db_error("rows"))?
+            .and_then(|rows| rows.into_iter().next())
+            .ok_or_else(|| ApiError::internal("settle: the user vanished"))
     }
 
-    /// Releases every hold still open after `older_than` (its worker died mid-request): the
-    /// money is freed, nothing is charged. Returns how many were released.
-    pub async fn release_stale_holds(&self, older_than: i64, now: i64) -> ApiResult<usize> {
-        self.execute(
-            "UPDATE holds SET status = 'released', charged_nanos = 0, closed_at = ?2 WHERE status = 'open' AND created_at < ?1",
-            &[int(older_than), int(now)],
+    /// Open holds not renewed since `older_than`: requests whose worker died.
+    pub async fn stale_holds(&self, older_than: i64, limit: i64) -> ApiResult<Vec<StaleHold>> {
+        self.all(
+            "SELECT request_id, user_id, amount_nanos, prompt_cost_nanos, prompt_tokens, model, provider, api_key_id, created_at FROM holds
+             WHERE status = 'open' AND COALESCE(renewed_at, created_at) < ?1 ORDER BY created_at LIMIT ?2",
+            &[int(older_than), int(limit)],
         )
         .await
     }

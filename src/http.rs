@@ -8,7 +8,7 @@ use worker::{Headers, Request, Response};
 use crate::error::{ApiError, ApiResult, ErrorKind, Family};
 
 const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, X-Request-Id, OpenAI-Organization, OpenAI-Project, X-Stainless-Lang, X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, X-Stainless-Runtime, X-Stainless-Runtime-Version, X-Stainless-Retry-Count, X-Stainless-Timeout";
-const CORS_EXPOSE_HEADERS: &str = "X-Request-Id, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens";
+const CORS_EXPOSE_HEADERS: &str = "X-Request-Id, Retry-After, Server-Timing, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens";
 
 /// A fresh random id such as `req_4f9c…` (24 hex digits).
 pub fn new_request_id() -> String {
@@ -188,6 +188,7 @@ fn fallback_response() -> Response {
 pub fn add_cors(headers: &mut Headers) {
     let _ = headers.set("Access-Control-Allow-Origin", "*");
     let _ = headers.set("Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+    let _ = headers.set("Timing-Allow-Origin", "*");
 }
 
 /// The answer to a CORS preflight for a route that allows `methods`.

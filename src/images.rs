@@ -2,21 +2,23 @@
 //! the provider's OpenAI-compatible images endpoint and charged the model's per-image price for
 //! each image returned, through the same admission, hold and ledger as chat.
 
-use futures_channel::oneshot;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 use crate::app::App;
-use crate::auth::{authenticate, Principal};
+use crate::auth::Principal;
 use crate::billing::money::Nanos;
-use crate::catalog::{Catalog, Model, Pricing};
-use crate::db::{Db, Settlement};
-use crate::error::{ApiError, ApiResult, ErrorKind};
-use crate::limits::client;
+use crate::billing::reservation::{Bill, Consumption};
+use crate::billing::usage::TokenUsage;
+use crate::catalog::{Catalog, Pricing};
+use crate::error::{ApiError, ApiResult};
+use crate::http;
+use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
+use crate::pipeline::{self, Call, Price};
 use crate::providers::openai::auth_header;
-use crate::providers::{call, errors, Upstream, UpstreamRequest};
-use crate::{http, time};
+use crate::providers::{Upstream, UpstreamRequest};
+use crate::sse::parser::SseEvent;
 
 const MAX_IMAGES: u32 = 10;
 const MAX_PROMPT_CHARS: usize = 4000;
@@ -89,23 +91,56 @@ impl ImageRequest {
     }
 }
 
-struct ImageJob {
-    env: Env,
-    request_id: String,
-    principal: Principal,
-    model: &'static Model,
-    upstream: Upstream,
-    upstream_request: UpstreamRequest,
-    per_image: Nanos,
-    hold: Nanos,
-    lease: client::Lease,
-    first_byte: std::time::Duration,
-    started_ms: u64,
+/// The images answer: OpenAI's body as the provider sent it, with what was charged.
+struct ImagesRelay {
+    provider: String,
 }
 
-pub async fn generate(mut req: Request, app: &App) -> ApiResult<Response> {
-    let db = Db::from_env(&app.env)?;
-    let principal = authenticate(&req, app, &db).await?;
+impl Relay for ImagesRelay {
+    fn on_event(&mut self, _event: &SseEvent, _out: &mut String) -> Step {
+        Step::Failed(StreamFailure::Broken("images are never streamed".into()))
+    }
+
+    fn usage(&self) -> Option<TokenUsage> {
+        None
+    }
+
+    fn delivered_chars(&self) -> u64 {
+        0
+    }
+
+    fn finish(&mut self, _bill: &Bill) -> String {
+        String::new()
+    }
+
+    fn fail(&mut self, error: &ApiError) -> String {
+        error.body(crate::error::Family::OpenAi).to_string()
+    }
+
+    fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
+        let value: Value =
+            serde_json::from_str(body).map_err(|e| format!("{}: images: {e}", self.provider))?;
+        let images = value["data"].as_array().map_or(0, Vec::len) as u64;
+        Ok(Parsed {
+            body: value,
+            usage: None,
+            delivered_chars: 0,
+            units: Some(images),
+        })
+    }
+
+    fn render_json(&mut self, mut body: Value, bill: &Bill) -> Value {
+        let images = match bill.consumption {
+            Consumption::Units(units) => units,
+            Consumption::Tokens { .. } => 0,
+        };
+        body["usage"] =
+            json!({"images": images, "cost_usd": bill.cost.as_usd_f64(), "billing_mode": bill.mode.as_str()});
+        body
+    }
+}
+
+pub async fn generate(mut req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let body: ImageRequest = http::read_json(&mut req, app.config.max_json_body_bytes).await?;
     let n = body.validate()?;
     let catalog = Catalog::embedded()?;
@@ -127,7 +162,7 @@ pub async fn generate(mut req: Request, app: &App) -> ApiResult<Response> {
     let provider = catalog
         .provider(&model.provider)
         .ok_or_else(|| ApiError::internal("model without provider"))?;
-    let upstream = Upstream::resolve(app, provider, model)?;
+    let upstream = Upstream::resolve(&app.config, provider, model)?;
     let mut payload = json!({"model": model.upstream_id, "prompt": body.prompt, "n": n});
     if let Some(size) = &body.size {
         payload["size"] = json!(size);
@@ -144,126 +179,30 @@ pub async fn generate(mut req: Request, app: &App) -> ApiResult<Response> {
         ],
         body: payload.to_string(),
     };
-
-    let now = time::now_secs();
-    let plan = crate::limits::plan::effective(&db, &principal.user, now).await?;
-    let request_id = app.request_id.clone();
-    let (admission, lease) = client::admit(app, principal.user.id, plan.limits(), false, 0).await?;
-    if admission.refused.is_some() {
-        let wait = u64::try_from((admission.retry_after_ms + 999) / 1000)
-            .unwrap_or(1)
-            .max(1);
-        return Err(ApiError::new(
-            ErrorKind::RateLimited,
-            "rate_limit_exceeded",
-            format!("Rate limit reached; retry after {wait} s."),
-        )
-        .with_retry_after(wait));
-    }
-    let hold = Nanos(per_image.0.saturating_mul(i64::from(n)).saturating_mul(1000));
-    let per_image = Nanos(per_image.0.saturating_mul(1000));
-    if !db.place_hold(&request_id, principal.user.id, hold.0, now).await? {
-        lease.refund(&app.env).await;
-        let available = Nanos(db.available_balance(principal.user.id).await?);
-        return Err(ApiError::new(
-            ErrorKind::PaymentRequired,
-            "insufficient_quota",
-            format!(
-                "Insufficient balance: ${:.6} available, {n} image(s) of `{}` cost ${:.6}. Top up to continue.",
-                available.as_usd_f64(),
-                model.id,
-                hold.as_usd_f64()
-            ),
-        )
-        .with_detail("plan", plan.id.clone())
-        .with_detail("tier", model.tier.as_str())
-        .with_detail("need_balance", true));
-    }
-
-    let job = ImageJob {
-        env: app.env.clone(),
-        request_id,
-        principal,
+    // Micro-USD per image → nano-USD.
+    let price = Nanos(per_image.0.saturating_mul(1000));
+    let call = Call {
         model,
-        upstream,
-        upstream_request,
-        per_image,
-        hold,
-        lease,
-        first_byte: app.config.upstream_first_byte_timeout,
-        started_ms: time::now_ms(),
+        upstream: upstream.clone(),
+        stream: false,
+        requested_max_output: None,
+        prompt_tokens: 0,
+        prompt_param: "prompt",
+        price: Price::PerUnit {
+            price,
+            units: u64::from(n),
+        },
+        what: format!("{n} image(s) of `{}`", model.id),
     };
-    // Under wait_until: a client that leaves still gets billed for the images made.
-    let (tx, rx) = oneshot::channel();
-    app.ctx.wait_until(async move {
-        let _ = tx.send(run(&job).await);
-    });
-    match rx.await {
-        Ok(Ok(body)) => http::json(200, &body),
-        Ok(Err(error)) => Err(error),
-        Err(_) => Err(ApiError::internal("the image task ended without answering")),
-    }
-}
-
-async fn run(job: &ImageJob) -> ApiResult<Value> {
-    let outcome = async {
-        let mut response = call::send(&job.upstream, &job.upstream_request, job.first_byte).await?;
-        let text = response
-            .text()
-            .await
-            .map_err(|e| errors::unreachable(&job.upstream.provider.id, e))?;
-        serde_json::from_str::<Value>(&text).map_err(|e| {
-            ApiError::new(
-                ErrorKind::BadGateway,
-                "upstream_error",
-                "The model's provider sent an unreadable answer.",
-            )
-            .with_internal(format!("images: {e}"))
-        })
-    }
-    .await;
-    let images = outcome
-        .as_ref()
-        .ok()
-        .and_then(|b| b["data"].as_array())
-        .map_or(0, Vec::len);
-    let cost = Nanos(job.per_image.0.saturating_mul(images as i64));
-    let charged = Nanos(cost.0.min(job.hold.0));
-    let status = if outcome.is_ok() { "ok" } else { "upstream_error" };
-    let detail = json!({"model": job.model.id, "images": images}).to_string();
-    let settled = async {
-        let db = Db::from_env(&job.env)?;
-        if images == 0 {
-            db.release_hold(&job.request_id, time::now_secs()).await?;
-        }
-        db.settle(&Settlement {
-            request_id: &job.request_id,
-            user_id: job.principal.user.id,
-            api_key_id: job.principal.api_key_id(),
-            model: &job.model.id,
-            provider: &job.upstream.provider.id,
-            tokens_in: 0,
-            tokens_out: 0,
-            estimated: false,
-            cost: cost.0,
-            charged: charged.0,
-            billing_mode: "per_image",
-            status,
-            latency_ms: i64::try_from(time::now_ms().saturating_sub(job.started_ms)).unwrap_or(i64::MAX),
-            detail: &detail,
-            has_hold: images > 0,
-            now: time::now_secs(),
-        })
-        .await
-    }
-    .await;
-    if images == 0 {
-        job.lease.refund(&job.env).await;
-    } else {
-        job.lease.release(&job.env, 0).await;
-    }
-    settled?;
-    let mut body = outcome?;
-    body["usage"] = json!({"images": images, "cost_usd": charged.as_usd_f64(), "billing_mode": "per_image"});
-    Ok(body)
+    let relay = ImagesRelay {
+        provider: upstream.provider.id.clone(),
+    };
+    pipeline::run(
+        app,
+        principal,
+        call,
+        &|_| Ok(upstream_request.clone()),
+        Box::new(relay),
+    )
+    .await
 }

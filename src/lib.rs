@@ -14,6 +14,7 @@ pub mod health;
 pub mod http;
 pub mod images;
 pub mod limits;
+pub mod pipeline;
 pub mod providers;
 pub mod router;
 pub mod sse;
@@ -30,60 +31,39 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let request_id = http::new_request_id();
     let family = Family::of_path(&req.path());
     let app = app::App::new(env, ctx, request_id);
-    let mut response = match router::handle(req, &app).await {
+    let response = match router::handle(req, &app).await {
         Ok(response) => response,
         Err(error) => http::error_response(&error, family, &app.request_id),
     };
-    for (name, value) in rate_headers(&app).await {
-        let _ = response.headers_mut().set(name, &value);
-    }
     Ok(http::finish(response, &app.request_id))
 }
 
-/// The rate-limit headers of an authenticated response: from what the handler learned from the
-/// limiter, or from a peek at it. A failure to read them costs the headers, not the response.
-async fn rate_headers(app: &app::App) -> Vec<(&'static str, String)> {
-    let now_ms = time::now_ms() as i64;
-    let stamp = *app.rate.borrow();
-    if let Some(stamp) = stamp {
-        return limits::headers::for_snapshot(&stamp.snapshot, now_ms, stamp.lite);
-    }
-    let caller = app.caller.borrow().clone();
-    let Some(user) = caller else { return Vec::new() };
-    let peeked = async {
-        let db = db::Db::from_env(&app.env)?;
-        let plan = limits::plan::effective(&db, &user, time::now_secs()).await?;
-        let day = time::day_at(now_ms, app.config.utc_offset_secs);
-        limits::client::peek(&app.env, user.id, plan.limits(), &day).await
-    }
-    .await;
-    match peeked {
-        Ok(peek) => limits::headers::for_snapshot(&peek.snapshot, now_ms, true),
-        Err(error) => {
-            worker::console_error!(
-                "[{}] rate-limit headers unavailable: {:?}",
-                app.request_id,
-                error.internal
-            );
-            Vec::new()
-        }
-    }
-}
-
-/// The cron trigger: releases holds whose request never settled (a worker killed mid-request).
+/// The cron trigger: settles holds whose request stopped renewing them (a worker killed
+/// mid-request) at the prompt's cost, never releasing them for free.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let config = config::Config::load(&|name| app::env_string(&env, name));
     let now = time::now_secs();
     let swept = async {
-        db::Db::from_env(&env)?
-            .release_stale_holds(now - config.hold_timeout_secs, now)
-            .await
+        let db = db::Db::from_env(&env)?;
+        let stale = db.stale_holds(now - config.hold_timeout_secs, 500).await?;
+        let mut settled = 0;
+        for hold in &stale {
+            match billing::reservation::settle_abandoned(&db, hold, now).await {
+                Ok(()) => settled += 1,
+                Err(error) => worker::console_error!(
+                    "sweeper: hold {} not settled: {:?}",
+                    hold.request_id,
+                    error.internal
+                ),
+            }
+        }
+        error::ApiResult::Ok(settled)
     }
     .await;
     match swept {
         Ok(0) => {}
-        Ok(n) => worker::console_log!("sweeper: released {n} stale hold(s)"),
+        Ok(n) => worker::console_log!("sweeper: settled {n} abandoned hold(s) at their prompt's cost"),
         Err(error) => worker::console_error!("sweeper failed: {:?}", error.internal),
     }
 }

@@ -4,7 +4,7 @@ use worker::{Method, Request, Response};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::{admin, auth, billing, catalog, chat, health, http, images, uploads};
+use crate::{admin, auth, billing, catalog, chat, health, http, images, limits, pipeline, uploads};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -118,6 +118,29 @@ pub fn resolve<'a>(method: &Method, path: &'a str) -> ApiResult<Route<'a>> {
         .ok_or_else(|| ApiError::method_not_allowed(method.as_ref(), path, &allowed_methods(&routes)))
 }
 
+impl Route<'_> {
+    /// Whether the route serves an authenticated caller (the router authenticates it once and
+    /// adds the rate-limit headers to its answer).
+    pub fn needs_caller(&self) -> bool {
+        !matches!(
+            self,
+            Route::Health
+                | Route::StoneModels
+                | Route::Register
+                | Route::Login
+                | Route::GoogleSignIn
+                | Route::YandexSignIn
+                | Route::SendCode
+                | Route::VerifyEmail
+                | Route::CompleteRegistration
+                | Route::AdminCredit(_)
+                | Route::AdminPlan(_)
+                | Route::AdminUsers
+                | Route::YooKassaWebhook
+        )
+    }
+}
+
 pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
     let path = req.path();
     let method = req.method();
@@ -133,38 +156,75 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
     if route != Route::Health {
         app.config.check()?;
     }
-    match route {
-        Route::Health => health::check(app).await,
-        Route::StoneModels => catalog::routes::handle_stone_list(&req),
-        Route::OpenAiModels => catalog::routes::handle_openai_list(req, app).await,
-        Route::OpenAiModel(id) => catalog::routes::handle_openai_get(req, app, id).await,
-        Route::Register => auth::routes::register(req, app).await,
-        Route::Login => auth::routes::login(req, app).await,
-        Route::GoogleSignIn => auth::oauth::google(req, app).await,
-        Route::YandexSignIn => auth::oauth::yandex(req, app).await,
-        Route::ChangePassword => auth::routes::change_password(req, app).await,
-        Route::LogoutAll => auth::routes::logout_all(req, app).await,
-        Route::SendCode => auth::email_code::send_code(req, app).await,
-        Route::VerifyEmail => auth::email_code::verify_email(req, app).await,
-        Route::CompleteRegistration => auth::email_code::complete_registration(req, app).await,
-        Route::Me => auth::routes::me(req, app).await,
-        Route::ListKeys => auth::apikeys::list(req, app).await,
-        Route::CreateKey => auth::apikeys::create(req, app).await,
-        Route::RevokeKey(id) => auth::apikeys::revoke(req, app, id).await,
-        Route::ChatCompletions => chat::completions(req, app).await,
-        Route::StoneChat => chat::stone_chat(req, app).await,
-        Route::AdminCredit(id) => admin::credit(req, app, id).await,
-        Route::AdminPlan(id) => admin::set_plan(req, app, id).await,
-        Route::AdminUsers => admin::find_users(req, app).await,
-        Route::ImageGenerations => images::generate(req, app).await,
-        Route::Upload => uploads::upload(req, app).await,
-        Route::ListFiles => uploads::list(req, app).await,
-        Route::GetFile(id) => uploads::get(req, app, id).await,
-        Route::DeleteFile(id) => uploads::delete(req, app, id).await,
-        Route::Topup => billing::payments::topup(req, app).await,
-        Route::YooKassaWebhook => billing::payments::webhook(req, app).await,
-        Route::BillingHistory => billing::payments::history(req, app).await,
+    if !route.needs_caller() {
+        return match route {
+            Route::Health => health::check(app).await,
+            Route::StoneModels => catalog::routes::handle_stone_list(&req),
+            Route::Register => auth::routes::register(req, app).await,
+            Route::Login => auth::routes::login(req, app).await,
+            Route::GoogleSignIn => auth::oauth::google(req, app).await,
+            Route::YandexSignIn => auth::oauth::yandex(req, app).await,
+            Route::SendCode => auth::email_code::send_code(req, app).await,
+            Route::VerifyEmail => auth::email_code::verify_email(req, app).await,
+            Route::CompleteRegistration => auth::email_code::complete_registration(req, app).await,
+            Route::AdminCredit(id) => admin::credit(req, app, id).await,
+            Route::AdminPlan(id) => admin::set_plan(req, app, id).await,
+            Route::AdminUsers => admin::find_users(req, app).await,
+            Route::YooKassaWebhook => billing::payments::webhook(req, app).await,
+            _ => Err(ApiError::internal(
+                "route table: an authenticated route without a caller",
+            )),
+        };
     }
+    let auth_started = crate::time::now_ms();
+    let caller = auth::authenticate(&req, app).await?;
+    let caller = &caller;
+    let auth_step = format!("auth;dur={}", crate::time::now_ms().saturating_sub(auth_started));
+    let answered = match route {
+        Route::OpenAiModels => catalog::routes::handle_openai_list(req, caller).await,
+        Route::OpenAiModel(id) => catalog::routes::handle_openai_get(caller, id).await,
+        Route::ChangePassword => auth::routes::change_password(req, app, caller).await,
+        Route::LogoutAll => auth::routes::logout_all(app, caller).await,
+        Route::Me => auth::routes::me(app, caller).await,
+        Route::ListKeys => auth::apikeys::list(app, caller).await,
+        Route::CreateKey => auth::apikeys::create(req, app, caller).await,
+        Route::RevokeKey(id) => auth::apikeys::revoke(app, caller, id).await,
+        Route::ChatCompletions => chat::completions(req, app, caller).await,
+        Route::StoneChat => chat::stone_chat(req, app, caller).await,
+        Route::ImageGenerations => images::generate(req, app, caller).await,
+        Route::Upload => uploads::upload(req, app, caller).await,
+        Route::ListFiles => uploads::list(req, app, caller).await,
+        Route::GetFile(id) => uploads::get(app, caller, id).await,
+        Route::DeleteFile(id) => uploads::delete(app, caller, id).await,
+        Route::Topup => billing::payments::topup(req, app, caller).await,
+        Route::BillingHistory => billing::payments::history(req, app, caller).await,
+        _ => Err(ApiError::internal("route table: an open route with a caller")),
+    };
+    let mut response = match answered {
+        Ok(response) => response,
+        Err(mut error) => {
+            let existing = error
+                .headers
+                .iter()
+                .position(|(name, _)| *name == "Server-Timing")
+                .map(|i| error.headers.remove(i).1);
+            let timing = pipeline::timing::prepend(existing, &auth_step);
+            return Err(error.with_header("Server-Timing", timing));
+        }
+    };
+    let existing = response.headers().get("Server-Timing").ok().flatten();
+    response
+        .headers_mut()
+        .set("Server-Timing", &pipeline::timing::prepend(existing, &auth_step))?;
+    // A metered answer carries the headers of its own admission; any other authenticated answer
+    // gets them from a look at the caller's limiter. Errors never wait for one.
+    let stamped = response.headers().has("X-RateLimit-Limit").unwrap_or(false);
+    if !stamped {
+        for (name, value) in limits::headers::peeked(app, caller).await {
+            let _ = response.headers_mut().set(name, &value);
+        }
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -323,12 +323,12 @@ async fn a_premium_request_is_charged_by_the_formula() {
     let body = ask("gpt-5.1", &unique("paid"));
     let answer = app.chat(&user.token, &body).await.expect_status(200).json();
     let want = expected(&body);
-    // gpt-5.1: $4.90 in, $39.20 out per 1M tokens; nano-USD, rounded up.
+    // gpt-5.1: $4.90 in, $39.20 out per 1M tokens; the charge is whole micro-dollars, rounded up.
     let nanos = (want.prompt_tokens * 4_900_000 + want.completion_tokens * 39_200_000).div_ceil(1000);
-    let expected_usd = ((nanos + 500) / 1000) as f64 / 1e6;
+    let expected_usd = nanos.div_ceil(1000) as f64 / 1e6;
     assert_eq!(answer["usage"]["cost_usd"].as_f64(), Some(expected_usd));
     let balance = app.balance(&user.token).await;
-    assert_eq!(balance, ((10_000_000_000 - nanos + 500) / 1000) as f64 / 1e6);
+    assert_eq!(balance, (10_000_000 - nanos.div_ceil(1000)) as f64 / 1e6);
 }
 
 #[tokio::test]
@@ -371,7 +371,7 @@ async fn a_client_that_disconnects_after_the_first_chunk_is_still_billed() {
     // The gateway keeps reading the upstream (8 chunks, ~1 s) and then settles.
     let want = expected(&body);
     let nanos = (want.prompt_tokens * 4_900_000 + want.completion_tokens * 39_200_000).div_ceil(1000);
-    let after_usd = ((10_000_000_000 - nanos + 500) / 1000) as f64 / 1e6;
+    let after_usd = (10_000_000 - nanos.div_ceil(1000)) as f64 / 1e6;
     app.wait_for_balance(&user.token, after_usd).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     // The limiter's day counters are updated right after the bill.
@@ -428,8 +428,8 @@ async fn stone_chat_streams_content_usage_billing_done_in_that_order() {
     assert_eq!(
         billing,
         json!({"billing": {"tokens_in": want.prompt_tokens, "tokens_out": want.completion_tokens,
-                           "cost_usd": ((nanos + 500) / 1000) as f64 / 1e6,
-                           "balance_usd": ((10_000_000_000 - nanos + 500) / 1000) as f64 / 1e6,
+                           "cost_usd": nanos.div_ceil(1000) as f64 / 1e6,
+                           "balance_usd": (10_000_000 - nanos.div_ceil(1000)) as f64 / 1e6,
                            "billing_mode": "per_token"}})
     );
 }

@@ -1,4 +1,4 @@
-//! Stories where time passes: the sweeper releasing a hold whose request never settled, and the
+//! Stories where time passes: the sweeper settling a hold whose request never settled, and the
 //! daily allowance resetting at local midnight. A gateway of its own: holds time out after a
 //! second, and its time zone is chosen so that local midnight falls half a minute after start.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -44,13 +44,14 @@ fn app() -> TestApp {
 }
 
 #[tokio::test]
-async fn the_sweeper_releases_a_hold_whose_request_never_settled() {
+async fn the_sweeper_charges_the_prompt_of_a_hold_whose_request_never_settled() {
     let app = app();
     let user = app.funded_user(2.0).await;
     // A request whose worker died after placing its hold: the hold stays open.
     let request_id = unique("orphan");
     common::d1_execute(&format!(
-        "INSERT INTO holds (request_id, user_id, amount_nanos, created_at) VALUES ('{request_id}', {}, 500000000, {})",
+        "INSERT INTO holds (request_id, user_id, amount_nanos, prompt_cost_nanos, prompt_tokens, model, provider, created_at)
+         VALUES ('{request_id}', {}, 500000000, 120000000, 24490, 'gpt-5.1', 'openai', {})",
         user.id,
         now_secs() - 60
     ));
@@ -77,21 +78,25 @@ async fn the_sweeper_releases_a_hold_whose_request_never_settled() {
     assert!(fired.status().is_success(), "{}", fired.text().await.unwrap());
     let mut available = lookup().await;
     for _ in 0..50 {
-        if available == 2.0 {
+        if available == 1.88 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         available = lookup().await;
     }
-    assert_eq!(available, 2.0, "the sweeper released the hold");
+    // The upstream was called and bills the prompt: that much is charged, the rest freed.
+    assert_eq!(
+        available, 1.88,
+        "the sweeper settled the hold at the prompt's cost"
+    );
     let status = common::d1_execute(&format!(
         "SELECT status, charged_nanos FROM holds WHERE request_id = '{request_id}'"
     ));
     assert_eq!(
         status[0]["results"][0],
-        json!({"status": "released", "charged_nanos": 0})
+        json!({"status": "settled", "charged_nanos": 120000000})
     );
-    assert_eq!(app.assert_books_balance(&user.token).await, 2.0);
+    assert_eq!(app.assert_books_balance(&user.token).await, 1.88);
 }
 
 #[tokio::test]

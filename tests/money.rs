@@ -273,7 +273,7 @@ async fn a_client_that_leaves_mid_stream_is_charged_for_what_was_generated() {
     )
     .unwrap();
     let nanos = (want.prompt_tokens * 4_900_000 + want.completion_tokens * 39_200_000).div_ceil(1000);
-    let expected = ((5_000_000_000 - nanos + 500) / 1000) as f64 / 1e6;
+    let expected = (5_000_000 - nanos.div_ceil(1000)) as f64 / 1e6;
     app.wait_for_balance(&user.token, expected).await;
     app.assert_books_balance(&user.token).await;
 }
@@ -561,7 +561,7 @@ async fn the_history_pages_newest_first() {
 }
 
 #[tokio::test]
-async fn an_upstream_that_ignores_max_tokens_is_charged_at_most_the_hold() {
+async fn an_upstream_that_ignores_max_tokens_is_charged_its_actual_cost_within_the_balance() {
     let app = TestApp::new();
     let user = roomy_user(&app, 1.0, json!({})).await;
     let mut body = ask(
@@ -581,26 +581,41 @@ async fn an_upstream_that_ignores_max_tokens_is_charged_at_most_the_hold() {
         Some(want.completion_tokens)
     );
     assert!(want.completion_tokens > 2);
-    // The formula says more than a hold sized for 2 output tokens: the charge stops at the hold.
+    // More than a hold sized for 2 output tokens: the whole cost is charged (rounded up to the
+    // micro-dollar), because the balance covers it.
     let formula = (want.prompt_tokens * 4_900_000 + want.completion_tokens * 39_200_000).div_ceil(1000);
     let charged = (answer["usage"]["cost_usd"].as_f64().unwrap() * 1e9).round() as u64;
-    assert!(
-        charged > 0 && charged < formula,
-        "charged {charged} nano-USD, the formula says {formula}"
-    );
+    assert_eq!(charged, formula.div_ceil(1000) * 1000, "formula {formula}");
     let balance = app.assert_books_balance(&user.token).await;
-    assert!((1.0 - balance - answer["usage"]["cost_usd"].as_f64().unwrap()).abs() < 1e-6);
+    assert!((1.0 - balance - answer["usage"]["cost_usd"].as_f64().unwrap()).abs() < 1e-9);
     assert_eq!(available(&app, &user).await, balance);
-    // The overrun is on record: the usage row keeps what the formula said beside what was taken.
     let rows = common::d1_execute(&format!(
         "SELECT cost_nanos, charged_nanos FROM usage_events WHERE user_id = {}",
         user.id
     ));
     let row = &rows[0]["results"][0];
     assert_eq!(row["cost_nanos"].as_u64(), Some(formula));
-    // cost_usd is shown rounded to the micro-dollar; the row has the exact nano-dollars.
-    assert!(
-        row["charged_nanos"].as_u64().unwrap().abs_diff(charged) <= 500,
-        "{row}"
+    assert_eq!(row["charged_nanos"].as_u64(), Some(charged), "{row}");
+}
+
+#[tokio::test]
+async fn an_overrun_past_the_balance_stops_at_zero_with_the_remainder_on_record() {
+    let app = TestApp::new();
+    // Enough for the hold of a 2-token answer, far from enough for 400 chunks of gpt-5.1.
+    let user = roomy_user(&app, 0.002, json!({})).await;
+    let mut body = ask(
+        "gpt-5.1",
+        &format!("{} [[mock chunks=400 max_tokens_ignored]]", unique("broke")),
     );
+    body["max_tokens"] = json!(2);
+    let answer = app.chat(&user.token, &body).await.expect_status(200).json();
+    assert_eq!(app.assert_books_balance(&user.token).await, 0.0);
+    assert_eq!(answer["usage"]["cost_usd"].as_f64(), Some(0.002));
+    let rows = common::d1_execute(&format!(
+        "SELECT cost_nanos, charged_nanos FROM usage_events WHERE user_id = {}",
+        user.id
+    ));
+    let row = &rows[0]["results"][0];
+    assert_eq!(row["charged_nanos"].as_u64(), Some(2_000_000), "{row}");
+    assert!(row["cost_nanos"].as_u64().unwrap() > 2_000_000, "{row}");
 }

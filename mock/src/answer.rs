@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::knobs::{Defaults, Knobs};
+use crate::knobs::{CacheTtl, Defaults, Knobs};
 
 /// A tool the request declares.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,35 @@ pub enum ToolChoice {
     None,
     Required,
     Named(String),
+}
+
+/// Whether the request turned the model's reasoning on, which decides where the `reasoning`
+/// knob applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReasoningMode {
+    /// The wire has no per-request switch the mock reads (OpenAI chat, Gemini, xAI,
+    /// DeepSeek): reasoning tokens are the `reasoning` knob, 0 without it.
+    #[default]
+    Knob,
+    /// The request turned reasoning off (Anthropic without `thinking`, Gemini
+    /// `thinkingBudget: 0`): no reasoning, whatever the knob says.
+    Off,
+    /// The request asked for reasoning (Anthropic `thinking` enabled/adaptive, Responses
+    /// `reasoning.effort` other than `none`): the knob, else [`DEFAULT_REASONING_TOKENS`].
+    On,
+}
+
+/// The reasoning text every reasoning answer shows (Anthropic thinking, Responses summary,
+/// DeepSeek `reasoning_content`, Gemini thought parts), in [`reasoning_chunks`].
+pub const REASONING_TEXT: &str = "Mock thinking about the answer.";
+
+/// Reasoning tokens when the request asks for reasoning and no `reasoning` knob says how
+/// many: the words of [`REASONING_TEXT`].
+pub const DEFAULT_REASONING_TOKENS: u64 = 5;
+
+/// [`REASONING_TEXT`] in streaming chunks, one per word.
+pub fn reasoning_chunks() -> Vec<String> {
+    word_chunks(REASONING_TEXT)
 }
 
 /// What a chat request carries, whatever wire format it came in.
@@ -40,6 +69,14 @@ pub struct Conversation {
     /// Stop sequences.
     pub stop: Vec<String>,
     pub stream: bool,
+    /// Whether the request turned reasoning on or off.
+    pub reasoning: ReasoningMode,
+    /// The TTL the request's own `cache_control` asks for (Anthropic), for `cache_write`.
+    pub cache_ttl: Option<CacheTtl>,
+    /// How many messages / contents / input items the request carries (for `echo`).
+    pub turns: u64,
+    /// The text of the last user message (for `echo`).
+    pub last_user_text: String,
 }
 
 impl Conversation {
@@ -102,11 +139,69 @@ pub enum Reply {
 pub struct Answer {
     pub reply: Reply,
     pub finish: Finish,
+    /// Every prompt token: the words of the request plus the cache knobs' tokens
+    /// (`cache_read`, `cache_write*`), as OpenAI counts `prompt_tokens`.
     pub prompt_tokens: u64,
+    /// Every generated token: the content chunks plus `reasoning_tokens`, as OpenAI counts
+    /// `completion_tokens`.
     pub completion_tokens: u64,
+    /// Prompt tokens read from the cache (part of `prompt_tokens`).
+    pub cache_read: u64,
+    /// Prompt tokens written to a 5-minute / 1-hour cache (parts of `prompt_tokens`).
+    pub cache_write_5m: u64,
+    pub cache_write_1h: u64,
+    /// Reasoning tokens (part of `completion_tokens`).
+    pub reasoning_tokens: u64,
+    /// The reasoning text, in chunks ([`reasoning_chunks`]); empty without reasoning.
+    pub reasoning: Vec<String>,
+}
+
+/// Token usage in one provider-neutral shape (the worker's `billing::usage::TokenUsage`
+/// conventions): `input` includes the cache counts, `output` includes reasoning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub input: u64,
+    pub cache_read: u64,
+    pub cache_write_5m: u64,
+    pub cache_write_1h: u64,
+    pub output: u64,
+    pub reasoning: u64,
+}
+
+impl Usage {
+    pub fn cache_write(&self) -> u64 {
+        self.cache_write_5m + self.cache_write_1h
+    }
+
+    /// Prompt tokens neither read from nor written to a cache (Anthropic's `input_tokens`).
+    pub fn uncached_input(&self) -> u64 {
+        self.input - self.cache_read - self.cache_write()
+    }
+
+    /// Generated tokens other than reasoning (Gemini's `candidatesTokenCount`, xAI's
+    /// `completion_tokens`).
+    pub fn visible_output(&self) -> u64 {
+        self.output - self.reasoning
+    }
+
+    pub fn total(&self) -> u64 {
+        self.input + self.output
+    }
 }
 
 impl Answer {
+    /// The usage every wire renders in its own shape.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            input: self.prompt_tokens,
+            cache_read: self.cache_read,
+            cache_write_5m: self.cache_write_5m,
+            cache_write_1h: self.cache_write_1h,
+            output: self.completion_tokens,
+            reasoning: self.reasoning_tokens,
+        }
+    }
+
     /// The full text (empty for tool calls).
     pub fn text(&self) -> String {
         match &self.reply {
@@ -117,7 +212,7 @@ impl Answer {
 
     /// How many content chunks (text chunks or argument fragments) a stream carries.
     pub fn content_chunks(&self) -> u64 {
-        self.completion_tokens
+        self.completion_tokens - self.reasoning_tokens
     }
 }
 
@@ -130,7 +225,36 @@ impl Answer {
 /// - otherwise `"Mock answer ё→ 3 4 …"` in N chunks (N = `chunks` knob or default).
 ///
 /// Text then stops at the first stop sequence, and at max tokens (unless `max_tokens_ignored`).
+/// The cache knobs add prompt tokens and the reasoning knob adds generated tokens
+/// ([`Answer::usage`]); neither changes the content.
 pub fn plan(conv: &Conversation, knobs: &Knobs, defaults: &Defaults) -> Answer {
+    let mut answer = plan_content(conv, knobs, defaults);
+    let ttl = knobs.cache_ttl.or(conv.cache_ttl).unwrap_or_default();
+    let (mut write_5m, mut write_1h) = (
+        knobs.cache_write_5m.unwrap_or(0),
+        knobs.cache_write_1h.unwrap_or(0),
+    );
+    match ttl {
+        CacheTtl::FiveMinutes => write_5m += knobs.cache_write.unwrap_or(0),
+        CacheTtl::OneHour => write_1h += knobs.cache_write.unwrap_or(0),
+    }
+    answer.cache_read = knobs.cache_read.unwrap_or(0);
+    answer.cache_write_5m = write_5m;
+    answer.cache_write_1h = write_1h;
+    answer.prompt_tokens += answer.cache_read + write_5m + write_1h;
+    answer.reasoning_tokens = match conv.reasoning {
+        ReasoningMode::Off => 0,
+        ReasoningMode::Knob => knobs.reasoning.unwrap_or(0),
+        ReasoningMode::On => knobs.reasoning.unwrap_or(DEFAULT_REASONING_TOKENS),
+    };
+    if answer.reasoning_tokens > 0 {
+        answer.reasoning = reasoning_chunks();
+    }
+    answer.completion_tokens += answer.reasoning_tokens;
+    answer
+}
+
+fn plan_content(conv: &Conversation, knobs: &Knobs, defaults: &Defaults) -> Answer {
     let prompt_tokens = conv.prompt_tokens();
     let wants_tools = !conv.tools.is_empty()
         && conv.tool_choice != ToolChoice::None
@@ -144,11 +268,13 @@ pub fn plan(conv: &Conversation, knobs: &Knobs, defaults: &Defaults) -> Answer {
             finish: Finish::ToolCalls,
             prompt_tokens,
             completion_tokens,
+            ..Answer::empty()
         };
     }
     let n = knobs.chunks.unwrap_or(defaults.chunks);
     let mut chunks = match &conv.tool_results {
         Some(results) => word_chunks(&format!("Tool said: {}", results.join(" "))),
+        None if knobs.echo => word_chunks(&echo_text(conv)),
         None if conv.json_mode => json_chunks(n),
         None => text_chunks(n),
     };
@@ -167,7 +293,30 @@ pub fn plan(conv: &Conversation, knobs: &Knobs, defaults: &Defaults) -> Answer {
         reply: Reply::Text(chunks),
         finish,
         prompt_tokens,
+        ..Answer::empty()
     }
+}
+
+impl Answer {
+    fn empty() -> Answer {
+        Answer {
+            reply: Reply::Text(Vec::new()),
+            finish: Finish::Stop,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            cache_read: 0,
+            cache_write_5m: 0,
+            cache_write_1h: 0,
+            reasoning_tokens: 0,
+            reasoning: Vec::new(),
+        }
+    }
+}
+
+/// The `echo` answer: `Heard <turns> turns: <last user text>`, so a test can tell the
+/// history and the last turn reached the upstream.
+pub fn echo_text(conv: &Conversation) -> String {
+    format!("Heard {} turns: {}", conv.turns, conv.last_user_text.trim())
 }
 
 /// The default answer: `"Mock"`, `" answer"`, `" ё→"`, `" 3"`, `" 4"`, … — `n` chunks.
@@ -447,6 +596,52 @@ mod tests {
         assert_eq!(names(plan(&c, &k, &Defaults::default())), ["b", "a"]);
         c.tool_choice = ToolChoice::None;
         assert!(names(plan(&c, &k, &Defaults::default())).is_empty());
+    }
+
+    #[test]
+    fn cache_knobs_add_prompt_tokens_and_reasoning_adds_output() {
+        let k = Knobs::from_texts(["[[mock cache_read=800 cache_write=200 reasoning=50]]"]);
+        let a = plan(&conv(&["two words"]), &k, &Defaults::default());
+        let u = a.usage();
+        assert_eq!(u.input, 2 + 800 + 200);
+        assert_eq!((u.cache_read, u.cache_write_5m, u.cache_write_1h), (800, 200, 0));
+        assert_eq!(u.uncached_input(), 2);
+        assert_eq!((u.output, u.reasoning, u.visible_output()), (58, 50, 8));
+        assert_eq!(a.content_chunks(), 8);
+        assert_eq!(a.reasoning, reasoning_chunks());
+        let mut c = conv(&["x"]);
+        c.cache_ttl = Some(CacheTtl::OneHour);
+        let a = plan(
+            &c,
+            &Knobs::from_texts(["[[mock cache_write=9 cache_write_5m=1]]"]),
+            &Defaults::default(),
+        );
+        assert_eq!((a.cache_write_5m, a.cache_write_1h), (1, 9));
+    }
+
+    #[test]
+    fn reasoning_follows_the_requests_switch() {
+        let mut c = conv(&["x"]);
+        let none = Knobs::default();
+        assert_eq!(plan(&c, &none, &Defaults::default()).reasoning_tokens, 0);
+        c.reasoning = ReasoningMode::On;
+        let a = plan(&c, &none, &Defaults::default());
+        assert_eq!(a.reasoning_tokens, DEFAULT_REASONING_TOKENS);
+        assert_eq!(count_words(&a.reasoning.concat()), DEFAULT_REASONING_TOKENS);
+        c.reasoning = ReasoningMode::Off;
+        let k = Knobs::from_texts(["[[mock reasoning=9]]"]);
+        assert_eq!(plan(&c, &k, &Defaults::default()).reasoning_tokens, 0);
+        assert!(plan(&c, &k, &Defaults::default()).reasoning.is_empty());
+    }
+
+    #[test]
+    fn echo_repeats_the_turns_and_the_last_user_text() {
+        let mut c = conv(&["first", "again [[mock echo]]"]);
+        c.turns = 3;
+        c.last_user_text = "again [[mock echo]]".into();
+        let a = plan(&c, &c.knobs(), &Defaults::default());
+        assert_eq!(a.text(), "Heard 3 turns: again [[mock echo]]");
+        assert_eq!(a.completion_tokens, 6);
     }
 
     #[test]

@@ -3,10 +3,90 @@
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use crate::answer::{Answer, Conversation, Finish, Reply, ToolChoice, ToolSpec};
+use crate::answer::{Answer, Conversation, Finish, ReasoningMode, Reply, ToolChoice, ToolSpec};
 use crate::error::WireError;
+use crate::knobs::CacheTtl;
 use crate::stream::{named_event, Ev};
 use crate::util;
+
+/// The signature the mock gives a thinking block: a deterministic function of its text,
+/// so a block sent back unchanged verifies and an edited or invented one does not (as
+/// Anthropic's `Invalid \`signature\` in \`thinking\` block`).
+pub fn thinking_signature(thinking: &str) -> String {
+    util::b64_encode(format!("flint-mock-thinking:{:016x}", util::fnv1a64(thinking.as_bytes())).as_bytes())
+}
+
+/// The TTL the request's `cache_control` markers ask for: 1h when any says `"ttl": "1h"`,
+/// else 5m when there is any, else none.
+fn requested_cache_ttl(body: &Value) -> Option<CacheTtl> {
+    fn walk(v: &Value, found: &mut Option<CacheTtl>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(cc) = o.get("cache_control").filter(|c| c.is_object()) {
+                    let ttl = cc.get("ttl").and_then(Value::as_str).and_then(CacheTtl::parse);
+                    if ttl == Some(CacheTtl::OneHour) || found.is_none() {
+                        *found = Some(ttl.unwrap_or_default());
+                    }
+                }
+                o.values().for_each(|x| walk(x, found));
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, found)),
+            _ => {}
+        }
+    }
+    let mut found = None;
+    walk(body, &mut found);
+    found
+}
+
+/// Reads `thinking` the way Anthropic validates it: `enabled` needs `budget_tokens` ≥ 1024
+/// and below `max_tokens`; `adaptive` and `disabled` take no budget.
+fn thinking_mode(obj: &serde_json::Map<String, Value>, max_tokens: u64) -> Result<ReasoningMode, WireError> {
+    let Some(thinking) = obj.get("thinking").filter(|t| !t.is_null()) else {
+        return Ok(ReasoningMode::Off);
+    };
+    let mode = match thinking.get("type").and_then(Value::as_str) {
+        Some("enabled") => {
+            let Some(budget) = thinking.get("budget_tokens") else {
+                return Err(WireError::bad_request("thinking.enabled.budget_tokens: Field required"));
+            };
+            let Some(budget) = budget.as_u64() else {
+                return Err(WireError::bad_request(
+                    "thinking.enabled.budget_tokens: Input should be a valid integer",
+                ));
+            };
+            if budget < 1024 {
+                return Err(WireError::bad_request(
+                    "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024",
+                ));
+            }
+            if budget >= max_tokens {
+                return Err(WireError::bad_request(
+                    "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size",
+                ));
+            }
+            ReasoningMode::On
+        }
+        Some("adaptive") => ReasoningMode::On,
+        Some("disabled") => ReasoningMode::Off,
+        other => {
+            return Err(WireError::bad_request(format!(
+                "thinking: Input tag '{}' found using 'type' does not match any of the expected tags: 'disabled', 'enabled', 'adaptive'",
+                other.unwrap_or("")
+            )))
+        }
+    };
+    if mode == ReasoningMode::On {
+        if let Some(t) = obj.get("temperature").and_then(Value::as_f64) {
+            if t != 1.0 {
+                return Err(WireError::bad_request(
+                    "`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility",
+                ));
+            }
+        }
+    }
+    Ok(mode)
+}
 
 fn block_texts(content: Option<&Value>) -> Vec<String> {
     match content {
@@ -58,6 +138,9 @@ pub fn parse(body: &Value) -> Result<Conversation, WireError> {
     let mut conv = Conversation {
         model,
         max_tokens: Some(max_tokens),
+        reasoning: thinking_mode(obj, max_tokens)?,
+        cache_ttl: requested_cache_ttl(body),
+        turns: messages.len() as u64,
         ..Default::default()
     };
     conv.texts.extend(block_texts(obj.get("system")));
@@ -96,6 +179,26 @@ pub fn parse(body: &Value) -> Result<Conversation, WireError> {
             )));
         }
         conv.texts.extend(block_texts(content));
+        if role == "user" {
+            conv.last_user_text = block_texts(content).join(" ");
+        }
+        for (j, b) in content
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if b.get("type").and_then(Value::as_str) != Some("thinking") {
+                continue;
+            }
+            let text = b.get("thinking").and_then(Value::as_str).unwrap_or("");
+            let signature = b.get("signature").and_then(Value::as_str).unwrap_or("");
+            if signature != thinking_signature(text) {
+                return Err(WireError::bad_request(format!(
+                    "messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+                )));
+            }
+        }
 
         let results: Vec<&Value> = blocks_of_type(content, "tool_result").collect();
         for (j, r) in results.iter().enumerate() {
@@ -177,6 +280,16 @@ pub fn parse(body: &Value) -> Result<Conversation, WireError> {
     Ok(conv)
 }
 
+/// `POST …/v1/messages/count_tokens`: the request's prompt tokens by the mock's rule (the
+/// words; cache knobs do not count), validated as a message request without `max_tokens`.
+pub fn count_tokens(body: &Value) -> Result<u64, WireError> {
+    let mut body = body.clone();
+    if let Some(obj) = body.as_object_mut() {
+        obj.entry("max_tokens").or_insert(json!(u64::MAX));
+    }
+    parse(&body).map(|c| c.prompt_tokens())
+}
+
 fn error_type(status: u16) -> &'static str {
     match status {
         400 => "invalid_request_error",
@@ -220,12 +333,37 @@ fn stop_reason(finish: &Finish) -> (&'static str, Value) {
 }
 
 fn usage(answer: &Answer, output_tokens: u64) -> Value {
+    let u = answer.usage();
     json!({
-        "input_tokens": answer.prompt_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "input_tokens": u.uncached_input(),
+        "cache_creation_input_tokens": u.cache_write(),
+        "cache_read_input_tokens": u.cache_read,
+        "cache_creation": {"ephemeral_5m_input_tokens": u.cache_write_5m,
+            "ephemeral_1h_input_tokens": u.cache_write_1h},
         "output_tokens": output_tokens,
         "service_tier": "standard",
+    })
+}
+
+/// The `usage` of a whole message, exactly as the mock sends it: `input_tokens` excludes
+/// the cache counts; `output_tokens` includes thinking.
+pub fn usage_json(answer: &Answer) -> Value {
+    usage(answer, answer.completion_tokens)
+}
+
+/// The `usage` of a stream's `message_start` (Anthropic's early count: one output token).
+pub fn start_usage_json(answer: &Answer) -> Value {
+    usage(answer, 1)
+}
+
+/// The `usage` of a stream's `message_delta`: the final, cumulative counts.
+pub fn delta_usage_json(answer: &Answer) -> Value {
+    let u = answer.usage();
+    json!({
+        "input_tokens": u.uncached_input(),
+        "cache_creation_input_tokens": u.cache_write(),
+        "cache_read_input_tokens": u.cache_read,
+        "output_tokens": u.output,
     })
 }
 
@@ -243,16 +381,21 @@ fn message_id() -> String {
     format!("msg_01{}", util::random_alnum(22))
 }
 
-/// The non-streamed message object.
+/// The non-streamed message object; a reasoning answer starts with its thinking block.
 pub fn message(conv: &Conversation, answer: &Answer, no_usage: bool) -> Value {
-    let content: Vec<Value> = match &answer.reply {
+    let mut content: Vec<Value> = Vec::new();
+    if !answer.reasoning.is_empty() {
+        let text = answer.reasoning.concat();
+        content.push(json!({"type": "thinking", "thinking": text, "signature": thinking_signature(&text)}));
+    }
+    content.extend(match &answer.reply {
         Reply::Text(_) => vec![json!({"type": "text", "text": answer.text()})],
         Reply::ToolCalls(calls) => calls
             .iter()
             .zip(tool_ids(answer))
             .map(|(c, id)| json!({"type": "tool_use", "id": id, "name": c.name, "input": c.arguments}))
-            .collect(),
-    };
+            .collect::<Vec<Value>>(),
+    });
     let (reason, sequence) = stop_reason(&answer.finish);
     let mut out = json!({
         "id": message_id(), "type": "message", "role": "assistant", "model": conv.model,
@@ -266,13 +409,21 @@ pub fn message(conv: &Conversation, answer: &Answer, no_usage: bool) -> Value {
 
 /// The streamed event sequence: message_start, content_block_start, ping,
 /// content_block_delta…, content_block_stop, (next block…), message_delta, message_stop.
-pub fn stream_events(conv: &Conversation, answer: &Answer, no_usage: bool) -> Vec<Ev> {
+/// A reasoning answer opens with a thinking block (thinking_delta…, signature_delta); its
+/// events precede the content chunks that `error_after` / `cut_after` count.
+/// `ping_every=N` adds a ping after every N content chunks.
+pub fn stream_events(
+    conv: &Conversation,
+    answer: &Answer,
+    no_usage: bool,
+    ping_every: Option<u64>,
+) -> Vec<Ev> {
     let mut start = json!({
         "id": message_id(), "type": "message", "role": "assistant", "model": conv.model,
         "content": [], "stop_reason": null, "stop_sequence": null,
     });
     if !no_usage {
-        start["usage"] = usage(answer, 1);
+        start["usage"] = start_usage_json(answer);
     }
     let mut events = vec![Ev::Head(named_event(
         "message_start",
@@ -285,41 +436,83 @@ pub fn stream_events(conv: &Conversation, answer: &Answer, no_usage: bool) -> Ve
             &json!({"type": "content_block_stop", "index": i}),
         )
     };
-    let mut last_block = 0;
+    let block_delta = |i: usize, delta: Value| {
+        named_event(
+            "content_block_delta",
+            &json!({"type": "content_block_delta", "index": i, "delta": delta}),
+        )
+    };
+    let mut first = 0;
+    let mut pinged = false;
+    if !answer.reasoning.is_empty() {
+        events.push(Ev::Head(named_event(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": 0,
+                "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+        )));
+        events.push(Ev::Head(ping()));
+        pinged = true;
+        for r in &answer.reasoning {
+            events.push(Ev::Head(block_delta(
+                0,
+                json!({"type": "thinking_delta", "thinking": r}),
+            )));
+        }
+        let signature = thinking_signature(&answer.reasoning.concat());
+        events.push(Ev::Head(block_delta(
+            0,
+            json!({"type": "signature_delta", "signature": signature}),
+        )));
+        events.push(Ev::Head(stop_block(0)));
+        first = 1;
+    }
+    let mut last_block = first;
+    let mut contents = 0u64;
+    let mut content = |events: &mut Vec<Ev>, bytes: Bytes| {
+        events.push(Ev::Content(bytes));
+        contents += 1;
+        if ping_every.is_some_and(|n| n > 0 && contents % n == 0) {
+            events.push(Ev::Mid(ping()));
+        }
+    };
     match &answer.reply {
         Reply::Text(chunks) => {
             events.push(Ev::Head(named_event(
                 "content_block_start",
-                &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+                &json!({"type": "content_block_start", "index": first, "content_block": {"type": "text", "text": ""}}),
             )));
-            events.push(Ev::Head(ping()));
+            if !pinged {
+                events.push(Ev::Head(ping()));
+            }
             for c in chunks {
-                events.push(Ev::Content(named_event(
-                    "content_block_delta",
-                    &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": c}}),
-                )));
+                content(
+                    &mut events,
+                    block_delta(first, json!({"type": "text_delta", "text": c})),
+                );
             }
         }
         Reply::ToolCalls(calls) => {
-            for (i, (call, id)) in calls.iter().zip(tool_ids(answer)).enumerate() {
+            for (k, (call, id)) in calls.iter().zip(tool_ids(answer)).enumerate() {
+                let i = first + k;
                 let start_block = named_event(
                     "content_block_start",
                     &json!({"type": "content_block_start", "index": i,
                         "content_block": {"type": "tool_use", "id": id, "name": call.name, "input": {}}}),
                 );
-                if i == 0 {
+                if k == 0 {
                     events.push(Ev::Head(start_block));
-                    events.push(Ev::Head(ping()));
+                    if !pinged {
+                        events.push(Ev::Head(ping()));
+                    }
                 } else {
                     events.push(Ev::Mid(stop_block(i - 1)));
                     events.push(Ev::Mid(start_block));
                 }
                 for frag in &call.fragments {
-                    events.push(Ev::Content(named_event(
-                        "content_block_delta",
-                        &json!({"type": "content_block_delta", "index": i,
-                            "delta": {"type": "input_json_delta", "partial_json": frag}}),
-                    )));
+                    content(
+                        &mut events,
+                        block_delta(i, json!({"type": "input_json_delta", "partial_json": frag})),
+                    );
                 }
                 last_block = i;
             }
@@ -330,7 +523,7 @@ pub fn stream_events(conv: &Conversation, answer: &Answer, no_usage: bool) -> Ve
     let mut delta =
         json!({"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": sequence}});
     if !no_usage {
-        delta["usage"] = json!({"output_tokens": answer.completion_tokens});
+        delta["usage"] = delta_usage_json(answer);
     }
     events.push(Ev::Tail(named_event("message_delta", &delta)));
     events.push(Ev::Tail(named_event(
@@ -361,6 +554,83 @@ mod tests {
             .contains("first message"));
         let system = msgs(json!([{"role":"system","content":"a"},{"role":"user","content":"b"}]));
         assert!(parse(&system).unwrap_err().message.contains("system"));
+    }
+
+    #[test]
+    fn thinking_is_validated_like_anthropic() {
+        let with = |thinking: Value, max: u64| {
+            json!({"model": "c", "max_tokens": max, "thinking": thinking,
+                "messages": [{"role": "user", "content": "hi"}]})
+        };
+        let ok = parse(&with(json!({"type": "enabled", "budget_tokens": 1024}), 2048)).unwrap();
+        assert_eq!(ok.reasoning, ReasoningMode::On);
+        let small = parse(&with(json!({"type": "enabled", "budget_tokens": 1000}), 2048));
+        assert!(small
+            .unwrap_err()
+            .message
+            .contains("greater than or equal to 1024"));
+        let over = parse(&with(json!({"type": "enabled", "budget_tokens": 2048}), 2048));
+        assert!(over
+            .unwrap_err()
+            .message
+            .starts_with("`max_tokens` must be greater"));
+        assert_eq!(
+            parse(&with(json!({"type": "adaptive"}), 10)).unwrap().reasoning,
+            ReasoningMode::On
+        );
+        assert_eq!(
+            parse(&with(json!({"type": "disabled"}), 10)).unwrap().reasoning,
+            ReasoningMode::Off
+        );
+        assert_eq!(
+            parse(&msgs(json!([{"role":"user","content":"x"}])))
+                .unwrap()
+                .reasoning,
+            ReasoningMode::Off
+        );
+        assert_eq!(
+            parse(&with(json!({"type": "bogus"}), 10)).unwrap_err().status,
+            400
+        );
+        let mut hot = with(json!({"type": "adaptive"}), 10);
+        hot["temperature"] = json!(0.5);
+        assert!(parse(&hot).unwrap_err().message.contains("temperature"));
+    }
+
+    #[test]
+    fn a_thinking_block_must_carry_the_signature_the_mock_gave_it() {
+        let turn = |signature: &str| {
+            msgs(json!([
+                {"role":"user","content":"q"},
+                {"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":signature},
+                    {"type":"text","text":"a"}]},
+                {"role":"user","content":"next"}
+            ]))
+        };
+        assert!(parse(&turn(&thinking_signature("hmm"))).is_ok());
+        let err = parse(&turn("forged")).unwrap_err();
+        assert_eq!(
+            err.message,
+            "messages.1.content.0: Invalid `signature` in `thinking` block"
+        );
+    }
+
+    #[test]
+    fn the_cache_ttl_comes_from_cache_control() {
+        let body = json!({"model":"c","max_tokens":5,"system":[{"type":"text","text":"s",
+            "cache_control":{"type":"ephemeral","ttl":"1h"}}],
+            "messages":[{"role":"user","content":[{"type":"text","text":"x","cache_control":{"type":"ephemeral"}}]}]});
+        assert_eq!(parse(&body).unwrap().cache_ttl, Some(CacheTtl::OneHour));
+        let plain = msgs(
+            json!([{"role":"user","content":[{"type":"text","text":"x","cache_control":{"type":"ephemeral"}}]}]),
+        );
+        assert_eq!(parse(&plain).unwrap().cache_ttl, Some(CacheTtl::FiveMinutes));
+        assert_eq!(
+            parse(&msgs(json!([{"role":"user","content":"x"}])))
+                .unwrap()
+                .cache_ttl,
+            None
+        );
     }
 
     #[test]

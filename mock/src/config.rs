@@ -50,7 +50,9 @@ OPTIONS:
 
 Prints `flint-mock listening on http://127.0.0.1:<port>` on stdout once ready.
 Per-request knobs: put `[[mock ttft=MS delay=MS chunks=N status=CODE retry_after=S
-error_after=N cut_after=N no_usage tools=N max_tokens_ignored fail_once]]` in a prompt.
+error_after=N cut_after=N no_usage tools=N max_tokens_ignored fail_once cache_read=N
+cache_write=N cache_ttl=5m|1h cache_write_5m=N cache_write_1h=N reasoning=N echo
+ping_every=N error_event]]` in a prompt (see mock/README.md).
 ";
 
 /// What the command line asks for.

@@ -9,6 +9,8 @@ pub struct WireError {
     pub param: Option<String>,
     /// Seconds for `Retry-After` (and Gemini's RetryInfo).
     pub retry_after: Option<u64>,
+    /// OpenAI's machine-readable `code` (`invalid_value`, …), where it sends one.
+    pub code: Option<String>,
 }
 
 impl WireError {
@@ -18,6 +20,7 @@ impl WireError {
             message: message.into(),
             param: None,
             retry_after: None,
+            code: None,
         }
     }
 
@@ -27,6 +30,11 @@ impl WireError {
 
     pub fn with_param(mut self, param: impl Into<String>) -> WireError {
         self.param = Some(param.into());
+        self
+    }
+
+    pub fn with_code(mut self, code: impl Into<String>) -> WireError {
+        self.code = Some(code.into());
         self
     }
 
@@ -47,6 +55,7 @@ impl WireError {
             } else {
                 retry_after
             },
+            code: None,
         }
     }
 }

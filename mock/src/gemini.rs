@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use crate::answer::{Answer, Conversation, Finish, Reply, ToolChoice, ToolSpec};
+use crate::answer::{Answer, Conversation, Finish, ReasoningMode, Reply, ToolChoice, ToolSpec};
 use crate::error::WireError;
 use crate::stream::Ev;
 use crate::util;
@@ -56,6 +56,7 @@ pub fn parse(body: &Value, model: &str, stream: bool) -> Result<Conversation, Wi
     let mut conv = Conversation {
         model: model.to_string(),
         stream,
+        turns: contents.len() as u64,
         ..Default::default()
     };
     if let Some(system) = field(body, "systemInstruction", "system_instruction") {
@@ -75,6 +76,9 @@ pub fn parse(body: &Value, model: &str, stream: bool) -> Result<Conversation, Wi
             }
         };
         let mut results = Vec::new();
+        if c.get("role").and_then(Value::as_str) != Some("model") {
+            conv.last_user_text = part_texts(c.get("parts")).join(" ");
+        }
         for p in parts {
             if let Some(t) = p.get("text").and_then(Value::as_str) {
                 conv.texts.push(t.to_string());
@@ -131,8 +135,30 @@ pub fn parse(body: &Value, model: &str, stream: bool) -> Result<Conversation, Wi
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
             .unwrap_or_default();
+        // Gemini thinks by default; a zero budget turns it off.
+        let budget = field(gen, "thinkingConfig", "thinking_config")
+            .and_then(|t| field(t, "thinkingBudget", "thinking_budget"))
+            .and_then(Value::as_i64);
+        if budget == Some(0) {
+            conv.reasoning = ReasoningMode::Off;
+        }
     }
     Ok(conv)
+}
+
+/// `:countTokens`: the prompt tokens of `contents` (or of a `generateContentRequest`).
+pub fn count_tokens(body: &Value) -> Result<u64, WireError> {
+    let inner = body.get("generateContentRequest").unwrap_or(body);
+    parse(inner, "", false).map(|c| c.prompt_tokens())
+}
+
+/// Whether the request asks for thought summaries (`thinkingConfig.includeThoughts`).
+pub fn includes_thoughts(body: &Value) -> bool {
+    field(body, "generationConfig", "generation_config")
+        .and_then(|g| field(g, "thinkingConfig", "thinking_config"))
+        .and_then(|t| field(t, "includeThoughts", "include_thoughts"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 fn status_name(status: u16) -> &'static str {
@@ -203,12 +229,29 @@ fn finish_reason(finish: &Finish) -> &'static str {
 }
 
 fn usage(answer: &Answer, candidates: u64) -> Value {
-    json!({
-        "promptTokenCount": answer.prompt_tokens,
+    let u = answer.usage();
+    let mut v = json!({
+        "promptTokenCount": u.input,
         "candidatesTokenCount": candidates,
-        "totalTokenCount": answer.prompt_tokens + candidates,
-        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": answer.prompt_tokens}],
-    })
+        "totalTokenCount": u.input + candidates + u.reasoning,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": u.input}],
+    });
+    // Google leaves these out when they are zero.
+    if u.cache_read > 0 {
+        v["cachedContentTokenCount"] = json!(u.cache_read);
+        v["cacheTokensDetails"] = json!([{"modality": "TEXT", "tokenCount": u.cache_read}]);
+    }
+    if u.reasoning > 0 {
+        v["thoughtsTokenCount"] = json!(u.reasoning);
+    }
+    v
+}
+
+/// The `usageMetadata` of a whole answer (and of a stream's last chunk), exactly as the
+/// mock sends it: `promptTokenCount` includes `cachedContentTokenCount`;
+/// `thoughtsTokenCount` is outside `candidatesTokenCount` and inside `totalTokenCount`.
+pub fn usage_json(answer: &Answer) -> Value {
+    usage(answer, answer.usage().visible_output())
 }
 
 fn response(
@@ -243,10 +286,28 @@ fn call_parts(answer: &Answer) -> Option<Value> {
     }
 }
 
-/// The non-streamed GenerateContentResponse.
-pub fn generate(conv: &Conversation, answer: &Answer, no_usage: bool) -> Value {
+/// The thought-summary part that leads an answer when the request asked for thoughts.
+fn thought_part(answer: &Answer, thoughts: bool) -> Option<Value> {
+    (thoughts && !answer.reasoning.is_empty())
+        .then(|| json!({"text": answer.reasoning.concat(), "thought": true}))
+}
+
+fn with_thought(parts: Value, thought: Option<Value>) -> Value {
+    match (thought, parts) {
+        (Some(t), Value::Array(mut a)) => {
+            a.insert(0, t);
+            Value::Array(a)
+        }
+        (_, parts) => parts,
+    }
+}
+
+/// The non-streamed GenerateContentResponse; `thoughts` (the request's `includeThoughts`)
+/// puts the reasoning first as a `thought: true` part.
+pub fn generate(conv: &Conversation, answer: &Answer, no_usage: bool, thoughts: bool) -> Value {
     let parts = call_parts(answer).unwrap_or_else(|| json!([{"text": answer.text()}]));
-    let usage = (!no_usage).then(|| usage(answer, answer.completion_tokens));
+    let parts = with_thought(parts, thought_part(answer, thoughts));
+    let usage = (!no_usage).then(|| usage_json(answer));
     response(
         conv,
         &util::random_alnum(22),
@@ -270,13 +331,23 @@ pub fn stream_error(framing: Framing, after_chunks: bool) -> Bytes {
 
 /// The streamed chunks: one partial response per text chunk, each with cumulative
 /// usageMetadata, `finishReason` on the last; function calls arrive whole in one chunk.
-pub fn stream_events(conv: &Conversation, answer: &Answer, no_usage: bool, framing: Framing) -> Vec<Ev> {
+pub fn stream_events(
+    conv: &Conversation,
+    answer: &Answer,
+    no_usage: bool,
+    framing: Framing,
+    thoughts: bool,
+) -> Vec<Ev> {
     let id = util::random_alnum(22);
     let finish = finish_reason(&answer.finish);
     let mut bodies: Vec<(bool, Value)> = Vec::new();
+    if let Some(t) = thought_part(answer, thoughts) {
+        let usage = (!no_usage).then(|| usage(answer, 0));
+        bodies.push((false, response(conv, &id, json!([t]), None, usage)));
+    }
     match (&answer.reply, call_parts(answer)) {
         (_, Some(parts)) => {
-            let usage = (!no_usage).then(|| usage(answer, answer.completion_tokens));
+            let usage = (!no_usage).then(|| usage_json(answer));
             bodies.push((true, response(conv, &id, parts, Some(finish), usage)));
         }
         (Reply::Text(chunks), None) if chunks.is_empty() => {
@@ -302,6 +373,7 @@ pub fn stream_events(conv: &Conversation, answer: &Answer, no_usage: bool, frami
     if framing == Framing::JsonArray {
         events.push(Ev::Head(Bytes::from_static(b"[")));
     }
+    let thought_first = thought_part(answer, thoughts).is_some();
     for (i, (is_content, body)) in bodies.into_iter().enumerate() {
         let bytes = match framing {
             Framing::Sse => Bytes::from(format!("data: {body}\r\n\r\n")),
@@ -310,6 +382,8 @@ pub fn stream_events(conv: &Conversation, answer: &Answer, no_usage: bool, frami
         };
         events.push(if is_content {
             Ev::Content(bytes)
+        } else if i == 0 && thought_first {
+            Ev::Head(bytes)
         } else {
             Ev::Tail(bytes)
         });

@@ -29,6 +29,45 @@ pub struct Knobs {
     /// `fail_once`: the full text of the marker that carried it; the first request with
     /// this exact marker answers 500.
     pub fail_once: Option<String>,
+    /// `cache_read=N`: N prompt tokens read from the provider's cache, on top of the words.
+    pub cache_read: Option<u64>,
+    /// `cache_write=N`: N prompt tokens written to the cache, on top of the words, with the
+    /// TTL of `cache_ttl` (else the request's `cache_control.ttl`, else 5m).
+    pub cache_write: Option<u64>,
+    /// `cache_write_5m=N` / `cache_write_1h=N`: cache writes with an explicit TTL (added to
+    /// `cache_write`'s bucket, so one request can carry both).
+    pub cache_write_5m: Option<u64>,
+    pub cache_write_1h: Option<u64>,
+    /// `cache_ttl=5m|1h`: the TTL of `cache_write`.
+    pub cache_ttl: Option<CacheTtl>,
+    /// `reasoning=N`: N reasoning ("thinking") tokens, on top of the visible answer.
+    pub reasoning: Option<u64>,
+    /// `echo`: the answer is `Heard <turns> turns: <last user text>` (one chunk per word).
+    pub echo: bool,
+    /// `ping_every=N`: an Anthropic stream sends a `ping` after every N content chunks.
+    pub ping_every: Option<u64>,
+    /// `error_event`: on the Responses API, `error_after` ends with a bare `error` event
+    /// instead of `response.failed`.
+    pub error_event: bool,
+}
+
+/// How long a prompt-cache write lives (Anthropic's two TTLs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheTtl {
+    #[default]
+    FiveMinutes,
+    OneHour,
+}
+
+impl CacheTtl {
+    /// `5m` / `1h` (Anthropic's `cache_control.ttl` values).
+    pub fn parse(s: &str) -> Option<CacheTtl> {
+        match s {
+            "5m" => Some(CacheTtl::FiveMinutes),
+            "1h" => Some(CacheTtl::OneHour),
+            _ => None,
+        }
+    }
 }
 
 impl Knobs {
@@ -82,6 +121,15 @@ impl Knobs {
                 "no_usage" => self.no_usage = true,
                 "max_tokens_ignored" => self.max_tokens_ignored = true,
                 "fail_once" => self.fail_once = Some(marker.to_string()),
+                "cache_read" => self.cache_read = num.or(self.cache_read),
+                "cache_write" => self.cache_write = num.or(self.cache_write),
+                "cache_write_5m" => self.cache_write_5m = num.or(self.cache_write_5m),
+                "cache_write_1h" => self.cache_write_1h = num.or(self.cache_write_1h),
+                "cache_ttl" => self.cache_ttl = value.and_then(CacheTtl::parse).or(self.cache_ttl),
+                "reasoning" => self.reasoning = num.or(self.reasoning),
+                "echo" => self.echo = true,
+                "ping_every" => self.ping_every = num.or(self.ping_every),
+                "error_event" => self.error_event = true,
                 _ => {}
             }
         }
@@ -152,6 +200,22 @@ mod tests {
         ]);
         assert_eq!(k.status, Some(503));
         assert_eq!(k.chunks, Some(3));
+    }
+
+    #[test]
+    fn reads_the_cache_and_reasoning_knobs() {
+        let k = Knobs::from_texts([
+            "[[mock cache_read=800 cache_write=200 cache_ttl=1h cache_write_5m=7 reasoning=50 echo error_event]]",
+        ]);
+        assert_eq!(k.cache_read, Some(800));
+        assert_eq!(k.cache_write, Some(200));
+        assert_eq!(k.cache_ttl, Some(CacheTtl::OneHour));
+        assert_eq!(k.cache_write_5m, Some(7));
+        assert_eq!(k.cache_write_1h, None);
+        assert_eq!(k.reasoning, Some(50));
+        assert!(k.echo && k.error_event);
+        let bad = Knobs::from_texts(["[[mock cache_ttl=2h]]"]);
+        assert_eq!(bad.cache_ttl, None);
     }
 
     #[test]

@@ -9,9 +9,11 @@
 //!
 //! | route | auth |
 //! |---|---|
-//! | `POST …/chat/completions` (OpenAI) | `Authorization: Bearer <key>` |
+//! | `POST …/chat/completions` (OpenAI; `/deepseek/…` and `/xai/…` speak those vendors' usage, [`Dialect`]) | `Authorization: Bearer <key>` |
+//! | `POST …/responses` (OpenAI Responses API, [`responses`]) | Bearer |
+//! | `POST …/embeddings` (OpenAI, [`embeddings`]) | Bearer |
 //! | `POST …/v1/messages` (Anthropic), `…/v1/messages/count_tokens` | `x-api-key: <key>` + `anthropic-version` |
-//! | `POST …/models/{model}:generateContent`, `:streamGenerateContent[?alt=sse]`, `:countTokens` (Gemini) | `x-goog-api-key: <key>` or `?key=` |
+//! | `POST …/models/{model}:generateContent`, `:streamGenerateContent[?alt=sse]`, `:countTokens`, `:embedContent`, `:batchEmbedContents` (Gemini) | `x-goog-api-key: <key>` or `?key=` |
 //! | `POST …/images/generations` (OpenAI) | Bearer |
 //! | `POST …/emails` (Resend) | Bearer |
 //! | `GET …/tokeninfo?id_token=T` (Google) | — |
@@ -29,11 +31,25 @@
 //!   [`gemini::function_response_text`]). Images, files, tool definitions and the arguments
 //!   of earlier tool calls count 0. `[[mock …]]` markers are text and count too.
 //!   [`Conversation::prompt_tokens`] computes it from a parsed request
-//!   ([`openai::parse`], [`anthropic::parse`], [`gemini::parse`]).
+//!   ([`openai::parse`], [`anthropic::parse`], [`gemini::parse`], [`responses::parse`]).
+//!   The cache knobs add their tokens on top: `prompt_tokens` = words + `cache_read` +
+//!   `cache_write*` (so the words are the uncached part). count_tokens endpoints answer the
+//!   words alone ([`count_tokens`]).
 //! - **completion tokens** = the number of content chunks streamed: each text chunk is one
 //!   token; a tool-call answer counts its argument fragments (`{`, one per property, `}` for
 //!   each call). [`plan`] gives the whole [`Answer`], usage included; streamed and
 //!   non-streamed answers to the same request carry the same text and usage.
+//! - **reasoning tokens** = the `reasoning=N` knob, on top of the content chunks:
+//!   `completion_tokens` = chunks + N. Where the request switches reasoning
+//!   ([`ReasoningMode`]): Anthropic reasons only with `thinking` enabled/adaptive, Gemini
+//!   not with `thinkingBudget: 0`; Anthropic `thinking` and a Responses `reasoning` object
+//!   without the knob give [`DEFAULT_REASONING_TOKENS`]. The reasoning text is always
+//!   [`REASONING_TEXT`].
+//!
+//! Each wire reports the same [`Usage`] ([`Answer::usage`]) its own way; the exact JSON
+//! comes from [`openai::usage_json`] (per [`Dialect`]), [`anthropic::usage_json`] /
+//! [`anthropic::start_usage_json`] / [`anthropic::delta_usage_json`],
+//! [`gemini::usage_json`] and [`responses::usage_json`]. See `mock/USAGE_FORMATS.md`.
 //!
 //! ## Answers
 //!
@@ -47,36 +63,60 @@
 //!   `"mock-<prop>"` / 1 / true / the first enum value ([`answer::mock_arguments`]);
 //!   `tools=2` calls the first two tools (or the first twice);
 //! - last message a tool result: `"Tool said: <result text>"`, one chunk per word;
+//! - `echo` knob: `"Heard <turns> turns: <last user text>"`, one chunk per word
+//!   ([`answer::echo_text`]; turns = messages / contents / input items);
 //! - the text stops at the first stop sequence (finish `stop` / `stop_sequence` / `STOP`),
-//!   and at the request's max tokens (finish `length` / `max_tokens` / `MAX_TOKENS`) unless
-//!   `max_tokens_ignored`.
+//!   and at the request's max tokens (finish `length` / `max_tokens` / `MAX_TOKENS` /
+//!   Responses `incomplete`) unless `max_tokens_ignored`;
+//! - a reasoning answer shows its reasoning first: an Anthropic `thinking` block (signed by
+//!   [`anthropic::thinking_signature`]; a thinking block sent back with another signature
+//!   is a 400), a Responses `reasoning` item (with `summary` when `reasoning.summary` is
+//!   set, `encrypted_content` when `include` asks, [`responses::encrypted_reasoning`]),
+//!   DeepSeek `reasoning_content`, a Gemini `thought: true` part with `includeThoughts`.
 //!
 //! ## Knobs
 //!
 //! `[[mock ttft=MS delay=MS chunks=N status=CODE retry_after=S error_after=N cut_after=N
-//! no_usage tools=N max_tokens_ignored fail_once]]` anywhere in any message text (for
-//! images: the prompt; for mail and payments: anything in the body). See [`Knobs`].
+//! no_usage tools=N max_tokens_ignored fail_once cache_read=N cache_write=N cache_ttl=5m|1h
+//! cache_write_5m=N cache_write_1h=N reasoning=N echo ping_every=N error_event]]` anywhere
+//! in any message text (for images: the prompt; for embeddings: any input text; for mail
+//! and payments: anything in the body). See [`Knobs`] and the README.
 //! Non-streamed answers wait `ttft + delay × (chunks − 1)`; `error_after` / `cut_after`
-//! apply to streams only; `no_usage` drops usage from streamed and whole answers.
+//! apply to streams only (content chunks: text, argument fragments, Responses deltas;
+//! reasoning events come before them); `no_usage` drops usage from streamed and whole
+//! answers. `status=529` is Anthropic's `overloaded_error`.
+//!
+//! ## Recording
+//!
+//! Every non-control request is kept: `GET /__mock/requests` gives `method`, `path`,
+//! `query`, `headers` (lower-cased names), `body` (parsed JSON) and `raw_body` (the exact
+//! text), so a test can assert what reached the upstream unchanged.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod answer;
 pub mod anthropic;
 pub mod config;
+pub mod embeddings;
 pub mod error;
 pub mod gemini;
 pub mod knobs;
 pub mod openai;
 pub mod record;
+pub mod responses;
 pub mod server;
 pub mod services;
 pub mod stream;
 pub mod util;
 
-pub use answer::{count_words, plan, Answer, Conversation, Finish, Reply, ToolCall};
+pub use answer::{
+    count_words, plan, reasoning_chunks, Answer, Conversation, Finish, ReasoningMode, Reply, ToolCall, Usage,
+    DEFAULT_REASONING_TOKENS, REASONING_TEXT,
+};
 pub use config::Config;
-pub use knobs::{Defaults, Knobs};
+pub use embeddings::{EmbedInput, Embeddings};
+pub use knobs::{CacheTtl, Defaults, Knobs};
+pub use openai::Dialect;
 pub use server::{bind, serve, spawn, MOCK_PNG};
 
 /// A chat wire format, for [`expected_answer`].
@@ -104,6 +144,47 @@ pub fn expected_answer(
     Ok(plan(&conv, &conv.knobs(), defaults))
 }
 
+/// The usage of the answer to `body` ([`expected_answer`]) in the provider-neutral shape.
+pub fn expected_usage(
+    provider: Provider,
+    body: &serde_json::Value,
+    defaults: &Defaults,
+) -> Result<Usage, error::WireError> {
+    expected_answer(provider, body, defaults).map(|a| a.usage())
+}
+
+/// The answer the mock gives a Responses API request (`POST …/responses`); render its
+/// usage with [`responses::usage_json`].
+pub fn expected_response(body: &serde_json::Value, defaults: &Defaults) -> Result<Answer, error::WireError> {
+    let req = responses::parse(body)?;
+    Ok(plan(&req.conv, &req.conv.knobs(), defaults))
+}
+
+/// What the count_tokens endpoints answer (`input_tokens` / `totalTokens`): the words of
+/// the request. OpenAI has no such endpoint: `Provider::OpenAi` counts a chat request.
+pub fn count_tokens(provider: Provider, body: &serde_json::Value) -> Result<u64, error::WireError> {
+    match provider {
+        Provider::OpenAi => openai::parse(body).map(|r| r.conv.prompt_tokens()),
+        Provider::Anthropic => anthropic::count_tokens(body),
+        Provider::Gemini => gemini::count_tokens(body),
+    }
+}
+
+/// The vectors and usage of an OpenAI embeddings request (`POST …/embeddings`).
+pub fn expected_embeddings(body: &serde_json::Value) -> Result<Embeddings, error::WireError> {
+    embeddings::parse_openai(body).map(|r| r.expected())
+}
+
+/// The vectors of a Gemini `:embedContent` (`batch` false) or `:batchEmbedContents`
+/// request to `model` (the URL's model, without `models/`). Gemini reports no usage.
+pub fn expected_gemini_embeddings(
+    model: &str,
+    batch: bool,
+    body: &serde_json::Value,
+) -> Result<Vec<Vec<f32>>, error::WireError> {
+    embeddings::parse_gemini(model, batch, body).map(|e| embeddings::gemini_vectors(model, &e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +205,29 @@ mod tests {
                 .status,
             400
         );
+    }
+
+    #[test]
+    fn the_library_computes_usage_count_and_embeddings() {
+        let body = json!({"model": "c", "max_tokens": 4000, "thinking": {"type": "enabled", "budget_tokens": 2000},
+            "messages": [{"role": "user", "content": "a b [[mock cache_read=30]]"}]});
+        let u = expected_usage(Provider::Anthropic, &body, &Defaults::default()).unwrap();
+        assert_eq!((u.input, u.cache_read, u.uncached_input()), (34, 30, 4));
+        assert_eq!(
+            (u.output, u.reasoning),
+            (8 + DEFAULT_REASONING_TOKENS, DEFAULT_REASONING_TOKENS)
+        );
+        assert_eq!(count_tokens(Provider::Anthropic, &body).unwrap(), 4);
+        let r = expected_response(&json!({"model": "m", "input": "one two"}), &Defaults::default()).unwrap();
+        assert_eq!(r.prompt_tokens, 2);
+        let e =
+            expected_embeddings(&json!({"model": "text-embedding-3-small", "input": ["a b", "c"]})).unwrap();
+        assert_eq!((e.vectors.len(), e.prompt_tokens), (2, 3));
+        let g = expected_gemini_embeddings(
+            "text-embedding-004",
+            false,
+            &json!({"content": {"parts": [{"text": "x"}]}}),
+        );
+        assert_eq!(g.unwrap()[0].len(), 768);
     }
 }

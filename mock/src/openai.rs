@@ -8,6 +8,38 @@ use crate::error::WireError;
 use crate::stream::{data_line, Ev};
 use crate::util;
 
+/// Which OpenAI-compatible vendor a request reached, chosen by the path's first segment
+/// (the provider id the test harness puts there: `/deepseek/v1/…`, `/xai/v1/…`); the
+/// vendors differ in how they report usage (see `mock/USAGE_FORMATS.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// OpenAI's own shape: `cached_tokens` inside `prompt_tokens`, `reasoning_tokens`
+    /// inside `completion_tokens`. Every vendor without a quirk of its own.
+    #[default]
+    OpenAi,
+    /// DeepSeek: OpenAI's shape plus `prompt_cache_hit_tokens` / `prompt_cache_miss_tokens`,
+    /// and the reasoning text as `reasoning_content`.
+    DeepSeek,
+    /// xAI: `completion_tokens` EXCLUDES `reasoning_tokens`; `total_tokens` adds them.
+    Xai,
+}
+
+impl Dialect {
+    /// The dialect of a provider id (`deepseek`, `xai`; anything else speaks OpenAI's).
+    pub fn from_provider_id(id: &str) -> Dialect {
+        match id {
+            "deepseek" => Dialect::DeepSeek,
+            "xai" => Dialect::Xai,
+            _ => Dialect::OpenAi,
+        }
+    }
+
+    /// The dialect of a request path: its first segment is the provider id.
+    pub fn from_path(path: &str) -> Dialect {
+        Dialect::from_provider_id(path.trim_start_matches('/').split('/').next().unwrap_or(""))
+    }
+}
+
 /// A parsed chat completions request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatRequest {
@@ -56,8 +88,12 @@ pub fn parse(body: &Value) -> Result<ChatRequest, WireError> {
     };
     let mut open_calls: Vec<String> = Vec::new();
     let mut open_calls_at = 0;
+    conv.turns = messages.len() as u64;
     for (i, m) in messages.iter().enumerate() {
         let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+        if role == "user" {
+            conv.last_user_text = content_texts(m.get("content")).join(" ");
+        }
         if !open_calls.is_empty() && role != "tool" {
             return Err(WireError::bad_request(format!(
                 "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: {}",
@@ -203,6 +239,7 @@ pub fn error_body(err: &WireError) -> Value {
         s if s >= 500 => ("server_error", Value::Null),
         _ => ("invalid_request_error", Value::Null),
     };
+    let code = err.code.as_ref().map_or(code, |c| json!(c));
     json!({"error": {"message": err.message, "type": kind, "param": err.param, "code": code}})
 }
 
@@ -221,15 +258,44 @@ fn finish_reason(finish: &Finish) -> &'static str {
     }
 }
 
-fn usage(answer: &Answer) -> Value {
-    json!({
-        "prompt_tokens": answer.prompt_tokens,
-        "completion_tokens": answer.completion_tokens,
-        "total_tokens": answer.prompt_tokens + answer.completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
-    })
+/// The `usage` object of an answer in `dialect`'s shape, exactly as the mock sends it
+/// (whole answers and the last stream chunk alike).
+pub fn usage_json(answer: &Answer, dialect: Dialect) -> Value {
+    let u = answer.usage();
+    match dialect {
+        Dialect::OpenAi => json!({
+            "prompt_tokens": u.input,
+            "completion_tokens": u.output,
+            "total_tokens": u.total(),
+            "prompt_tokens_details": {"cached_tokens": u.cache_read, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": u.reasoning, "audio_tokens": 0,
+                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+        }),
+        Dialect::DeepSeek => {
+            let mut v = json!({
+                "prompt_tokens": u.input,
+                "completion_tokens": u.output,
+                "total_tokens": u.total(),
+                "prompt_tokens_details": {"cached_tokens": u.cache_read},
+                "prompt_cache_hit_tokens": u.cache_read,
+                "prompt_cache_miss_tokens": u.input - u.cache_read,
+            });
+            if u.reasoning > 0 {
+                v["completion_tokens_details"] = json!({"reasoning_tokens": u.reasoning});
+            }
+            v
+        }
+        Dialect::Xai => json!({
+            "prompt_tokens": u.input,
+            "completion_tokens": u.visible_output(),
+            "total_tokens": u.total(),
+            "prompt_tokens_details": {"text_tokens": u.input, "audio_tokens": 0, "image_tokens": 0,
+                "cached_tokens": u.cache_read},
+            "completion_tokens_details": {"reasoning_tokens": u.reasoning, "audio_tokens": 0,
+                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+            "num_sources_used": 0
+        }),
+    }
 }
 
 /// Ids for one answer: the completion id and one `call_…` id per tool call.
@@ -257,10 +323,13 @@ impl Ids {
 }
 
 /// The non-streamed `chat.completion` object.
-pub fn completion(conv: &Conversation, answer: &Answer, no_usage: bool) -> Value {
+pub fn completion(conv: &Conversation, answer: &Answer, no_usage: bool, dialect: Dialect) -> Value {
     let ids = Ids::new(answer);
     let mut message = Map::new();
     message.insert("role".into(), json!("assistant"));
+    if dialect == Dialect::DeepSeek && !answer.reasoning.is_empty() {
+        message.insert("reasoning_content".into(), json!(answer.reasoning.concat()));
+    }
     match &answer.reply {
         Reply::Text(_) => {
             message.insert("content".into(), json!(answer.text()));
@@ -291,13 +360,21 @@ pub fn completion(conv: &Conversation, answer: &Answer, no_usage: bool) -> Value
         "system_fingerprint": "fp_flintmock",
     });
     if !no_usage {
-        out["usage"] = usage(answer);
+        out["usage"] = usage_json(answer, dialect);
     }
     out
 }
 
-/// The streamed `chat.completion.chunk` events, ending in `data: [DONE]`.
-pub fn stream_events(conv: &Conversation, answer: &Answer, include_usage: bool, no_usage: bool) -> Vec<Ev> {
+/// The streamed `chat.completion.chunk` events, ending in `data: [DONE]`. DeepSeek streams
+/// its reasoning first, as `reasoning_content` deltas (not content chunks: `error_after`
+/// and `cut_after` count the answer only).
+pub fn stream_events(
+    conv: &Conversation,
+    answer: &Answer,
+    include_usage: bool,
+    no_usage: bool,
+    dialect: Dialect,
+) -> Vec<Ev> {
     let ids = Ids::new(answer);
     let with_usage = include_usage && !no_usage;
     let chunk = |choices: Value, usage_value: Option<Value>| {
@@ -313,6 +390,21 @@ pub fn stream_events(conv: &Conversation, answer: &Answer, include_usage: bool, 
     };
     let delta = |d: Value, finish: Option<&str>| json!([{"index": 0, "delta": d, "logprobs": null, "finish_reason": finish}]);
     let mut events = Vec::new();
+    if dialect == Dialect::DeepSeek && !answer.reasoning.is_empty() {
+        events.push(Ev::Head(chunk(
+            delta(
+                json!({"role": "assistant", "content": null, "reasoning_content": ""}),
+                None,
+            ),
+            None,
+        )));
+        for r in &answer.reasoning {
+            events.push(Ev::Head(chunk(
+                delta(json!({"content": null, "reasoning_content": r}), None),
+                None,
+            )));
+        }
+    }
     match &answer.reply {
         Reply::Text(chunks) => {
             events.push(Ev::Head(chunk(
@@ -350,7 +442,7 @@ pub fn stream_events(conv: &Conversation, answer: &Answer, include_usage: bool, 
         None,
     )));
     if with_usage {
-        events.push(Ev::Tail(chunk(json!([]), Some(usage(answer)))));
+        events.push(Ev::Tail(chunk(json!([]), Some(usage_json(answer, dialect)))));
     }
     events.push(Ev::Tail(Bytes::from_static(b"data: [DONE]\n\n")));
     events
@@ -454,6 +546,45 @@ mod tests {
     }
 
     #[test]
+    fn each_dialect_reports_cache_and_reasoning_its_own_way() {
+        let req = parse(&json!({"model":"m","messages":[{"role":"user",
+            "content":"a b [[mock cache_read=10 cache_write=4 reasoning=7 chunks=3]]"}]}))
+        .unwrap();
+        let answer = plan(&req.conv, &req.conv.knobs(), &Defaults::default());
+        // 7 words + 10 read + 4 written; 3 chunks + 7 reasoning.
+        let o = usage_json(&answer, Dialect::OpenAi);
+        assert_eq!(
+            (o["prompt_tokens"].as_u64(), o["completion_tokens"].as_u64()),
+            (Some(21), Some(10))
+        );
+        assert_eq!(o["prompt_tokens_details"]["cached_tokens"], 10);
+        assert_eq!(o["completion_tokens_details"]["reasoning_tokens"], 7);
+        assert_eq!(o["total_tokens"], 31);
+        let d = usage_json(&answer, Dialect::DeepSeek);
+        assert_eq!(
+            (
+                d["prompt_cache_hit_tokens"].as_u64(),
+                d["prompt_cache_miss_tokens"].as_u64()
+            ),
+            (Some(10), Some(11))
+        );
+        assert_eq!(d["prompt_tokens_details"]["cached_tokens"], 10);
+        assert_eq!(d["completion_tokens"], 10);
+        let x = usage_json(&answer, Dialect::Xai);
+        assert_eq!(
+            (x["completion_tokens"].as_u64(), x["total_tokens"].as_u64()),
+            (Some(3), Some(31))
+        );
+        assert_eq!(x["completion_tokens_details"]["reasoning_tokens"], 7);
+        assert_eq!(
+            Dialect::from_path("/deepseek/v1/chat/completions"),
+            Dialect::DeepSeek
+        );
+        assert_eq!(Dialect::from_path("/xai/v1/chat/completions"), Dialect::Xai);
+        assert_eq!(Dialect::from_path("/v1/chat/completions"), Dialect::OpenAi);
+    }
+
+    #[test]
     fn stream_and_non_stream_agree() {
         let req = parse(
             &json!({"model":"m","messages":[{"role":"user","content":"a b c"}],"stream":true,
@@ -461,8 +592,8 @@ mod tests {
         )
         .unwrap();
         let answer = plan(&req.conv, &Knobs::default(), &Defaults::default());
-        let full = completion(&req.conv, &answer, false);
-        let events = stream_events(&req.conv, &answer, true, false);
+        let full = completion(&req.conv, &answer, false, Dialect::OpenAi);
+        let events = stream_events(&req.conv, &answer, true, false, Dialect::OpenAi);
         let mut text = String::new();
         let mut usage = Value::Null;
         for e in events {

@@ -65,6 +65,7 @@ impl Recorded {
             "query": self.query,
             "headers": self.headers,
             "body": body,
+            "raw_body": self.raw_body,
             "received_at_ms": self.received_at_ms,
         })
     }

@@ -25,7 +25,7 @@ use crate::knobs::{Knobs, Timing};
 use crate::record::{Recorded, Recorder};
 use crate::services::{self, Payments};
 use crate::stream::{self, assemble};
-use crate::{anthropic, gemini, openai, util};
+use crate::{anthropic, embeddings, gemini, openai, responses, util};
 
 /// A tiny valid PNG (2×2, RGBA), served at `/__mock/image.png` and inlined as `b64_json`.
 pub const MOCK_PNG: &[u8] = &[
@@ -229,7 +229,13 @@ async fn route(st: &AppState, req: &Req) -> Response {
     let post = req.method == Method::POST;
     let get = req.method == Method::GET;
     if post && p.ends_with("/chat/completions") {
-        return chat(st, req, Target::OpenAi).await;
+        return chat(st, req, Target::OpenAi(openai::Dialect::from_path(p))).await;
+    }
+    if post && p.ends_with("/responses") {
+        return responses_route(st, req).await;
+    }
+    if post && p.ends_with("/embeddings") {
+        return openai_embeddings(st, req).await;
     }
     if post && p.ends_with("/v1/messages/count_tokens") {
         return anthropic_count_tokens(st, req);
@@ -354,7 +360,7 @@ async fn gate(st: &AppState, knobs: &Knobs, timing: &Timing) -> Option<WireError
 
 /// Which chat wire a request speaks; Gemini's model, method and framing come from the URL.
 enum Target {
-    OpenAi,
+    OpenAi(openai::Dialect),
     Anthropic,
     Gemini {
         model: String,
@@ -366,7 +372,7 @@ enum Target {
 impl Target {
     fn wire(&self) -> Wire {
         match self {
-            Target::OpenAi => Wire::OpenAi,
+            Target::OpenAi(_) => Wire::OpenAi,
             Target::Anthropic => Wire::Anthropic,
             Target::Gemini { .. } => Wire::Gemini,
         }
@@ -396,22 +402,19 @@ async fn gemini_route(st: &AppState, req: &Req) -> Response {
             )
             .await
         }
+        "embedContent" | "batchEmbedContents" => {
+            gemini_embeddings(st, req, &model, method == "batchEmbedContents").await
+        }
         "countTokens" => {
             if let Some(resp) = check_model_auth(st, req, Wire::Gemini) {
                 return resp;
             }
-            let body = match req.json() {
-                Ok(v) => v,
-                Err(e) => {
-                    return wire_error(
-                        Wire::Gemini,
-                        &WireError::bad_request(format!("Invalid JSON payload received. {e}")),
-                    )
-                }
+            let body = match json_body(req, Wire::Gemini) {
+                Ok(b) => b,
+                Err(e) => return wire_error(Wire::Gemini, &e),
             };
-            let inner = body.get("generateContentRequest").cloned().unwrap_or(body);
-            match gemini::parse(&inner, &model, false) {
-                Ok(conv) => json_response(200, &json!({"totalTokens": conv.prompt_tokens()})),
+            match gemini::count_tokens(&body) {
+                Ok(n) => json_response(200, &json!({"totalTokens": n})),
                 Err(e) => wire_error(Wire::Gemini, &e),
             }
         }
@@ -426,20 +429,12 @@ fn anthropic_count_tokens(st: &AppState, req: &Req) -> Response {
     if let Some(resp) = check_model_auth(st, req, Wire::Anthropic) {
         return resp;
     }
-    let mut body = match req.json() {
-        Ok(v) => v,
-        Err(_) => {
-            return wire_error(
-                Wire::Anthropic,
-                &WireError::bad_request("The request body is not valid JSON."),
-            )
-        }
+    let body = match json_body(req, Wire::Anthropic) {
+        Ok(b) => b,
+        Err(e) => return wire_error(Wire::Anthropic, &e),
     };
-    if body.get("max_tokens").is_none() {
-        body["max_tokens"] = json!(1);
-    }
-    match anthropic::parse(&body) {
-        Ok(conv) => json_response(200, &json!({"input_tokens": conv.prompt_tokens()})),
+    match anthropic::count_tokens(&body) {
+        Ok(n) => json_response(200, &json!({"input_tokens": n})),
         Err(e) => wire_error(Wire::Anthropic, &e),
     }
 }
@@ -451,19 +446,12 @@ async fn chat(st: &AppState, req: &Req, target: Target) -> Response {
     if let Some(resp) = check_model_auth(st, req, wire) {
         return resp;
     }
-    let body = match req.json() {
-        Ok(v) => v,
-        Err(e) => {
-            let message = match wire {
-                Wire::OpenAi => format!("We could not parse the JSON body of your request. ({e})"),
-                Wire::Anthropic => "The request body is not valid JSON.".to_string(),
-                Wire::Gemini => format!("Invalid JSON payload received. {e}"),
-            };
-            return wire_error(wire, &WireError::bad_request(message));
-        }
+    let body = match json_body(req, wire) {
+        Ok(b) => b,
+        Err(e) => return wire_error(wire, &e),
     };
     let parsed: Result<(Conversation, bool), WireError> = match &target {
-        Target::OpenAi => openai::parse(&body).map(|r| (r.conv, r.include_usage)),
+        Target::OpenAi(_) => openai::parse(&body).map(|r| (r.conv, r.include_usage)),
         Target::Anthropic => anthropic::parse(&body).map(|c| (c, false)),
         Target::Gemini { model, stream, .. } => gemini::parse(&body, model, *stream).map(|c| (c, false)),
     };
@@ -480,14 +468,13 @@ async fn chat(st: &AppState, req: &Req, target: Target) -> Response {
     let request_id = format!("req_{}", util::random_alnum(24));
 
     if !conv.stream {
-        let n = answer.content_chunks();
-        if n > 1 && timing.delay_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(timing.delay_ms.saturating_mul(n - 1))).await;
-        }
-        let body = match wire {
-            Wire::OpenAi => openai::completion(&conv, &answer, knobs.no_usage),
-            Wire::Anthropic => anthropic::message(&conv, &answer, knobs.no_usage),
-            Wire::Gemini => gemini::generate(&conv, &answer, knobs.no_usage),
+        wait_whole(&answer, &timing).await;
+        let body = match &target {
+            Target::OpenAi(dialect) => openai::completion(&conv, &answer, knobs.no_usage, *dialect),
+            Target::Anthropic => anthropic::message(&conv, &answer, knobs.no_usage),
+            Target::Gemini { .. } => {
+                gemini::generate(&conv, &answer, knobs.no_usage, gemini::includes_thoughts(&body))
+            }
         };
         let mut resp = json_response(200, &body);
         add_request_id(&mut resp, wire, &request_id);
@@ -495,23 +482,26 @@ async fn chat(st: &AppState, req: &Req, target: Target) -> Response {
     }
 
     let (events, error_frame, content_type) = match target {
-        Target::OpenAi => (
-            openai::stream_events(&conv, &answer, include_usage, knobs.no_usage),
+        Target::OpenAi(dialect) => (
+            openai::stream_events(&conv, &answer, include_usage, knobs.no_usage, dialect),
             openai::stream_error(),
             "text/event-stream; charset=utf-8",
         ),
         Target::Anthropic => (
-            anthropic::stream_events(&conv, &answer, knobs.no_usage),
+            anthropic::stream_events(&conv, &answer, knobs.no_usage, knobs.ping_every),
             anthropic::stream_error(),
             "text/event-stream; charset=utf-8",
         ),
         Target::Gemini { framing, .. } => {
-            let emitted = knobs
-                .error_after
-                .map(|n| n.min(answer.content_chunks()) > 0)
-                .unwrap_or(false);
+            let thoughts = gemini::includes_thoughts(&body);
+            // A thought chunk goes out before the content, so the error follows a comma.
+            let emitted = thoughts && !answer.reasoning.is_empty()
+                || knobs
+                    .error_after
+                    .map(|n| n.min(answer.content_chunks()) > 0)
+                    .unwrap_or(false);
             (
-                gemini::stream_events(&conv, &answer, knobs.no_usage, framing),
+                gemini::stream_events(&conv, &answer, knobs.no_usage, framing, thoughts),
                 gemini::stream_error(framing, emitted),
                 if framing == Framing::Sse {
                     "text/event-stream"
@@ -521,13 +511,127 @@ async fn chat(st: &AppState, req: &Req, target: Target) -> Response {
             )
         }
     };
-    let stream_plan = assemble(events, timing.delay_ms, &knobs, error_frame);
-    let mut resp = Response::new(stream::body(stream_plan));
+    let stream_plan = assemble(events, timing.delay_ms, &knobs, |_| error_frame);
+    sse_response(stream_plan, content_type, wire, &request_id)
+}
+
+fn sse_response(
+    plan: stream::StreamPlan,
+    content_type: &'static str,
+    wire: Wire,
+    request_id: &str,
+) -> Response {
+    let mut resp = Response::new(stream::body(plan));
     let headers = resp.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    add_request_id(&mut resp, wire, &request_id);
+    add_request_id(&mut resp, wire, request_id);
     resp
+}
+
+/// The body as JSON, or the wire's own 400 for a body that is not.
+fn json_body(req: &Req, wire: Wire) -> Result<Value, WireError> {
+    req.json().map_err(|e| {
+        WireError::bad_request(match wire {
+            Wire::OpenAi => format!("We could not parse the JSON body of your request. ({e})"),
+            Wire::Anthropic => "The request body is not valid JSON.".to_string(),
+            Wire::Gemini => format!("Invalid JSON payload received. {e}"),
+        })
+    })
+}
+
+/// `POST …/responses`: the OpenAI Responses API, whole or streamed.
+async fn responses_route(st: &AppState, req: &Req) -> Response {
+    if let Some(resp) = check_model_auth(st, req, Wire::OpenAi) {
+        return resp;
+    }
+    let body = match json_body(req, Wire::OpenAi) {
+        Ok(b) => b,
+        Err(e) => return wire_error(Wire::OpenAi, &e),
+    };
+    let parsed = match responses::parse(&body) {
+        Ok(p) => p,
+        Err(e) => return wire_error(Wire::OpenAi, &e),
+    };
+    let knobs = parsed.conv.knobs();
+    let timing = Timing::resolve(&knobs, &st.config.defaults);
+    if let Some(err) = gate(st, &knobs, &timing).await {
+        return wire_error(Wire::OpenAi, &err);
+    }
+    let answer = plan(&parsed.conv, &knobs, &st.config.defaults);
+    let request_id = format!("req_{}", util::random_alnum(24));
+    if !parsed.conv.stream {
+        wait_whole(&answer, &timing).await;
+        let mut resp = json_response(200, &responses::response(&parsed, &answer, knobs.no_usage));
+        add_request_id(&mut resp, Wire::OpenAi, &request_id);
+        return resp;
+    }
+    let events = responses::stream_events(&parsed, &answer, knobs.no_usage);
+    let stream_plan = assemble(events, timing.delay_ms, &knobs, |written| {
+        responses::stream_error(&parsed, &answer, knobs.error_event, written)
+    });
+    sse_response(
+        stream_plan,
+        "text/event-stream; charset=utf-8",
+        Wire::OpenAi,
+        &request_id,
+    )
+}
+
+/// A whole answer waits as long as its stream would have taken.
+async fn wait_whole(answer: &crate::answer::Answer, timing: &Timing) {
+    let n = answer.content_chunks();
+    if n > 1 && timing.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(timing.delay_ms.saturating_mul(n - 1))).await;
+    }
+}
+
+/// `POST …/embeddings` (OpenAI).
+async fn openai_embeddings(st: &AppState, req: &Req) -> Response {
+    if let Some(resp) = check_model_auth(st, req, Wire::OpenAi) {
+        return resp;
+    }
+    let body = match json_body(req, Wire::OpenAi) {
+        Ok(b) => b,
+        Err(e) => return wire_error(Wire::OpenAi, &e),
+    };
+    let parsed = match embeddings::parse_openai(&body) {
+        Ok(p) => p,
+        Err(e) => return wire_error(Wire::OpenAi, &e),
+    };
+    let knobs = Knobs::from_texts(parsed.texts());
+    let timing = Timing::resolve(&knobs, &st.config.defaults);
+    if let Some(err) = gate(st, &knobs, &timing).await {
+        return wire_error(Wire::OpenAi, &err);
+    }
+    let mut resp = json_response(200, &embeddings::openai_response(&parsed, knobs.no_usage));
+    add_request_id(
+        &mut resp,
+        Wire::OpenAi,
+        &format!("req_{}", util::random_alnum(24)),
+    );
+    resp
+}
+
+/// `POST …/models/{model}:embedContent` / `:batchEmbedContents` (Gemini).
+async fn gemini_embeddings(st: &AppState, req: &Req, model: &str, batch: bool) -> Response {
+    if let Some(resp) = check_model_auth(st, req, Wire::Gemini) {
+        return resp;
+    }
+    let body = match json_body(req, Wire::Gemini) {
+        Ok(b) => b,
+        Err(e) => return wire_error(Wire::Gemini, &e),
+    };
+    let embeds = match embeddings::parse_gemini(model, batch, &body) {
+        Ok(e) => e,
+        Err(e) => return wire_error(Wire::Gemini, &e),
+    };
+    let knobs = Knobs::from_texts(embeds.iter().map(|e| e.text.as_str()));
+    let timing = Timing::resolve(&knobs, &st.config.defaults);
+    if let Some(err) = gate(st, &knobs, &timing).await {
+        return wire_error(Wire::Gemini, &err);
+    }
+    json_response(200, &embeddings::gemini_response(model, batch, &embeds))
 }
 
 fn add_request_id(resp: &mut Response, wire: Wire, id: &str) {

@@ -32,9 +32,15 @@ pub struct StreamPlan {
 }
 
 /// Builds the plan: `delay_ms` before every content chunk but the first; `error_after=N`
-/// replaces everything after the Nth content chunk with `error_frame`; `cut_after=N`
-/// drops the connection there instead (the smaller N wins; a tie is an error event).
-pub fn assemble(events: Vec<Ev>, delay_ms: u64, knobs: &Knobs, error_frame: Bytes) -> StreamPlan {
+/// replaces everything after the Nth content chunk with `error_frame(frames written so
+/// far)` (the count numbers a Responses `sequence_number`); `cut_after=N` drops the
+/// connection there instead (the smaller N wins; a tie is an error event).
+pub fn assemble(
+    events: Vec<Ev>,
+    delay_ms: u64,
+    knobs: &Knobs,
+    error_frame: impl FnOnce(u64) -> Bytes,
+) -> StreamPlan {
     let total = events.iter().filter(|e| matches!(e, Ev::Content(_))).count() as u64;
     let stop = match (knobs.error_after, knobs.cut_after) {
         (Some(e), Some(c)) if c < e => Some((c, false)),
@@ -82,7 +88,8 @@ pub fn assemble(events: Vec<Ev>, delay_ms: u64, knobs: &Knobs, error_frame: Byte
     let mut abort = false;
     if let Some((_, is_error)) = stop {
         if is_error {
-            frames.push((0, error_frame));
+            let written = frames.len() as u64;
+            frames.push((0, error_frame(written)));
         } else {
             abort = true;
         }
@@ -166,7 +173,7 @@ mod tests {
 
     #[test]
     fn delays_only_between_content_chunks() {
-        let plan = assemble(evs(), 50, &Knobs::default(), Bytes::new());
+        let plan = assemble(evs(), 50, &Knobs::default(), |_| Bytes::new());
         let waits: Vec<u64> = plan.frames.iter().map(|(w, _)| *w).collect();
         assert_eq!(waits, [0, 0, 0, 50, 50, 0]);
         assert!(!plan.abort);
@@ -178,8 +185,8 @@ mod tests {
             error_after: Some(2),
             ..Default::default()
         };
-        let plan = assemble(evs(), 0, &k, Bytes::from("E"));
-        assert_eq!(texts(&plan), ["h", "c1", "m", "c2", "E"]);
+        let plan = assemble(evs(), 0, &k, |n| Bytes::from(format!("E{n}")));
+        assert_eq!(texts(&plan), ["h", "c1", "m", "c2", "E4"]);
         assert!(!plan.abort);
     }
 
@@ -189,7 +196,7 @@ mod tests {
             cut_after: Some(0),
             ..Default::default()
         };
-        let plan = assemble(evs(), 0, &k, Bytes::new());
+        let plan = assemble(evs(), 0, &k, |_| Bytes::new());
         assert_eq!(texts(&plan), ["h"]);
         assert!(plan.abort);
         let k = Knobs {
@@ -197,7 +204,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            texts(&assemble(evs(), 0, &k, Bytes::new())),
+            texts(&assemble(evs(), 0, &k, |_| Bytes::new())),
             ["h", "c1", "m", "c2", "c3"]
         );
     }

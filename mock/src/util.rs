@@ -14,6 +14,18 @@ fn splitmix64(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// FNV-1a, 64-bit: the mock's deterministic hash (signatures, embedding seeds).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// SplitMix64: a deterministic stream of well-mixed values from a seed.
+pub fn mix64(x: u64) -> u64 {
+    splitmix64(x)
+}
+
 /// A fresh pseudo-random 64-bit value (unique per call within a process).
 pub fn next_u64() -> u64 {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);

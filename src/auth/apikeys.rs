@@ -30,21 +30,36 @@ fn new_key() -> ApiResult<String> {
     Ok(format!("{KEY_PREFIX}{}", B64.encode(bytes)))
 }
 
-pub async fn authenticate(db: &Db, key: &str, now: i64) -> ApiResult<Principal> {
+/// The key's owner and plan in one query; the last-use stamp is written after the response.
+pub async fn authenticate(app: &App, db: &Db, key: &str, now: i64) -> ApiResult<Principal> {
     let invalid = || unauthorized("invalid_api_key", "Invalid API key; it may have been revoked.");
-    let row = db.api_key_by_hash(&hash_key(key)).await?.ok_or_else(invalid)?;
-    if row.expires_at.is_some_and(|at| at <= now) {
+    let row = db
+        .caller_by_key_hash(&hash_key(key), now)
+        .await?
+        .ok_or_else(invalid)?;
+    if row.key_expires_at.is_some_and(|at| at <= now) {
         return Err(unauthorized("api_key_expired", "This API key has expired."));
     }
-    let user = db.user_by_id(row.user_id).await?.ok_or_else(invalid)?;
-    // Last-used time is informational: a minute's precision saves a write per request.
-    if row.last_used_at.is_none_or(|at| now - at >= 60) {
-        db.touch_api_key(&row.id, now).await?;
+    let key_id = row.key_id.clone().ok_or_else(invalid)?;
+    let models = row.key_models.as_deref().map(parse_models).transpose()?;
+    // Last-used time is informational: a minute's precision saves a write per request, and the
+    // write never delays the answer.
+    if row.key_last_used_at.is_none_or(|at| now - at >= 60) {
+        let env = app.env.clone();
+        let id = key_id.clone();
+        app.ctx.wait_until(async move {
+            let touched = async { Db::from_env(&env)?.touch_api_key(&id, now).await }.await;
+            if let Err(error) = touched {
+                worker::console_warn!("api key last-use stamp failed: {:?}", error.internal);
+            }
+        });
     }
-    let models = row.models.as_deref().map(parse_models).transpose()?;
+    let (user, plan) = row.split();
+    let plan = crate::limits::plan::with_overrides(&user, plan)?;
     Ok(Principal {
         user,
-        credential: Credential::ApiKey { id: row.id, models },
+        credential: Credential::ApiKey { id: key_id, models },
+        plan,
     })
 }
 
@@ -85,9 +100,8 @@ enum ExpiresAt {
 }
 
 /// `POST /api/keys`: the key is in this answer and never again.
-pub async fn create(mut req: Request, app: &App) -> ApiResult<Response> {
+pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
-    let principal = super::authenticate(&req, app, &db).await?;
     principal.require_session("manage API keys")?;
     let body: CreateKey = http::read_json(&mut req, app.config.max_json_body_bytes).await?;
     let now = time::now_secs();
@@ -182,9 +196,8 @@ pub async fn create(mut req: Request, app: &App) -> ApiResult<Response> {
 }
 
 /// `GET /api/keys`: the caller's keys, without secrets.
-pub async fn list(req: Request, app: &App) -> ApiResult<Response> {
+pub async fn list(app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
-    let principal = super::authenticate(&req, app, &db).await?;
     principal.require_session("manage API keys")?;
     let keys = db
         .api_keys_of(principal.user.id)
@@ -196,9 +209,8 @@ pub async fn list(req: Request, app: &App) -> ApiResult<Response> {
 }
 
 /// `DELETE /api/keys/{id}`: revokes at once; another user's key is a 404 like a missing one.
-pub async fn revoke(req: Request, app: &App, id: &str) -> ApiResult<Response> {
+pub async fn revoke(app: &App, principal: &Principal, id: &str) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
-    let principal = super::authenticate(&req, app, &db).await?;
     principal.require_session("manage API keys")?;
     if !db.delete_api_key(principal.user.id, id).await? {
         return Err(ApiError::new(

@@ -13,7 +13,7 @@ use worker::Request;
 
 use crate::app::App;
 use crate::billing::money::Nanos;
-use crate::db::{Db, UserRow};
+use crate::db::{Db, PlanRow, UserRow};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::time;
 
@@ -68,9 +68,25 @@ pub enum Credential {
 pub struct Principal {
     pub user: UserRow,
     pub credential: Credential,
+    /// The plan in force, with the user's overrides applied.
+    pub plan: PlanRow,
 }
 
 impl Principal {
+    /// Whether this caller may set a system prompt on Stone's `/api/chat` (a "paid user"): an
+    /// operator's override decides when set; otherwise a plan that allows it, or money on the
+    /// balance. `/auth/me` reports the same rule.
+    pub fn system_prompt_allowed(&self) -> bool {
+        match crate::limits::plan::overrides_of(&self.user)
+            .ok()
+            .flatten()
+            .and_then(|o| o.system_prompt_allowed)
+        {
+            Some(decided) => decided,
+            None => self.plan.system_prompt_allowed == 1 || self.user.balance_nanos > 0,
+        }
+    }
+
     /// Key management and password changes need a signed-in session, not an API key.
     pub fn require_session(&self, what: &str) -> ApiResult<()> {
         match self.credential {
@@ -120,29 +136,42 @@ fn unauthorized(code: &'static str, message: &str) -> ApiError {
     ApiError::new(ErrorKind::Unauthorized, code, message).with_header("WWW-Authenticate", "Bearer")
 }
 
-/// The bearer token of a request, if it has one.
-fn bearer(req: &Request) -> Option<String> {
-    let header = req.headers().get("Authorization").ok().flatten()?;
-    let (scheme, token) = header.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
-        .filter(|t| !t.is_empty())
+/// The bearer token of a request, if it has one. The Anthropic surface and the model list also
+/// take `x-api-key` (Claude Code sends its key there).
+fn credential_of(req: &Request) -> Option<String> {
+    let headers = req.headers();
+    if let Some(header) = headers.get("Authorization").ok().flatten() {
+        if let Some((scheme, token)) = header.trim().split_once(' ') {
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() {
+                return Some(token.trim().to_owned());
+            }
+        }
+    }
+    let path = req.path();
+    if path.starts_with("/v1/messages") || path.starts_with("/v1/models") {
+        return headers
+            .get("x-api-key")
+            .ok()
+            .flatten()
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty());
+    }
+    None
 }
 
-/// The caller, from a JWT or an API key; a 401 in the route family's envelope otherwise.
-pub async fn authenticate(req: &Request, app: &App, db: &Db) -> ApiResult<Principal> {
-    let token = bearer(req).ok_or_else(|| {
+/// The caller, from a JWT or an API key, with their plan: one D1 query whichever it is (the
+/// key's last-use stamp is written after the response). A 401 otherwise.
+pub async fn authenticate(req: &Request, app: &App) -> ApiResult<Principal> {
+    let token = credential_of(req).ok_or_else(|| {
         unauthorized(
             "missing_credentials",
             "Missing credentials: send `Authorization: Bearer <token or API key>`.",
         )
     })?;
+    let db = Db::from_env(&app.env)?;
     let now = time::now_secs();
     if token.starts_with(apikeys::KEY_PREFIX) {
-        let principal = apikeys::authenticate(db, &token, now).await?;
-        *app.caller.borrow_mut() = Some(principal.user.clone());
-        return Ok(principal);
+        return apikeys::authenticate(app, &db, &token, now).await;
     }
     let secret = app.config.jwt_secret()?;
     let session =
@@ -151,20 +180,22 @@ pub async fn authenticate(req: &Request, app: &App, db: &Db) -> ApiResult<Princi
         .sub
         .parse()
         .map_err(|_| unauthorized("invalid_token", "The token is malformed."))?;
-    let user = db
-        .user_by_id(user_id)
+    let row = db
+        .caller_by_user_id(user_id, now)
         .await?
         .ok_or_else(|| unauthorized("invalid_token", "The account of this token no longer exists."))?;
+    let (user, plan) = row.split();
     if user.token_version != session.ver {
         return Err(unauthorized(
             "token_revoked",
             "The token has been revoked; sign in again.",
         ));
     }
-    *app.caller.borrow_mut() = Some(user.clone());
+    let plan = crate::limits::plan::with_overrides(&user, plan)?;
     Ok(Principal {
         user,
         credential: Credential::Jwt,
+        plan,
     })
 }
 
@@ -241,7 +272,18 @@ mod tests {
             limits_override: None,
             created_at: 0,
         };
+        let plan = PlanRow {
+            id: "free".into(),
+            name: "Free".into(),
+            daily_lite_requests: 15,
+            rpm: 20,
+            tpm: 40_000,
+            concurrent_requests: 2,
+            max_output_tokens: 4096,
+            system_prompt_allowed: 0,
+        };
         let scoped = Principal {
+            plan: plan.clone(),
             user: user.clone(),
             credential: Credential::ApiKey {
                 id: "k".into(),
@@ -255,6 +297,7 @@ mod tests {
             "permission_denied"
         );
         let session = Principal {
+            plan,
             user,
             credential: Credential::Jwt,
         };

@@ -7,7 +7,7 @@ use serde_json::json;
 use worker::{Request, Response};
 
 use super::password::{self, Verification};
-use super::{authenticate, client_ip, session_body, Email};
+use super::{client_ip, session_body, Email, Principal};
 use crate::app::App;
 use crate::billing::money::Nanos;
 use crate::db::Db;
@@ -134,9 +134,8 @@ pub async fn login(mut req: Request, app: &App) -> ApiResult<Response> {
 
 /// `POST /api/auth/password {"current_password","new_password"}`: revokes every earlier token
 /// and answers with a fresh one.
-pub async fn change_password(mut req: Request, app: &App) -> ApiResult<Response> {
+pub async fn change_password(mut req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
-    let principal = authenticate(&req, app, &db).await?;
     principal.require_session("change the password")?;
     let body: PasswordChange = http::read_json(&mut req, app.config.max_json_body_bytes).await?;
     password::check_policy(&body.new_password).map_err(|m| ApiError::bad_request("new_password", m))?;
@@ -159,29 +158,25 @@ pub async fn change_password(mut req: Request, app: &App) -> ApiResult<Response>
     }
     let hash = password::hash(&body.new_password, iterations).map_err(ApiError::internal)?;
     let version = db.set_password(principal.user.id, &hash, true).await?;
-    let mut user = principal.user;
+    let mut user = principal.user.clone();
     user.token_version = version;
     let session = session_body(app, &user)?;
     http::json(200, &json!({ "status": "ok", "token": session["token"] }))
 }
 
 /// `POST /api/auth/logout-all`: every token issued so far stops working.
-pub async fn logout_all(req: Request, app: &App) -> ApiResult<Response> {
+pub async fn logout_all(app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
-    let principal = authenticate(&req, app, &db).await?;
     db.bump_token_version(principal.user.id).await?;
     http::json(200, &json!({ "status": "ok" }))
 }
 
 /// `GET /auth/me`: the Iskra shape plus id, balance and plan, with today's real counters.
-pub async fn me(req: Request, app: &App) -> ApiResult<Response> {
-    let db = Db::from_env(&app.env)?;
-    let principal = authenticate(&req, app, &db).await?;
+pub async fn me(app: &App, principal: &Principal) -> ApiResult<Response> {
     let user = &principal.user;
-    let plan = crate::limits::plan::effective(&db, user, time::now_secs()).await?;
+    let plan = &principal.plan;
     let day = time::day_at(time::now_ms() as i64, app.config.utc_offset_secs);
     let peek = client::peek(&app.env, user.id, plan.limits(), &day).await?;
-    app.stamp_rate(peek.snapshot, true);
     let (usage, limits) = (peek.usage, peek.snapshot);
     http::json(
         200,
@@ -211,8 +206,12 @@ pub async fn me(req: Request, app: &App) -> ApiResult<Response> {
                 "concurrent": limits.concurrent_limit,
                 "concurrentActive": limits.concurrent_active,
                 "maxOutputTokens": plan.max_output_tokens,
-                "systemPromptAllowed": plan.system_prompt_allowed == 1,
+                "systemPromptAllowed": principal.system_prompt_allowed(),
             },
         }),
     )
+    .map(|mut response| {
+        crate::limits::headers::stamp(&mut response, &peek.snapshot, true);
+        response
+    })
 }

@@ -12,7 +12,7 @@ use worker::{Method, Request, Response};
 
 use super::money::{parse_decimal, Nanos};
 use crate::app::App;
-use crate::auth::authenticate;
+use crate::auth::Principal;
 use crate::db::{Credit, Db, PaymentRow};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::{http, time};
@@ -95,9 +95,8 @@ struct TopupRequest {
 }
 
 /// `POST /api/billing/topup {"amount_rub"}` | `{"amount_usd"}` | `{"plan"}`.
-pub async fn topup(mut req: Request, app: &App) -> ApiResult<Response> {
+pub async fn topup(mut req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
-    let principal = authenticate(&req, app, &db).await?;
     let origin = req
         .url()
         .map(|u| u.origin().ascii_serialization())
@@ -347,9 +346,8 @@ async fn complete(db: &Db, payment: &PaymentRow, reported: &Value, now: i64) -> 
 }
 
 /// `GET /api/billing/history?limit=&cursor=`: the user's ledger, newest first.
-pub async fn history(req: Request, app: &App) -> ApiResult<Response> {
+pub async fn history(req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
-    let principal = authenticate(&req, app, &db).await?;
     let url = req.url()?;
     let mut limit = 20_i64;
     let mut cursor = None;

@@ -99,6 +99,17 @@ mod tests {
     }
 
     #[test]
+    fn the_stone_seed_example_costs_what_the_seed_says() {
+        // 15 tokens in and 82 out on gpt-4o-mini (0.90 / 3.60 per 1M): $0.0003087.
+        let mini = TokenPrices {
+            input: MicroUsd(900_000),
+            output: MicroUsd(3_600_000),
+            ..TokenPrices::default()
+        };
+        assert_eq!(TokenUsage::new(15, 82).cost(&mini), Nanos(308_700));
+    }
+
+    #[test]
     fn plain_usage_is_the_seed_formula() {
         let usage = TokenUsage::new(1000, 500);
         // 1000 × 3 + 500 × 15 = 10,500 micro-USD-per-1M units → $0.0105

@@ -152,6 +152,21 @@ struct ModelRow {
     max_output_tokens: u32,
 }
 
+impl Model {
+    /// The per-1M-token prices billing uses (zero for a model priced per image).
+    pub fn token_prices(&self) -> crate::billing::usage::TokenPrices {
+        match self.pricing {
+            Pricing::PerToken { input, output, .. } => crate::billing::usage::TokenPrices {
+                input,
+                output,
+                cache_read: None,
+                cache_write: None,
+            },
+            Pricing::PerImage { .. } => crate::billing::usage::TokenPrices::default(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Catalog {
     pub providers: Vec<Provider>,

@@ -5,9 +5,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{display_context_length, Catalog, Model, Pricing};
-use crate::app::App;
-use crate::auth::authenticate;
-use crate::db::Db;
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::http;
 
@@ -135,16 +133,14 @@ pub fn handle_stone_list(req: &worker::Request) -> ApiResult<worker::Response> {
 }
 
 /// `GET /v1/models`: authenticated, as OpenAI's is; a key scoped to some models sees those.
-pub async fn handle_openai_list(req: worker::Request, app: &App) -> ApiResult<worker::Response> {
-    let principal = authenticate(&req, app, &Db::from_env(&app.env)?).await?;
+pub async fn handle_openai_list(_req: worker::Request, principal: &Principal) -> ApiResult<worker::Response> {
     http::json(
         200,
         &openai_list(Catalog::embedded()?, |m| principal.may_use_model(&m.id)),
     )
 }
 
-pub async fn handle_openai_get(req: worker::Request, app: &App, id: &str) -> ApiResult<worker::Response> {
-    let principal = authenticate(&req, app, &Db::from_env(&app.env)?).await?;
+pub async fn handle_openai_get(principal: &Principal, id: &str) -> ApiResult<worker::Response> {
     let catalog = Catalog::embedded()?;
     let model = catalog.model(id).ok_or_else(|| ApiError::model_not_found(id))?;
     principal.require_model(&model.id)?;

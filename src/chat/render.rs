@@ -6,31 +6,17 @@ use serde_json::json;
 
 use super::types::{ChatCompletionChunk, Usage};
 use crate::billing::money::Nanos;
-use crate::billing::BillingMode;
+use crate::billing::reservation::Bill;
 use crate::error::{ApiError, Family};
 
-/// What a finished request used and cost.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Bill {
-    pub tokens_in: u64,
-    pub tokens_out: u64,
-    pub estimated: bool,
-    pub cost: Nanos,
-    /// The balance after the charge, read only when the answer shows it.
-    pub balance_after: Option<Nanos>,
-    pub mode: BillingMode,
-}
-
-impl Bill {
-    /// Usage in OpenAI's shape plus what it cost (`cost_usd`) and whether it was estimated.
-    pub fn usage(&self) -> Usage {
-        let mut usage = Usage::new(self.tokens_in, self.tokens_out);
-        usage
-            .extra
-            .insert("cost_usd".into(), json!(self.cost.as_usd_f64()));
-        usage.extra.insert("estimated".into(), json!(self.estimated));
-        usage
-    }
+/// Usage in OpenAI's shape plus what it cost (`cost_usd`) and whether it was estimated.
+pub fn openai_usage(bill: &Bill) -> Usage {
+    let mut usage = Usage::from_tokens(&bill.usage());
+    usage
+        .extra
+        .insert("cost_usd".into(), json!(bill.cost.as_usd_f64()));
+    usage.extra.insert("estimated".into(), json!(bill.estimated()));
+    usage
 }
 
 pub fn frame(data: &str) -> String {
@@ -42,9 +28,8 @@ pub trait Render {
     fn chunk(&mut self, chunk: ChatCompletionChunk) -> Option<String>;
     /// The frames after the last chunk of a stream that ended well.
     fn finish(&mut self, bill: &Bill) -> String;
-    /// The same, when they don't show the bill: sent before settling, so the client isn't kept
-    /// waiting for the database. `None` when the end shows the bill.
-    fn finish_unbilled(&mut self) -> Option<String>;
+    /// Whether those frames show the balance after the charge (so the settlement comes first).
+    fn shows_balance(&self) -> bool;
     /// The frame that ends a stream that failed midway.
     fn error(&mut self, error: &ApiError) -> String;
 }
@@ -83,7 +68,7 @@ impl Render for OpenAiRender {
                 "created": self.created,
                 "model": self.model,
                 "choices": [],
-                "usage": bill.usage(),
+                "usage": openai_usage(bill),
             });
             out.push_str(&frame(&last.to_string()));
         }
@@ -91,8 +76,8 @@ impl Render for OpenAiRender {
         out
     }
 
-    fn finish_unbilled(&mut self) -> Option<String> {
-        (!self.include_usage).then(|| frame("[DONE]"))
+    fn shows_balance(&self) -> bool {
+        false
     }
 
     fn error(&mut self, error: &ApiError) -> String {
@@ -119,10 +104,11 @@ impl Render for StoneRender {
     }
 
     fn finish(&mut self, bill: &Bill) -> String {
-        let usage = json!({"usage": {"tokens_in": bill.tokens_in, "tokens_out": bill.tokens_out}});
+        let tokens = bill.usage();
+        let usage = json!({"usage": {"tokens_in": tokens.input, "tokens_out": tokens.output}});
         let billing = json!({"billing": {
-            "tokens_in": bill.tokens_in,
-            "tokens_out": bill.tokens_out,
+            "tokens_in": tokens.input,
+            "tokens_out": tokens.output,
             "cost_usd": bill.cost.as_usd_f64(),
             "balance_usd": bill.balance_after.map(Nanos::as_usd_f64),
             "billing_mode": bill.mode.as_str(),
@@ -135,8 +121,8 @@ impl Render for StoneRender {
         .concat()
     }
 
-    fn finish_unbilled(&mut self) -> Option<String> {
-        None
+    fn shows_balance(&self) -> bool {
+        true
     }
 
     fn error(&mut self, error: &ApiError) -> String {
@@ -147,6 +133,9 @@ impl Render for StoneRender {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::billing::reservation::Consumption;
+    use crate::billing::usage::TokenUsage;
+    use crate::billing::BillingMode;
     use crate::chat::types::{ChunkChoice, Delta};
     use crate::error::ErrorKind;
 
@@ -172,9 +161,10 @@ mod tests {
 
     fn bill() -> Bill {
         Bill {
-            tokens_in: 15,
-            tokens_out: 82,
-            estimated: false,
+            consumption: Consumption::Tokens {
+                usage: TokenUsage::new(15, 82),
+                estimated: false,
+            },
             cost: Nanos(308_700),
             balance_after: Some(Nanos(9_990_000_000)),
             mode: BillingMode::PerToken,
@@ -202,8 +192,7 @@ mod tests {
         );
         assert_eq!(value["choices"][0]["delta"]["content"], "Hi");
         assert_eq!(render.finish(&bill()), "data: [DONE]\n\n");
-        assert_eq!(render.finish_unbilled().as_deref(), Some("data: [DONE]\n\n"));
-        assert_eq!(StoneRender.finish_unbilled(), None);
+        assert!(!render.shows_balance() && StoneRender.shows_balance());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use crate::billing::usage::TokenUsage;
 use crate::error::{ApiError, ApiResult};
 
 /// Request parameters forwarded to OpenAI-compatible upstreams as they are, beyond the ones the
@@ -404,6 +405,24 @@ impl ChatRequest {
                     "An assistant message needs `content` or `tool_calls`.",
                 ));
             }
+            // A PDF or audio passed as an "image" would be read as something else by some
+            // providers (Gemini takes it as a document) and escape the image sizing.
+            if let Message::User {
+                content: Content::Parts(parts),
+                ..
+            } = message
+            {
+                for (j, part) in parts.iter().enumerate() {
+                    if let ContentPart::ImageUrl { image_url } = part {
+                        if crate::billing::estimate::is_non_image_data_url(&image_url.url) {
+                            return Err(ApiError::bad_request(
+                                format!("messages[{i}].content[{j}].image_url.url"),
+                                "An `image_url` data URL must hold an image (data:image/...); upload other files with POST /api/chat/upload.",
+                            ));
+                        }
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -440,6 +459,43 @@ impl Usage {
             total_tokens: prompt_tokens + completion_tokens,
             extra: Map::new(),
         }
+    }
+
+    /// OpenAI's usage read into the canonical one: `prompt_tokens` include the cached ones
+    /// (`prompt_tokens_details.cached_tokens`), `completion_tokens` the reasoning ones.
+    pub fn tokens(&self) -> TokenUsage {
+        let detail = |group: &str, field: &str| {
+            self.extra
+                .get(group)
+                .and_then(|d| d.get(field))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
+        TokenUsage {
+            input: self.prompt_tokens,
+            cache_read: detail("prompt_tokens_details", "cached_tokens"),
+            output: self.completion_tokens,
+            reasoning: detail("completion_tokens_details", "reasoning_tokens"),
+            ..TokenUsage::default()
+        }
+    }
+
+    /// The canonical usage in OpenAI's shape; the details only when there is something in them.
+    pub fn from_tokens(usage: &TokenUsage) -> Usage {
+        let mut shown = Usage::new(usage.input, usage.output);
+        if usage.cache_read > 0 {
+            shown.extra.insert(
+                "prompt_tokens_details".into(),
+                serde_json::json!({"cached_tokens": usage.cache_read}),
+            );
+        }
+        if usage.reasoning > 0 {
+            shown.extra.insert(
+                "completion_tokens_details".into(),
+                serde_json::json!({"reasoning_tokens": usage.reasoning}),
+            );
+        }
+        shown
     }
 }
 

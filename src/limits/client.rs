@@ -4,8 +4,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{Env, Method, Request, RequestInit};
 
-use super::{policy, AdmitCall, FailureRequest, FailureState, Peek, PeekCall, ReleaseCall};
-use crate::app::App;
+use super::{policy, AdmitCall, FailureRequest, FailureState, Peek, PeekCall, ReleaseCall, RenewCall};
 use crate::error::{ApiError, ApiResult};
 use crate::time::Day;
 
@@ -76,21 +75,24 @@ pub struct Lease {
 }
 
 /// Asks the user's limiter to admit a request (`reserve_tokens` counted against TPM until the
-/// release corrects them), and stamps the rate-limit headers. The lease is meaningful only when
-/// the admission was not refused.
+/// release corrects them). The lease is meaningful only when the admission was not refused.
+#[allow(clippy::too_many_arguments)]
 pub async fn admit(
-    app: &App,
+    env: &Env,
+    request_id: &str,
     user_id: i64,
     limits: policy::Limits,
     lite: bool,
     reserve_tokens: u64,
+    lease_ms: i64,
+    utc_offset_secs: i64,
 ) -> ApiResult<(policy::Admission, Lease)> {
     let now_ms = crate::time::now_ms() as i64;
-    let day = crate::time::day_at(now_ms, app.config.utc_offset_secs);
+    let day = crate::time::day_at(now_ms, utc_offset_secs);
     let call = AdmitCall {
-        request_id: app.request_id.clone(),
+        request_id: request_id.to_owned(),
         day: day.key.clone(),
-        lease_ms: app.config.lease_secs * 1000,
+        lease_ms,
         admit: policy::AdmitRequest {
             now_ms,
             day_ends_ms: day.ends_ms,
@@ -99,8 +101,7 @@ pub async fn admit(
             limits,
         },
     };
-    let admission: policy::Admission = call_object(&app.env, &user_object(user_id), "/admit", &call).await?;
-    app.stamp_rate(admission.snapshot, lite);
+    let admission: policy::Admission = call_object(env, &user_object(user_id), "/admit", &call).await?;
     let lease = Lease {
         user_id,
         request_id: call.request_id,
@@ -120,6 +121,29 @@ impl Lease {
     /// its free allowance, if it used one).
     pub async fn refund(&self, env: &Env) {
         self.send(env, 0, true).await;
+    }
+
+    /// The same, after the answer has gone.
+    pub fn refund_later(&self, env: &Env, ctx: &worker::Context) {
+        let (lease, env) = (self.clone(), env.clone());
+        ctx.wait_until(async move { lease.refund(&env).await });
+    }
+
+    /// A long request is still running: its slot must not expire under it.
+    pub async fn renew(&self, env: &Env, lease_ms: i64) {
+        let call = RenewCall {
+            request_id: self.request_id.clone(),
+            expires_ms: crate::time::now_ms() as i64 + lease_ms,
+        };
+        let sent =
+            call_object::<_, serde_json::Value>(env, &user_object(self.user_id), "/renew", &call).await;
+        if let Err(error) = sent {
+            worker::console_warn!(
+                "limiter renew for {} failed: {:?}",
+                self.request_id,
+                error.internal
+            );
+        }
     }
 
     /// Failures are logged, never raised: the lease expires on its own.

@@ -3,6 +3,8 @@
 //! OpenAI's `x-ratelimit-*-requests` / `-tokens` trios for the per-minute windows.
 
 use super::policy::Snapshot;
+use crate::app::App;
+use crate::auth::Principal;
 
 /// A duration as OpenAI writes it: `250ms`, `7s`, `1m30s`.
 pub fn openai_duration(ms: i64) -> String {
@@ -51,6 +53,32 @@ pub fn for_snapshot(snapshot: &Snapshot, now_ms: i64, lite: bool) -> Vec<(&'stat
             openai_duration(snapshot.tpm_reset_ms - now_ms),
         ),
     ]
+}
+
+/// The headers of an authenticated answer that did not talk to the limiter itself: from a peek
+/// at the caller's limiter. A failure to read them costs the headers, not the answer.
+pub async fn peeked(app: &App, caller: &Principal) -> Vec<(&'static str, String)> {
+    let now_ms = crate::time::now_ms() as i64;
+    let day = crate::time::day_at(now_ms, app.config.utc_offset_secs);
+    match super::client::peek(&app.env, caller.user.id, caller.plan.limits(), &day).await {
+        Ok(peek) => for_snapshot(&peek.snapshot, now_ms, true),
+        Err(error) => {
+            worker::console_error!(
+                "[{}] rate-limit headers unavailable: {:?}",
+                app.request_id,
+                error.internal
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// Sets every header of `snapshot` on a response.
+pub fn stamp(response: &mut worker::Response, snapshot: &Snapshot, lite: bool) {
+    let now_ms = crate::time::now_ms() as i64;
+    for (name, value) in for_snapshot(snapshot, now_ms, lite) {
+        let _ = response.headers_mut().set(name, &value);
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod client;
 pub mod headers;
 pub mod plan;
 pub mod policy;
+pub mod refusals;
 pub mod window;
 
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,13 @@ pub struct ReleaseCall {
     pub was_free: bool,
 }
 
+/// `POST /renew`: a long request is still running; its lease is extended.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RenewCall {
+    pub request_id: String,
+    pub expires_ms: i64,
+}
+
 /// `POST /peek`: the limits' state and today's usage, changing nothing.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PeekCall {
@@ -104,6 +112,7 @@ impl DurableObject for Limiter {
             "/admit" => admit(&sql, req.json().await?),
             "/release" => release(&sql, req.json().await?),
             "/peek" => peek(&sql, req.json().await?),
+            "/renew" => renew(&sql, req.json().await?),
             other => Response::error(format!("unknown limiter operation {other}"), 404),
         }
     }
@@ -278,6 +287,14 @@ fn release(sql: &SqlStorage, call: ReleaseCall) -> Result<Response> {
         )?;
     }
     Response::from_json(&json!({ "released": held.n == 1 }))
+}
+
+fn renew(sql: &SqlStorage, call: RenewCall) -> Result<Response> {
+    sql.exec(
+        "UPDATE leases SET expires_ms = MAX(expires_ms, ?) WHERE request_id = ?",
+        vec![call.expires_ms.into(), call.request_id.into()],
+    )?;
+    Response::from_json(&json!({ "renewed": true }))
 }
 
 fn peek(sql: &SqlStorage, call: PeekCall) -> Result<Response> {

@@ -81,19 +81,33 @@ pub fn plan_in_force(user: &UserRow, now: i64) -> &str {
     }
 }
 
-pub async fn effective(db: &Db, user: &UserRow, now: i64) -> ApiResult<PlanRow> {
-    let id = plan_in_force(user, now);
-    let mut plan = db
-        .plan(id)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("user {} has unknown plan {id}", user.id)))?;
-    if let Some(raw) = &user.limits_override {
-        let overrides: Overrides = serde_json::from_str(raw).map_err(|e| {
-            ApiError::internal(format!("user {} has unreadable limits_override: {e}", user.id))
-        })?;
+/// The user's per-user overrides, if any.
+pub fn overrides_of(user: &UserRow) -> ApiResult<Option<Overrides>> {
+    user.limits_override
+        .as_deref()
+        .map(|raw| {
+            serde_json::from_str(raw).map_err(|e| {
+                ApiError::internal(format!("user {} has unreadable limits_override: {e}", user.id))
+            })
+        })
+        .transpose()
+}
+
+/// The plan row in force with the user's overrides applied.
+pub fn with_overrides(user: &UserRow, mut plan: PlanRow) -> ApiResult<PlanRow> {
+    if let Some(overrides) = overrides_of(user)? {
         overrides.apply(&mut plan);
     }
     Ok(plan)
+}
+
+pub async fn effective(db: &Db, user: &UserRow, now: i64) -> ApiResult<PlanRow> {
+    let id = plan_in_force(user, now);
+    let plan = db
+        .plan(id)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("user {} has unknown plan {id}", user.id)))?;
+    with_overrides(user, plan)
 }
 
 #[cfg(test)]

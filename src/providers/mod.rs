@@ -8,9 +8,9 @@ pub mod errors;
 pub mod gemini;
 pub mod openai;
 
-use crate::app::{env_string, App};
 use crate::catalog::{Model, Provider, WireFormat};
 use crate::chat::types::{ChatCompletion, ChatCompletionChunk, ChatRequest, Usage};
+use crate::config::Config;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::sse::parser::SseEvent;
 
@@ -25,34 +25,35 @@ pub struct Upstream {
 
 impl Upstream {
     /// `<ID>_API_KEY` and `<ID>_BASE_URL` from configuration; no key is a 503 the operator fixes.
-    pub fn resolve(app: &App, provider: &'static Provider, model: &'static Model) -> ApiResult<Upstream> {
-        let prefix = provider.env_prefix();
-        let api_key = env_string(&app.env, &format!("{prefix}_API_KEY"))
-            .filter(|k| !k.trim().is_empty())
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorKind::Unavailable,
-                    "provider_not_configured",
-                    format!(
-                        "The provider of `{}` is not configured on this gateway.",
-                        model.id
-                    ),
-                )
-                .with_internal(format!(
-                    "{prefix}_API_KEY is not set; set it to serve {}",
+    pub fn resolve(
+        config: &Config,
+        provider: &'static Provider,
+        model: &'static Model,
+    ) -> ApiResult<Upstream> {
+        let credentials = config.provider(&provider.id);
+        let api_key = credentials.and_then(|c| c.api_key.clone()).ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::Unavailable,
+                "provider_not_configured",
+                format!(
+                    "The provider of `{}` is not configured on this gateway.",
                     model.id
-                ))
-            })?;
-        let base_url = env_string(&app.env, &format!("{prefix}_BASE_URL"))
-            .filter(|u| !u.trim().is_empty())
-            .unwrap_or_else(|| provider.base_url.clone())
-            .trim_end_matches('/')
-            .to_owned();
+                ),
+            )
+            .with_internal(format!(
+                "{}_API_KEY is not set; set it to serve {}",
+                provider.env_prefix(),
+                model.id
+            ))
+        })?;
+        let base_url = credentials
+            .and_then(|c| c.base_url.clone())
+            .unwrap_or_else(|| provider.base_url.trim_end_matches('/').to_owned());
         Ok(Upstream {
             provider,
             model,
             base_url,
-            api_key: api_key.trim().to_owned(),
+            api_key,
         })
     }
 }
@@ -105,10 +106,10 @@ pub trait StreamTranslator {
     fn on_event(&mut self, event: &SseEvent) -> Vec<StreamItem>;
 }
 
-pub fn stream_translator(upstream: &Upstream) -> Result<Box<dyn StreamTranslator>, String> {
+pub fn stream_translator(upstream: &Upstream) -> Box<dyn StreamTranslator> {
     match upstream.provider.wire {
-        WireFormat::Openai => Ok(Box::new(openai::OpenAiStream)),
-        WireFormat::Anthropic => Ok(Box::new(anthropic::AnthropicStream::new())),
-        WireFormat::Gemini => Ok(Box::new(gemini::GeminiStream::new())),
+        WireFormat::Openai => Box::new(openai::OpenAiStream),
+        WireFormat::Anthropic => Box::new(anthropic::AnthropicStream::new()),
+        WireFormat::Gemini => Box::new(gemini::GeminiStream::new()),
     }
 }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use worker::{Env, Request, Response};
 
 use crate::app::App;
-use crate::auth::authenticate;
+use crate::auth::Principal;
 use crate::chat::types::{ChatRequest, Content, ContentPart, ImageUrl, Message};
 use crate::db::{Db, FileRow};
 use crate::error::{ApiError, ApiResult, ErrorKind};
@@ -62,9 +62,8 @@ fn pdf_text(bytes: &[u8]) -> (String, Option<usize>, Option<String>) {
 }
 
 /// `POST /api/chat/upload`, multipart field `file`.
-pub async fn upload(mut req: Request, app: &App) -> ApiResult<Response> {
+pub async fn upload(mut req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
-    let principal = authenticate(&req, app, &db).await?;
     let content_type = req
         .headers()
         .get("Content-Type")
@@ -207,9 +206,8 @@ struct Page {
 }
 
 /// `GET /api/files`: the caller's uploads, newest first, paginated.
-pub async fn list(req: Request, app: &App) -> ApiResult<Response> {
+pub async fn list(req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
-    let principal = authenticate(&req, app, &db).await?;
     let page: Page = req
         .query()
         .map_err(|_| ApiError::bad_request("limit", "`limit` must be a whole number."))?;
@@ -237,9 +235,8 @@ pub async fn list(req: Request, app: &App) -> ApiResult<Response> {
 }
 
 /// `GET /api/files/{id}`: metadata and the content as at upload.
-pub async fn get(req: Request, app: &App, id: &str) -> ApiResult<Response> {
+pub async fn get(app: &App, principal: &Principal, id: &str) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
-    let principal = authenticate(&req, app, &db).await?;
     let row = db
         .file(principal.user.id, id)
         .await?
@@ -249,9 +246,8 @@ pub async fn get(req: Request, app: &App, id: &str) -> ApiResult<Response> {
 }
 
 /// `DELETE /api/files/{id}`: the R2 objects and the row.
-pub async fn delete(req: Request, app: &App, id: &str) -> ApiResult<Response> {
+pub async fn delete(app: &App, principal: &Principal, id: &str) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
-    let principal = authenticate(&req, app, &db).await?;
     let row = db
         .file(principal.user.id, id)
         .await?

@@ -350,7 +350,12 @@ impl TestApp {
         TestApp {
             url: gateway.url.clone(),
             mock_url: gateway.mock_url.clone(),
-            client: reqwest::Client::new(),
+            // wrangler dev drops idle connections after a few seconds; a pooled one reused
+            // after a pause (a blocking `d1_execute`) would fail as an incomplete message.
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_secs(1))
+                .build()
+                .expect("an HTTP client"),
         }
     }
 
@@ -586,9 +591,9 @@ impl TestApp {
             .map(|e| (e["amount_usd"].as_f64().unwrap() * 1e6).round() as i64)
             .sum();
         let balance_micros = (balance * 1e6).round() as i64;
-        // Each entry is shown rounded to the micro-dollar: allow that much per entry.
-        assert!(
-            (micros - balance_micros).abs() <= entries.len() as i64,
+        // Every ledger amount is whole micro-dollars: the entries add up exactly.
+        assert_eq!(
+            micros, balance_micros,
             "ledger sums to {micros} µ$, balance is {balance_micros} µ$"
         );
         assert!(balance >= 0.0, "negative balance {balance}");

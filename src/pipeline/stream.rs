@@ -1,6 +1,7 @@
 //! Streaming to the client through a `TransformStream` whose readable side is the response body,
 //! written by a task running under `ctx.wait_until` — so when the client disconnects, the task
-//! still reads the upstream to its end and settles the bill (TOOLCHAIN.md has the measurements).
+//! keeps reading the upstream for a bounded drain window (Workers gives `waitUntil` work about
+//! 30 s after the client goes) and bills what was generated (TOOLCHAIN.md has the measurements).
 
 use std::time::Duration;
 
@@ -10,10 +11,10 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::WritableStreamDefaultWriter;
 use worker::{ByteStream, Delay};
 
-use super::render::Render;
-use super::types::{ChatCompletionChunk, Usage};
-use crate::providers::{StreamItem, StreamTranslator};
+use super::relay::{Relay, Step, StreamFailure};
+use crate::billing::reservation::Reservation;
 use crate::sse::parser::{SseEvent, SseParser};
+use crate::time;
 
 /// Frames queued for a client that reads slowly before the pump waits for it.
 const MAX_QUEUED_FRAMES: f64 = 256.0;
@@ -79,66 +80,73 @@ impl ClientSink {
     }
 }
 
-/// What a stream delivered, for billing and for telling how it ended.
+/// How long the pump may wait, and how often a long stream says it is alive.
+#[derive(Debug, Clone, Copy)]
+pub struct PumpTimes {
+    /// The longest silence of the upstream before the stream is cut.
+    pub idle: Duration,
+    /// How long the upstream is still read after the client left.
+    pub drain: Duration,
+    /// How often the hold and the lease are renewed while streaming.
+    pub renew_every: Duration,
+    pub lease_ms: i64,
+}
+
+/// How a stream ended.
 #[derive(Debug, Default)]
-pub struct StreamOutcome {
-    pub usage: Option<Usage>,
-    /// Characters of content, refusal and tool-call arguments delivered (the usage estimate).
-    pub completion_chars: u64,
-    pub finish_reason: Option<String>,
-    pub upstream_done: bool,
+pub struct PumpOutcome {
     pub error: Option<StreamFailure>,
+    /// The client left and the drain window closed before the upstream finished.
+    pub drained_out: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamFailure {
-    /// The upstream reported an error in the stream (message safe to show).
-    Upstream(String),
-    /// The upstream went silent for longer than the idle timeout.
-    Idle,
-    /// The connection ended before the stream did.
-    Cut,
-    /// The stream could not be read or parsed.
-    Broken(String),
+fn ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-impl StreamOutcome {
-    fn observe(&mut self, chunk: &ChatCompletionChunk) {
-        for choice in &chunk.choices {
-            let delta = &choice.delta;
-            let mut chars = delta.content.as_deref().map_or(0, |c| c.chars().count());
-            chars += delta.refusal.as_deref().map_or(0, |c| c.chars().count());
-            for call in delta.tool_calls.iter().flatten() {
-                if let Some(function) = &call.function {
-                    chars += function.name.as_deref().map_or(0, str::len);
-                    chars += function.arguments.as_deref().map_or(0, |a| a.chars().count());
-                }
-            }
-            self.completion_chars += chars as u64;
-            if let Some(reason) = &choice.finish_reason {
-                self.finish_reason = Some(reason.clone());
-            }
-        }
-    }
-}
-
-/// Reads the upstream body to its end, passing each event on as it arrives.
+/// Reads the upstream body, passing each event on through the relay as it arrives, until the
+/// upstream ends, fails, goes silent, or the client has been gone for the drain window.
 pub async fn pump(
     mut body: ByteStream,
-    translator: &mut dyn StreamTranslator,
-    render: &mut dyn Render,
+    relay: &mut dyn Relay,
     sink: &mut ClientSink,
-    idle: Duration,
-) -> StreamOutcome {
-    let mut outcome = StreamOutcome::default();
+    times: PumpTimes,
+    reservation: &Reservation,
+) -> PumpOutcome {
+    let mut outcome = PumpOutcome::default();
     let mut parser = SseParser::new();
     let mut events: Vec<SseEvent> = Vec::new();
+    let mut frames = String::new();
+    let mut upstream_done = false;
+    let mut last_data = time::now_ms();
+    let mut next_renew = last_data.saturating_add(ms(times.renew_every));
+    let mut gone_at: Option<u64> = None;
     'reading: loop {
-        let next = match select(body.next(), Delay::from(idle)).await {
+        let now = time::now_ms();
+        if gone_at.is_none() && sink.is_gone() {
+            gone_at = Some(now);
+        }
+        let idle_at = last_data.saturating_add(ms(times.idle));
+        let drain_at = gone_at.map_or(u64::MAX, |at| at.saturating_add(ms(times.drain)));
+        if now >= drain_at {
+            outcome.drained_out = true;
+            break;
+        }
+        if now >= next_renew {
+            reservation.renew(times.lease_ms).await;
+            next_renew = time::now_ms().saturating_add(ms(times.renew_every));
+            continue;
+        }
+        let wake = idle_at.min(drain_at).min(next_renew);
+        let wait = Duration::from_millis(wake.saturating_sub(now).max(1));
+        let next = match select(body.next(), Delay::from(wait)).await {
             Either::Left((next, _)) => next,
             Either::Right(_) => {
-                outcome.error = Some(StreamFailure::Idle);
-                break;
+                if time::now_ms() >= idle_at && drain_at > idle_at {
+                    outcome.error = Some(StreamFailure::Idle);
+                    break;
+                }
+                continue;
             }
         };
         let bytes = match next {
@@ -151,32 +159,28 @@ pub async fn pump(
                 break;
             }
         };
+        last_data = time::now_ms();
         events.clear();
         if let Err(error) = parser.feed(&bytes, &mut events) {
             outcome.error = Some(StreamFailure::Broken(error.to_string()));
             break;
         }
         for event in &events {
-            for item in translator.on_event(event) {
-                match item {
-                    StreamItem::Chunk(chunk) => {
-                        outcome.observe(&chunk);
-                        if let Some(frame) = render.chunk(chunk) {
-                            sink.send(&frame).await;
-                        }
-                    }
-                    StreamItem::Usage(usage) => outcome.usage = Some(usage),
-                    StreamItem::Error(message) => {
-                        outcome.error = Some(StreamFailure::Upstream(message));
-                        break 'reading;
-                    }
-                    StreamItem::Done => outcome.upstream_done = true,
+            frames.clear();
+            let step = relay.on_event(event, &mut frames);
+            sink.send(&frames).await;
+            match step {
+                Step::Continue => {}
+                Step::Done => upstream_done = true,
+                Step::Failed(failure) => {
+                    outcome.error = Some(failure);
+                    break 'reading;
                 }
             }
         }
     }
     parser.finish();
-    if outcome.error.is_none() && !outcome.upstream_done && outcome.finish_reason.is_none() {
+    if outcome.error.is_none() && !outcome.drained_out && !upstream_done && !relay.saw_finish() {
         outcome.error = Some(StreamFailure::Cut);
     }
     outcome

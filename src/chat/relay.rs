@@ -1,0 +1,145 @@
+//! The chat surfaces' relay: any upstream wire → canonical chunks (the provider's
+//! `StreamTranslator`) → the family's frames (`Render`: OpenAI's chunks or Stone's events).
+
+use serde_json::Value;
+
+use super::render::{openai_usage, Render};
+use super::types::ChatCompletionChunk;
+use crate::billing::reservation::Bill;
+use crate::billing::usage::TokenUsage;
+use crate::error::ApiError;
+use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
+use crate::providers::{self, StreamItem, StreamTranslator, Upstream};
+use crate::sse::parser::SseEvent;
+
+pub struct ChatRelay {
+    translator: Box<dyn StreamTranslator>,
+    render: Box<dyn Render>,
+    upstream: Upstream,
+    /// The gateway's id, creation time and the model id the client asked for.
+    id: String,
+    created: i64,
+    model: String,
+    usage: Option<TokenUsage>,
+    delivered_chars: u64,
+    finished: bool,
+}
+
+impl ChatRelay {
+    pub fn new(
+        upstream: Upstream,
+        render: Box<dyn Render>,
+        id: String,
+        created: i64,
+        model: String,
+    ) -> ChatRelay {
+        ChatRelay {
+            translator: providers::stream_translator(&upstream),
+            render,
+            upstream,
+            id,
+            created,
+            model,
+            usage: None,
+            delivered_chars: 0,
+            finished: false,
+        }
+    }
+
+    fn observe(&mut self, chunk: &ChatCompletionChunk) {
+        for choice in &chunk.choices {
+            let delta = &choice.delta;
+            let mut chars = delta.content.as_deref().map_or(0, |c| c.chars().count());
+            chars += delta.refusal.as_deref().map_or(0, |c| c.chars().count());
+            for call in delta.tool_calls.iter().flatten() {
+                if let Some(function) = &call.function {
+                    chars += function.name.as_deref().map_or(0, str::len);
+                    chars += function.arguments.as_deref().map_or(0, |a| a.chars().count());
+                }
+            }
+            self.delivered_chars += chars as u64;
+            self.finished |= choice.finish_reason.is_some();
+        }
+    }
+}
+
+impl Relay for ChatRelay {
+    fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step {
+        let mut step = Step::Continue;
+        for item in self.translator.on_event(event) {
+            match item {
+                StreamItem::Chunk(chunk) => {
+                    self.observe(&chunk);
+                    if let Some(frame) = self.render.chunk(chunk) {
+                        out.push_str(&frame);
+                    }
+                }
+                StreamItem::Usage(usage) => self.usage = Some(usage.tokens()),
+                StreamItem::Error(message) => return Step::Failed(StreamFailure::Upstream(message)),
+                StreamItem::Done => step = Step::Done,
+            }
+        }
+        step
+    }
+
+    fn usage(&self) -> Option<TokenUsage> {
+        self.usage
+    }
+
+    fn delivered_chars(&self) -> u64 {
+        self.delivered_chars
+    }
+
+    fn saw_finish(&self) -> bool {
+        self.finished
+    }
+
+    fn finish(&mut self, bill: &Bill) -> String {
+        self.render.finish(bill)
+    }
+
+    fn shows_balance(&self) -> bool {
+        self.render.shows_balance()
+    }
+
+    fn fail(&mut self, error: &ApiError) -> String {
+        self.render.error(error)
+    }
+
+    fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
+        let mut completion = providers::parse_completion(&self.upstream, body)?;
+        let delivered: u64 = completion
+            .choices
+            .iter()
+            .map(|c| {
+                let message = &c.message;
+                let calls: usize = message
+                    .tool_calls
+                    .iter()
+                    .flatten()
+                    .map(|t| t.function.name.len() + t.function.arguments.chars().count())
+                    .sum();
+                (message.content.as_deref().map_or(0, |t| t.chars().count()) + calls) as u64
+            })
+            .sum();
+        let usage = completion.usage.take().map(|u| u.tokens());
+        completion.id.clone_from(&self.id);
+        completion.model.clone_from(&self.model);
+        completion.created = self.created;
+        completion.object = "chat.completion".into();
+        let body = serde_json::to_value(&completion).map_err(|e| e.to_string())?;
+        Ok(Parsed {
+            body,
+            usage,
+            delivered_chars: delivered,
+            units: None,
+        })
+    }
+
+    fn render_json(&mut self, mut body: Value, bill: &Bill) -> Value {
+        if let Ok(usage) = serde_json::to_value(openai_usage(bill)) {
+            body["usage"] = usage;
+        }
+        body
+    }
+}

@@ -1,0 +1,500 @@
+//! The metered pipeline: every paid request goes through `run`, whatever its surface. The
+//! surface parses its request, finds the model and hands over how to build the upstream request
+//! for a given output cap and how to relay the answer; the pipeline does the rest:
+//!
+//! 1. the context-window check (nothing consumed when the prompt can't fit),
+//! 2. the output cap, and the hold sized on the body really sent,
+//! 3. admission and hold in parallel — one remote step (`admit+hold`) after authentication,
+//! 4. the upstream call and the answer, streamed or whole, under `ctx.wait_until`, so a client
+//!    that leaves doesn't stop the billing (the upstream is drained for a bounded window),
+//! 5. settlement after the answer has gone where the answer doesn't show the balance.
+//!
+//! `Server-Timing` names each remote step the answer waited for.
+
+pub mod relay;
+pub mod stream;
+pub mod timing;
+
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use futures_util::future::{select, Either};
+use serde_json::Value;
+use worker::{Response, ResponseBody};
+
+use crate::app::App;
+use crate::auth::Principal;
+use crate::billing::estimate;
+use crate::billing::money::Nanos;
+use crate::billing::reservation::{whole_micros, Ask, Consumption, Meter, Refused, Reservation};
+use crate::billing::usage::{TokenPrices, TokenUsage};
+use crate::billing::BillingMode;
+use crate::catalog::{Model, Tier};
+use crate::config::Config;
+use crate::db::PlanRow;
+use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::limits::refusals;
+use crate::providers::{call, errors, Upstream, UpstreamRequest};
+use crate::{http, time};
+use relay::{Relay, StreamFailure};
+use stream::{ClientSink, PumpTimes};
+use timing::Timing;
+
+/// How a request is priced.
+#[derive(Debug, Clone, Copy)]
+pub enum Price {
+    Tokens(TokenPrices),
+    /// `units` things at `price` each (images); the hold is their whole price.
+    PerUnit {
+        price: Nanos,
+        units: u64,
+    },
+}
+
+/// What a surface hands to the pipeline besides the builder and the relay.
+pub struct Call {
+    pub model: &'static Model,
+    pub upstream: Upstream,
+    pub stream: bool,
+    /// The output tokens the client asked for, if it said.
+    pub requested_max_output: Option<u32>,
+    /// The documented estimate of the prompt: checked against the context window, and the
+    /// usage billed when the upstream reports none.
+    pub prompt_tokens: u64,
+    /// The request field a too-long prompt is blamed on (`messages`, `input`).
+    pub prompt_param: &'static str,
+    pub price: Price,
+    /// How the refusal messages name what is asked for ("this request", "2 images of `x`").
+    pub what: String,
+}
+
+/// Builds the upstream request for an output cap (the cap differs for free use).
+pub type Build<'a> = &'a dyn Fn(u32) -> ApiResult<UpstreamRequest>;
+
+/// The output-token ceiling: what the client asked for, within the model's and the plan's
+/// (`MAX_TOKENS_LITE` for free use, `MAX_TOKENS_PAID` and the plan's otherwise).
+pub fn output_cap(config: &Config, plan: &PlanRow, model: &Model, free: bool, requested: Option<u32>) -> u32 {
+    let plan_cap = if free {
+        config.max_tokens_lite
+    } else {
+        config
+            .max_tokens_paid
+            .min(u32::try_from(plan.max_output_tokens).unwrap_or(u32::MAX))
+    };
+    let model_cap = if model.max_output_tokens > 0 {
+        model.max_output_tokens
+    } else {
+        u32::MAX
+    };
+    requested.unwrap_or(u32::MAX).min(plan_cap).min(model_cap).max(1)
+}
+
+/// A prompt that can't fit: a 400 before anything is consumed.
+pub fn context_length_exceeded(param: &str, prompt_tokens: u64, limit: u64, free_cap: bool) -> ApiError {
+    let message = if free_cap {
+        format!(
+            "Free use takes prompts of up to {limit} tokens; this one is about {prompt_tokens} tokens. \
+             Shorten it, or top up to send longer prompts."
+        )
+    } else {
+        format!(
+            "This model's maximum context length is {limit} tokens; the prompt is about {prompt_tokens} tokens. \
+             Shorten the {param}."
+        )
+    };
+    ApiError::new(ErrorKind::BadRequest, "context_length_exceeded", message)
+        .with_param(param)
+        .with_detail("prompt_tokens", prompt_tokens)
+        .with_detail("max_tokens", limit)
+}
+
+fn check_context(model: &Model, prompt_tokens: u64, param: &str) -> ApiResult<()> {
+    let window = u64::from(model.context_length);
+    if window > 0 && prompt_tokens > window {
+        return Err(context_length_exceeded(param, prompt_tokens, window, false));
+    }
+    Ok(())
+}
+
+/// Everything the background task needs; owned, because it outlives the handler.
+struct Job {
+    env: worker::Env,
+    request_id: String,
+    upstream: Upstream,
+    request: UpstreamRequest,
+    reservation: Reservation,
+    prompt_tokens: u64,
+    first_byte: Duration,
+    times: PumpTimes,
+}
+
+/// What the task reports to the waiting handler once the upstream has answered.
+enum Started {
+    Stream { upstream_ms: u64 },
+    Json { body: Value, upstream_ms: u64 },
+}
+
+/// The upstream's usage, or the documented estimate (marked) when it sent none.
+fn consumption_of(reported: Option<TokenUsage>, prompt_tokens: u64, delivered_chars: u64) -> Consumption {
+    match reported {
+        Some(usage) if !usage.is_empty() => Consumption::Tokens {
+            usage,
+            estimated: false,
+        },
+        _ => Consumption::Tokens {
+            usage: TokenUsage::new(prompt_tokens, estimate::text_tokens(delivered_chars)),
+            estimated: true,
+        },
+    }
+}
+
+/// Runs a metered request: see the module's documentation.
+pub async fn run(
+    app: &App,
+    caller: &Principal,
+    call: Call,
+    build: Build<'_>,
+    relay: Box<dyn Relay>,
+) -> ApiResult<Response> {
+    let model = call.model;
+    let lite = model.tier == Tier::Lite;
+    if let Price::Tokens(_) = call.price {
+        check_context(model, call.prompt_tokens, call.prompt_param)?;
+    }
+    let plan = &caller.plan;
+    let paid_max = output_cap(&app.config, plan, model, false, call.requested_max_output);
+    let mut request = build(paid_max)?;
+    let (meter, hold, prompt_cost, hold_tokens) = match call.price {
+        Price::Tokens(prices) => {
+            // Sized on what is really sent: every text field of the final body, images by size.
+            let hold_tokens = estimate::hold_tokens_of_body(&request.body)?.max(call.prompt_tokens);
+            let prompt_cost = TokenUsage::new(hold_tokens, 0).cost(&prices);
+            let hold = whole_micros(TokenUsage::new(hold_tokens, u64::from(paid_max)).cost(&prices));
+            (Meter::Tokens(prices), hold, prompt_cost, hold_tokens)
+        }
+        Price::PerUnit { price, units } => {
+            let total = Nanos(price.0.saturating_mul(i64::try_from(units).unwrap_or(i64::MAX)));
+            (Meter::PerUnit(price), total, Nanos::ZERO, 0)
+        }
+    };
+    let tokens_metered = matches!(meter, Meter::Tokens(_));
+    let over_free_cap = call.prompt_tokens > app.config.max_prompt_tokens_lite;
+    let ask = Ask {
+        request_id: &app.request_id,
+        user_id: caller.user.id,
+        api_key_id: caller.api_key_id(),
+        model: &model.id,
+        provider: &call.upstream.provider.id,
+        limits: plan.limits(),
+        free_eligible: lite && tokens_metered && !over_free_cap,
+        reserve_tokens: hold_tokens.saturating_add(if tokens_metered { u64::from(paid_max) } else { 0 }),
+        hold,
+        prompt_cost,
+        prompt_tokens: hold_tokens,
+        meter,
+        lease_ms: app.config.lease_secs * 1000,
+        utc_offset_secs: app.config.utc_offset_secs,
+    };
+
+    let mut timing = Timing::new();
+    let started_ms = time::now_ms();
+    let opened = Reservation::open(&app.env, &app.ctx, &ask).await;
+    timing.record("admit+hold", started_ms);
+    let with_timing = |error: ApiError, timing: &Timing| error.with_header("Server-Timing", timing.header());
+    let reservation = match opened.map_err(|e| with_timing(e, &timing))? {
+        Ok(reservation) => reservation,
+        Err(Refused::Limited(admission)) => {
+            return Err(with_timing(
+                refusals::rate_limited(&admission, plan, model),
+                &timing,
+            ))
+        }
+        Err(Refused::Balance {
+            admission,
+            available,
+            needed,
+        }) => {
+            let error = if lite && tokens_metered && over_free_cap {
+                refusals::with_rate_headers(
+                    context_length_exceeded(
+                        call.prompt_param,
+                        call.prompt_tokens,
+                        app.config.max_prompt_tokens_lite,
+                        true,
+                    ),
+                    &admission.snapshot,
+                    lite,
+                )
+            } else {
+                refusals::insufficient_balance(&admission, plan, model, available, needed, &call.what)
+            };
+            return Err(with_timing(error, &timing));
+        }
+    };
+    let snapshot = reservation.admission.snapshot;
+    let fail = |error: ApiError, timing: &Timing| {
+        with_timing(refusals::with_rate_headers(error, &snapshot, lite), timing)
+    };
+    if reservation.mode == BillingMode::Free {
+        let free_max = output_cap(&app.config, plan, model, true, call.requested_max_output);
+        if free_max != paid_max {
+            match build(free_max) {
+                Ok(rebuilt) => request = rebuilt,
+                Err(error) => {
+                    app.ctx.wait_until(reservation.abandon(error.code.to_string()));
+                    return Err(fail(error, &timing));
+                }
+            }
+        }
+    }
+
+    let job = Job {
+        env: app.env.clone(),
+        request_id: app.request_id.clone(),
+        upstream: call.upstream,
+        request,
+        reservation,
+        prompt_tokens: call.prompt_tokens,
+        first_byte: app.config.upstream_first_byte_timeout,
+        times: PumpTimes {
+            idle: app.config.upstream_idle_timeout,
+            drain: app.config.drain_after_disconnect,
+            renew_every: Duration::from_secs(
+                u64::try_from(app.config.hold_timeout_secs.min(app.config.lease_secs) / 3)
+                    .unwrap_or(60)
+                    .max(1),
+            ),
+            lease_ms: app.config.lease_secs * 1000,
+        },
+    };
+    let (started_tx, started_rx) = oneshot::channel();
+    let pipe = if call.stream {
+        let pipe = web_sys::TransformStream::new().map_err(|e| ApiError::internal(format!("{e:?}")))?;
+        let writer = pipe
+            .writable()
+            .get_writer()
+            .map_err(|e| ApiError::internal(format!("{e:?}")))?;
+        let content_type = relay.stream_content_type();
+        app.ctx
+            .wait_until(serve_stream(job, relay, ClientSink::new(writer), started_tx));
+        Some((pipe, content_type))
+    } else {
+        app.ctx.wait_until(serve_json(job, relay, started_tx));
+        None
+    };
+    let started = match started_rx.await {
+        Ok(Ok(started)) => started,
+        Ok(Err(error)) => return Err(fail(error, &timing)),
+        Err(_) => {
+            return Err(fail(
+                ApiError::internal("the metered task ended without answering"),
+                &timing,
+            ))
+        }
+    };
+    let (mut response, upstream_ms) = match (started, pipe) {
+        (Started::Stream { upstream_ms }, Some((pipe, content_type))) => {
+            let mut response = Response::from_body(ResponseBody::Stream(pipe.readable()))?;
+            let headers = response.headers_mut();
+            headers.set("Content-Type", content_type)?;
+            headers.set("Cache-Control", "no-cache")?;
+            headers.set("X-Accel-Buffering", "no")?;
+            (response, upstream_ms)
+        }
+        (Started::Json { body, upstream_ms }, None) => (http::json(200, &body)?, upstream_ms),
+        _ => {
+            return Err(fail(
+                ApiError::internal("the metered task answered in the wrong shape"),
+                &timing,
+            ))
+        }
+    };
+    timing.push("upstream", upstream_ms);
+    crate::limits::headers::stamp(&mut response, &snapshot, lite);
+    response.headers_mut().set("Server-Timing", &timing.header())?;
+    Ok(response)
+}
+
+fn log_failure(request_id: &str, error: &ApiError) {
+    if let Some(internal) = &error.internal {
+        worker::console_warn!("[{request_id}] upstream failed before the first byte: {internal}");
+    }
+}
+
+/// Runs under `wait_until`: calls the upstream, streams to the client, settles.
+async fn serve_stream(
+    job: Job,
+    mut relay: Box<dyn Relay>,
+    mut sink: ClientSink,
+    started: oneshot::Sender<ApiResult<Started>>,
+) {
+    let provider = job.upstream.provider.id.clone();
+    let sent_ms = time::now_ms();
+    let body = match call::send(&job.upstream, &job.request, job.first_byte).await {
+        Ok(mut response) => response.stream().map_err(|e| errors::unreachable(&provider, e)),
+        Err(error) => Err(error),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(error) => {
+            log_failure(&job.request_id, &error);
+            let code = error.code.to_string();
+            // The client hears first; giving the reservation back doesn't delay it.
+            let _ = started.send(Err(error));
+            job.reservation.abandon(code).await;
+            return;
+        }
+    };
+    let upstream_ms = time::now_ms().saturating_sub(sent_ms);
+    let _ = started.send(Ok(Started::Stream { upstream_ms }));
+
+    let outcome = stream::pump(body, relay.as_mut(), &mut sink, job.times, &job.reservation).await;
+    let consumption = consumption_of(relay.usage(), job.prompt_tokens, relay.delivered_chars());
+    let status = match &outcome.error {
+        _ if outcome.drained_out => "client_gone",
+        None => "ok",
+        Some(StreamFailure::Idle) => "timeout",
+        Some(StreamFailure::Cut) => "cut",
+        Some(_) => "upstream_error",
+    };
+    let reservation = job.reservation;
+    if let Some(failure) = &outcome.error {
+        // Failed midway: the client is told at once, then what was generated is billed.
+        sink.send(&relay.fail(&stream_error(&provider, failure))).await;
+        sink.close().await;
+        settle_logged(reservation, consumption, status, &job.request_id).await;
+        return;
+    }
+    if outcome.drained_out || sink.is_gone() {
+        sink.close().await;
+        worker::console_log!(
+            "[{}] client left before the end; billing what was generated",
+            job.request_id
+        );
+        settle_logged(reservation, consumption, status, &job.request_id).await;
+        return;
+    }
+    let ahead = match relay.shows_balance() {
+        true => None,
+        false => reservation.bill_ahead(consumption),
+    };
+    match ahead {
+        Some(bill) => {
+            // The end doesn't show the balance: the client goes before the database write.
+            sink.send(&relay.finish(&bill)).await;
+            sink.close().await;
+            settle_logged(reservation, consumption, status, &job.request_id).await;
+            after_billing(relay.as_mut(), &job.env, &bill).await;
+        }
+        None => {
+            let settled = reservation.settle(consumption, status).await;
+            match &settled {
+                Ok(bill) => sink.send(&relay.finish(bill)).await,
+                Err(error) => sink.send(&relay.fail(error)).await,
+            }
+            sink.close().await;
+            if let Ok(bill) = settled {
+                after_billing(relay.as_mut(), &job.env, &bill).await;
+            }
+        }
+    }
+}
+
+async fn after_billing(relay: &mut dyn Relay, env: &worker::Env, bill: &crate::billing::reservation::Bill) {
+    if let Some(work) = relay.after_billing(env, bill) {
+        work.await;
+    }
+}
+
+async fn settle_logged(reservation: Reservation, consumption: Consumption, status: &str, request_id: &str) {
+    if let Err(error) = reservation.settle(consumption, status).await {
+        worker::console_error!(
+            "[{request_id}] settlement failed after retries; the sweeper will settle the hold: {:?}",
+            error.internal
+        );
+    }
+}
+
+fn stream_error(provider: &str, failure: &StreamFailure) -> ApiError {
+    match failure {
+        StreamFailure::Upstream(message) => ApiError::new(
+            ErrorKind::BadGateway,
+            "upstream_error",
+            format!("The model's provider failed mid-stream: {message}"),
+        ),
+        StreamFailure::Idle => errors::timeout(provider, "the stream went silent"),
+        StreamFailure::Cut => ApiError::new(
+            ErrorKind::BadGateway,
+            "upstream_stream_cut",
+            "The model's provider ended the stream before it was complete.",
+        ),
+        StreamFailure::Broken(what) => ApiError::new(
+            ErrorKind::BadGateway,
+            "upstream_stream_broken",
+            "The model's provider sent a stream the gateway could not read.",
+        )
+        .with_internal(format!("{provider}: {what}")),
+    }
+}
+
+/// Runs under `wait_until`: calls the upstream, hands the JSON answer to the handler, settles.
+async fn serve_json(job: Job, mut relay: Box<dyn Relay>, started: oneshot::Sender<ApiResult<Started>>) {
+    let provider = job.upstream.provider.id.clone();
+    let sent_ms = time::now_ms();
+    let answer = async {
+        let mut response = call::send(&job.upstream, &job.request, job.first_byte).await?;
+        let upstream_ms = time::now_ms().saturating_sub(sent_ms);
+        let text = match select(Box::pin(response.text()), worker::Delay::from(job.times.idle)).await {
+            Either::Left((Ok(text), _)) => text,
+            Either::Left((Err(error), _)) => return Err(errors::unreachable(&provider, error)),
+            Either::Right(_) => return Err(errors::timeout(&provider, "the body did not arrive in time")),
+        };
+        let parsed = relay.parse_json(&text).map_err(|problem| {
+            ApiError::new(
+                ErrorKind::BadGateway,
+                "upstream_error",
+                "The model's provider sent an unreadable answer.",
+            )
+            .with_internal(format!("{provider}: {problem}"))
+        })?;
+        Ok((parsed, upstream_ms))
+    }
+    .await;
+    let (parsed, upstream_ms) = match answer {
+        Ok(answer) => answer,
+        Err(error) => {
+            log_failure(&job.request_id, &error);
+            let code = error.code.to_string();
+            let _ = started.send(Err(error));
+            job.reservation.abandon(code).await;
+            return;
+        }
+    };
+    let consumption = match parsed.units {
+        Some(units) => Consumption::Units(units),
+        None => consumption_of(parsed.usage, job.prompt_tokens, parsed.delivered_chars),
+    };
+    let reservation = job.reservation;
+    let ahead = match relay.shows_balance() {
+        true => None,
+        false => reservation.bill_ahead(consumption),
+    };
+    match ahead {
+        Some(bill) => {
+            let body = relay.render_json(parsed.body, &bill);
+            let _ = started.send(Ok(Started::Json { body, upstream_ms }));
+            settle_logged(reservation, consumption, "ok", &job.request_id).await;
+            after_billing(relay.as_mut(), &job.env, &bill).await;
+        }
+        None => match reservation.settle(consumption, "ok").await {
+            Ok(bill) => {
+                let body = relay.render_json(parsed.body, &bill);
+                let _ = started.send(Ok(Started::Json { body, upstream_ms }));
+                after_billing(relay.as_mut(), &job.env, &bill).await;
+            }
+            Err(error) => {
+                let _ = started.send(Err(error));
+            }
+        },
+    }
+}
