@@ -36,6 +36,7 @@
 //! thinking budget lowered under it (`native`).
 
 pub mod count;
+pub mod handler;
 pub mod models;
 pub mod native;
 pub mod relay;

@@ -14,81 +14,15 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::billing::money::Nanos;
+use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
-use crate::billing::BillingMode;
 use crate::catalog::WireFormat;
 use crate::chat::types::{ChatCompletion, ChatCompletionChunk, Usage};
 use crate::error::ApiError;
+use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
 use crate::providers::errors::safe_message;
 use crate::providers::{anthropic, gemini, openai, StreamItem, StreamTranslator};
 use crate::sse::parser::SseEvent;
-
-// ---- Stand-ins mirroring `src/pipeline/relay.rs` and `billing::reservation::Bill` of main's WIP
-// ---- pipeline (908d3ae), which this branch does not have yet. When merging, delete this section
-// ---- and `use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};` and
-// ---- `use crate::billing::reservation::Bill;` instead: the impls below use only what both have.
-
-/// What an upstream event meant for the stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    Continue,
-    Done,
-    Failed(StreamFailure),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamFailure {
-    /// The upstream reported an error in the stream (message safe to show).
-    Upstream(String),
-    Idle,
-    Cut,
-    /// The stream could not be read or parsed.
-    Broken(String),
-}
-
-/// A whole (non-streamed) upstream answer, read.
-#[derive(Debug, Clone)]
-pub struct Parsed {
-    pub body: Value,
-    pub usage: Option<TokenUsage>,
-    pub delivered_chars: u64,
-    pub units: Option<u64>,
-}
-
-/// What a finished request used and cost (main's `Bill` has `usage()` over its consumption).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Bill {
-    pub tokens: TokenUsage,
-    pub cost: Nanos,
-    pub balance_after: Option<Nanos>,
-    pub mode: BillingMode,
-}
-
-impl Bill {
-    pub fn usage(&self) -> TokenUsage {
-        self.tokens
-    }
-}
-
-pub trait Relay {
-    fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step;
-    fn usage(&self) -> Option<TokenUsage>;
-    fn delivered_chars(&self) -> u64;
-    fn saw_finish(&self) -> bool {
-        false
-    }
-    fn finish(&mut self, bill: &Bill) -> String;
-    fn shows_balance(&self) -> bool {
-        false
-    }
-    fn fail(&mut self, error: &ApiError) -> String;
-    fn parse_json(&mut self, body: &str) -> Result<Parsed, String>;
-    fn render_json(&mut self, body: Value, bill: &Bill) -> Value;
-    fn stream_content_type(&self) -> &'static str {
-        "text/event-stream; charset=utf-8"
-    }
-}
 
 // ---- usage in Anthropic's terms
 
@@ -718,9 +652,12 @@ mod tests {
 
     fn bill(usage: TokenUsage) -> Bill {
         Bill {
-            tokens: usage,
-            cost: Nanos(1),
-            mode: BillingMode::PerToken,
+            consumption: crate::billing::reservation::Consumption::Tokens {
+                usage,
+                estimated: false,
+            },
+            cost: crate::billing::money::Nanos(1),
+            mode: crate::billing::BillingMode::PerToken,
             balance_after: None,
         }
     }
