@@ -86,7 +86,12 @@ async fn claude_code_answers_with_its_default_claude_model_and_is_billed() {
     let key = app.create_key(&user.token, &json!({"name": "claude-code"})).await;
     let marker = unique("cc-claude");
     // tools=0: the mock answers text although Claude Code declares its tools.
-    let result = claude(&app, key["key"].as_str().unwrap(), &format!("hi {marker} [[mock tools=0]]"), None);
+    let result = claude(
+        &app,
+        key["key"].as_str().unwrap(),
+        &format!("hi {marker} [[mock tools=0]]"),
+        None,
+    );
     assert_eq!(result["result"], MOCK_TEXT, "{result}");
     assert_eq!(result["is_error"], false);
     let seen = app.upstream_requests(&marker).await;
@@ -107,7 +112,9 @@ async fn claude_code_answers_with_its_default_claude_model_and_is_billed() {
 async fn claude_code_drives_a_non_claude_model_through_the_translation() {
     let app = TestApp::new();
     let user = app.funded_user(5.0).await;
-    let key = app.create_key(&user.token, &json!({"name": "claude-code-gpt"})).await;
+    let key = app
+        .create_key(&user.token, &json!({"name": "claude-code-gpt"}))
+        .await;
     let marker = unique("cc-gpt");
     let result = claude(
         &app,

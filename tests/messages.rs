@@ -18,7 +18,10 @@ async fn messages(app: &TestApp, key: &str, body: &Value) -> TestResponse {
             .post(format!("{}/v1/messages?beta=true", app.url))
             .header("x-api-key", key)
             .header("anthropic-version", VERSION)
-            .header("anthropic-beta", "claude-code-20250219,interleaved-thinking-2025-05-14")
+            .header(
+                "anthropic-beta",
+                "claude-code-20250219,interleaved-thinking-2025-05-14",
+            )
             .json(body),
     )
     .await
@@ -61,7 +64,11 @@ async fn settled_row(user: &User) -> Value {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    panic!("no settled usage row for user {}: {:?}", user.id, usage_rows(user));
+    panic!(
+        "no settled usage row for user {}: {:?}",
+        user.id,
+        usage_rows(user)
+    );
 }
 
 fn raw_body(recorded: &Value) -> Value {
@@ -99,7 +106,10 @@ async fn a_claude_request_reaches_anthropic_unchanged_and_is_billed_exactly() {
     let seen = app.upstream_requests(&marker).await;
     assert_eq!(seen.len(), 1, "{seen:?}");
     let upstream = &seen[0];
-    assert!(upstream["path"].as_str().unwrap().ends_with("/v1/messages"), "{upstream}");
+    assert!(
+        upstream["path"].as_str().unwrap().ends_with("/v1/messages"),
+        "{upstream}"
+    );
     assert_eq!(upstream["headers"]["x-api-key"], MOCK_PROVIDER_KEY);
     assert_eq!(upstream["headers"]["anthropic-version"], VERSION);
     assert_eq!(
@@ -121,17 +131,20 @@ async fn a_claude_request_reaches_anthropic_unchanged_and_is_billed_exactly() {
     // cache prices yet, so reads and 5-minute writes are priced as input; the mock writes with a
     // 1-hour TTL here (the system block asks for it), priced at twice the input.
     let usage = expected_usage(Provider::Anthropic, &sent, &Defaults::default()).unwrap();
-    assert_eq!((usage.cache_read, usage.cache_write_5m + usage.cache_write_1h), (2000, 300));
-    let cost = (usage.input + usage.cache_read + usage.cache_write_5m) * 8_000
+    assert_eq!(
+        (usage.cache_read, usage.cache_write_5m + usage.cache_write_1h),
+        (2000, 300)
+    );
+    // The mock's `input` counts every prompt token, the cached ones included.
+    let uncached = usage.input - usage.cache_read - usage.cache_write_5m - usage.cache_write_1h;
+    assert_eq!(usage.cache_write_1h, 300, "the 1-hour TTL of the system block");
+    let cost = (uncached + usage.cache_read + usage.cache_write_5m) * 8_000
         + usage.cache_write_1h * 16_000
         + usage.output * 40_000;
     let row = settled_row(&user).await;
     assert_eq!(row["cost_nanos"].as_i64(), Some(cost as i64), "{row}");
     assert_eq!(row["tokens_out"].as_u64(), Some(usage.output));
-    assert_eq!(
-        row["tokens_in"].as_u64(),
-        Some(usage.input + usage.cache_read + usage.cache_write_5m + usage.cache_write_1h)
-    );
+    assert_eq!(row["tokens_in"].as_u64(), Some(usage.input));
 }
 
 #[tokio::test]
@@ -147,11 +160,17 @@ async fn a_claude_stream_passes_anthropics_events_through_with_thinking() {
     });
     let answer = messages(&app, &key, &body).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
-    assert!(answer.header("content-type").unwrap().starts_with("text/event-stream"));
+    assert!(answer
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/event-stream"));
     let sent = raw_body(&app.upstream_requests(&marker).await[0]);
     // The paid cap (MAX_TOKENS_PAID, 8192 by default) and the budget clamped under it.
     assert_eq!(sent["max_tokens"], 8192);
-    assert_eq!(sent["thinking"], json!({"type": "enabled", "budget_tokens": 8191}));
+    assert_eq!(
+        sent["thinking"],
+        json!({"type": "enabled", "budget_tokens": 8191})
+    );
     let events: Vec<Value> = sse_data(&answer.text)
         .iter()
         .map(|d| serde_json::from_str(d).unwrap())
@@ -170,9 +189,7 @@ async fn a_claude_stream_passes_anthropics_events_through_with_thinking() {
     let want = expected_answer(Provider::Anthropic, &sent, &Defaults::default()).unwrap();
     assert_eq!(text, want.text());
     assert_eq!(thinking, flint_mock::REASONING_TEXT);
-    assert!(events
-        .iter()
-        .any(|e| e["delta"]["type"] == "signature_delta"));
+    assert!(events.iter().any(|e| e["delta"]["type"] == "signature_delta"));
     let row = settled_row(&user).await;
     let usage = expected_usage(Provider::Anthropic, &sent, &Defaults::default()).unwrap();
     assert_eq!(row["tokens_out"].as_u64(), Some(usage.output));
@@ -237,7 +254,10 @@ async fn a_translated_model_streams_anthropics_events_and_tool_calls() {
     assert!(seen[0]["path"].as_str().unwrap().ends_with("/chat/completions"));
     let sent = raw_body(&seen[0]);
     assert_eq!(sent["tools"][0]["function"]["name"], "get_weather");
-    assert_eq!(sent["messages"][0], json!({"role": "system", "content": "you are a weather bot"}));
+    assert_eq!(
+        sent["messages"][0],
+        json!({"role": "system", "content": "you are a weather bot"})
+    );
     let events: Vec<Value> = sse_data(&answer.text)
         .iter()
         .map(|d| serde_json::from_str(d).unwrap())
@@ -271,14 +291,21 @@ async fn a_gemini_model_answers_a_whole_message() {
     assert_eq!(answer.status, 200, "{}", answer.text);
     let answer = answer.json();
     let seen = app.upstream_requests(&marker).await;
-    assert!(seen[0]["path"].as_str().unwrap().contains(":generateContent"), "{}", seen[0]);
+    assert!(
+        seen[0]["path"].as_str().unwrap().contains(":generateContent"),
+        "{}",
+        seen[0]
+    );
     let want = expected_answer(Provider::Gemini, &raw_body(&seen[0]), &Defaults::default()).unwrap();
     assert_eq!(answer["type"], "message");
     assert_eq!(answer["role"], "assistant");
     assert_eq!(answer["model"], "gemini-2.5-flash");
     assert_eq!(answer["content"][0], json!({"type": "text", "text": want.text()}));
     assert_eq!(answer["stop_reason"], "end_turn");
-    assert_eq!(answer["usage"]["output_tokens"].as_u64(), Some(want.completion_tokens));
+    assert_eq!(
+        answer["usage"]["output_tokens"].as_u64(),
+        Some(want.completion_tokens)
+    );
 }
 
 #[tokio::test]
@@ -292,7 +319,10 @@ async fn count_tokens_asks_anthropic_for_claude_estimates_the_rest_and_charges_n
     assert_eq!(counted.status, 200, "{}", counted.text);
     let seen = app.upstream_requests(&marker).await;
     assert_eq!(seen.len(), 1);
-    assert!(seen[0]["path"].as_str().unwrap().ends_with("/v1/messages/count_tokens"));
+    assert!(seen[0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v1/messages/count_tokens"));
     let sent = raw_body(&seen[0]);
     assert_eq!(sent["model"], "claude-sonnet-5-5");
     let want = flint_mock::count_tokens(Provider::Anthropic, &sent).unwrap();
@@ -301,7 +331,11 @@ async fn count_tokens_asks_anthropic_for_claude_estimates_the_rest_and_charges_n
     let other = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": format!("one two three {marker}")}]});
     let estimated = count(&app, &key, &other).await.expect_status(200).json();
     assert!(estimated["input_tokens"].as_u64().unwrap() > 0, "{estimated}");
-    assert_eq!(app.upstream_requests(&marker).await.len(), 1, "no upstream call for an estimate");
+    assert_eq!(
+        app.upstream_requests(&marker).await.len(),
+        1,
+        "no upstream call for an estimate"
+    );
 
     let unknown = json!({"model": "claude-nope-9", "messages": [{"role": "user", "content": "x"}]});
     error_of(&count(&app, &key, &unknown).await, 404, "not_found_error");
@@ -319,7 +353,11 @@ async fn bad_input_is_refused_in_anthropics_envelope_and_nothing_is_charged() {
     let message = error_of(&messages(&app, &key, &no_max).await, 400, "invalid_request_error");
     assert!(message.contains("max_tokens"), "{message}");
     let unknown_field = json!({"model": "gpt-4o-mini", "max_tokens": 10, "bogus": 1, "messages": [{"role": "user", "content": marker}]});
-    let message = error_of(&messages(&app, &key, &unknown_field).await, 400, "invalid_request_error");
+    let message = error_of(
+        &messages(&app, &key, &unknown_field).await,
+        400,
+        "invalid_request_error",
+    );
     assert_eq!(message, "bogus: Extra inputs are not permitted");
     let not_json = app
         .send(
@@ -332,7 +370,11 @@ async fn bad_input_is_refused_in_anthropics_envelope_and_nothing_is_charged() {
         .await;
     error_of(&not_json, 400, "invalid_request_error");
     let unknown_model = ask("claude-nope-9", &marker);
-    error_of(&messages(&app, &key, &unknown_model).await, 404, "not_found_error");
+    error_of(
+        &messages(&app, &key, &unknown_model).await,
+        404,
+        "not_found_error",
+    );
     assert!(app.upstream_requests(&marker).await.is_empty());
     assert!(usage_rows(&user).is_empty());
     assert_eq!(app.balance(&user.token).await, 1.0);
@@ -351,7 +393,11 @@ async fn an_unfunded_user_gets_402_and_an_overlong_prompt_anthropics_wording() {
     let rich = app.funded_user(5.0).await;
     let rich_key = api_key(&app, &rich).await;
     let long = ask("claude-haiku-4.5", &"word ".repeat(1_000_000));
-    let message = error_of(&messages(&app, &rich_key, &long).await, 400, "invalid_request_error");
+    let message = error_of(
+        &messages(&app, &rich_key, &long).await,
+        400,
+        "invalid_request_error",
+    );
     assert!(message.starts_with("prompt is too long: "), "{message}");
     assert!(message.ends_with(" tokens > 200000 maximum"), "{message}");
 }
@@ -387,7 +433,10 @@ async fn the_models_list_is_anthropics_shape_with_anthropic_version() {
         .await
         .expect_status(200)
         .json();
-    assert_eq!((one["type"].as_str(), one["id"].as_str()), (Some("model"), Some("claude-haiku-4.5")));
+    assert_eq!(
+        (one["type"].as_str(), one["id"].as_str()),
+        (Some("model"), Some("claude-haiku-4.5"))
+    );
     let openai = app
         .send(app.client.get(format!("{}/v1/models", app.url)).bearer_auth(&key))
         .await
@@ -400,7 +449,10 @@ async fn the_models_list_is_anthropics_shape_with_anthropic_version() {
 async fn a_preflight_allows_anthropics_headers() {
     let app = TestApp::new();
     let answer = app.request(reqwest::Method::OPTIONS, "/v1/messages").await;
-    let allowed = answer.header("access-control-allow-headers").unwrap().to_ascii_lowercase();
+    let allowed = answer
+        .header("access-control-allow-headers")
+        .unwrap()
+        .to_ascii_lowercase();
     for header in ["x-api-key", "anthropic-version", "anthropic-beta"] {
         assert!(allowed.contains(header), "{allowed}");
     }

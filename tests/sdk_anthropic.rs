@@ -10,9 +10,13 @@ use std::process::Command;
 async fn the_anthropic_node_sdk_talks_to_every_model() {
     let app = common::TestApp::new();
     let funded = app.funded_user(20.0).await;
-    let key = app.create_key(&funded.token, &serde_json::json!({"name": "sdk-anthropic"})).await;
+    let key = app
+        .create_key(&funded.token, &serde_json::json!({"name": "sdk-anthropic"}))
+        .await;
     let poor = app.new_user().await;
-    let free_key = app.create_key(&poor.token, &serde_json::json!({"name": "sdk-free"})).await;
+    let free_key = app
+        .create_key(&poor.token, &serde_json::json!({"name": "sdk-free"}))
+        .await;
     let root = common::repo_root();
     let output = Command::new("node")
         .arg("--test")
@@ -29,6 +33,9 @@ async fn the_anthropic_node_sdk_talks_to_every_model() {
         String::from_utf8_lossy(&output.stderr)
     );
     println!("{report}");
-    assert!(output.status.success(), "the Anthropic SDK tests failed:\n{report}");
+    assert!(
+        output.status.success(),
+        "the Anthropic SDK tests failed:\n{report}"
+    );
     app.assert_books_balance(&funded.token).await;
 }
