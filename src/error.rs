@@ -13,12 +13,17 @@ pub enum Family {
     Stone,
     /// Everything else: OpenAI's `{"error": {"message","type","param","code"}}`.
     OpenAi,
+    /// `/v1/messages*`: Anthropic's `{"type":"error","error":{"type","message"}}`.
+    Anthropic,
 }
 
 impl Family {
     pub fn of_path(path: &str) -> Family {
+        let path = path.split('?').next().unwrap_or(path);
         if path == "/api" || path.starts_with("/api/") {
             Family::Stone
+        } else if path == "/v1/messages" || path.starts_with("/v1/messages/") {
+            Family::Anthropic
         } else {
             Family::OpenAi
         }
@@ -78,6 +83,25 @@ impl ErrorKind {
             ErrorKind::RateLimited => "rate_limit_error",
             ErrorKind::Internal => "server_error",
             ErrorKind::BadGateway | ErrorKind::Unavailable | ErrorKind::GatewayTimeout => "api_error",
+        }
+    }
+
+    /// The `error.type` of Anthropic's envelope, which its SDKs map to their exception classes.
+    fn anthropic_type(self) -> &'static str {
+        match self {
+            ErrorKind::BadRequest | ErrorKind::MethodNotAllowed | ErrorKind::UnsupportedMediaType => {
+                "invalid_request_error"
+            }
+            ErrorKind::Unauthorized => "authentication_error",
+            ErrorKind::PaymentRequired => "billing_error",
+            ErrorKind::Forbidden => "permission_error",
+            ErrorKind::NotFound => "not_found_error",
+            ErrorKind::Conflict => "conflict_error",
+            ErrorKind::PayloadTooLarge => "request_too_large",
+            ErrorKind::RateLimited => "rate_limit_error",
+            ErrorKind::Internal | ErrorKind::BadGateway => "api_error",
+            ErrorKind::Unavailable => "overloaded_error",
+            ErrorKind::GatewayTimeout => "timeout_error",
         }
     }
 }
@@ -158,6 +182,20 @@ impl ApiError {
         self.kind.status()
     }
 
+    /// The status as `family` answers it: Anthropic's SDKs raise `OverloadedError` only for its
+    /// own 529, so an unavailable upstream is a 529 on `/v1/messages*` and a 503 elsewhere.
+    pub fn status_in(&self, family: Family) -> u16 {
+        match (family, self.kind) {
+            (Family::Anthropic, ErrorKind::Unavailable) => 529,
+            _ => self.status(),
+        }
+    }
+
+    /// The frame ending an Anthropic stream that failed after its `200`.
+    pub fn anthropic_event(&self) -> String {
+        format!("event: error\ndata: {}\n\n", self.body(Family::Anthropic))
+    }
+
     pub fn bad_request(param: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::new(ErrorKind::BadRequest, "invalid_request", message).with_param(param)
     }
@@ -220,6 +258,13 @@ impl ApiError {
                     "type": self.kind.openai_type(),
                     "param": self.param,
                     "code": self.code,
+                }
+            }),
+            Family::Anthropic => json!({
+                "type": "error",
+                "error": {
+                    "type": self.kind.anthropic_type(),
+                    "message": self.message,
                 }
             }),
             Family::Stone => {
@@ -286,9 +331,59 @@ mod tests {
     }
 
     #[test]
+    fn messages_paths_use_the_anthropic_envelope() {
+        assert_eq!(Family::of_path("/v1/messages"), Family::Anthropic);
+        assert_eq!(Family::of_path("/v1/messages?beta=true"), Family::Anthropic);
+        assert_eq!(Family::of_path("/v1/messages/count_tokens"), Family::Anthropic);
+        assert_eq!(Family::of_path("/v1/messagesx"), Family::OpenAi);
+        assert_eq!(Family::of_path("/v1/models"), Family::OpenAi);
+    }
+
+    #[test]
+    fn anthropic_envelope_types_follow_the_status_table() {
+        let cases = [
+            (ErrorKind::BadRequest, 400, "invalid_request_error"),
+            (ErrorKind::Unauthorized, 401, "authentication_error"),
+            (ErrorKind::PaymentRequired, 402, "billing_error"),
+            (ErrorKind::Forbidden, 403, "permission_error"),
+            (ErrorKind::NotFound, 404, "not_found_error"),
+            (ErrorKind::PayloadTooLarge, 413, "request_too_large"),
+            (ErrorKind::RateLimited, 429, "rate_limit_error"),
+            (ErrorKind::Internal, 500, "api_error"),
+            (ErrorKind::BadGateway, 502, "api_error"),
+            (ErrorKind::Unavailable, 529, "overloaded_error"),
+            (ErrorKind::GatewayTimeout, 504, "timeout_error"),
+        ];
+        for (kind, status, kind_name) in cases {
+            let error = ApiError::new(kind, "code", "what happened");
+            assert_eq!(error.status_in(Family::Anthropic), status, "{kind:?}");
+            assert_eq!(
+                error.body(Family::Anthropic),
+                json!({"type": "error", "error": {"type": kind_name, "message": "what happened"}})
+            );
+        }
+        assert_eq!(
+            ApiError::new(ErrorKind::Unavailable, "c", "m").status_in(Family::OpenAi),
+            503
+        );
+    }
+
+    #[test]
+    fn an_anthropic_stream_ends_with_an_error_event() {
+        let frame =
+            ApiError::new(ErrorKind::Unavailable, "upstream_overloaded", "Overloaded").anthropic_event();
+        assert_eq!(
+            frame,
+            "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"
+        );
+    }
+
+    #[test]
     fn internal_errors_never_render_their_cause() {
         let error = ApiError::internal("D1 said: no such table users");
-        let text = error.body(Family::OpenAi).to_string() + &error.body(Family::Stone).to_string();
+        let text = error.body(Family::OpenAi).to_string()
+            + &error.body(Family::Stone).to_string()
+            + &error.body(Family::Anthropic).to_string();
         assert!(!text.contains("no such table"));
         assert_eq!(error.status(), 500);
     }

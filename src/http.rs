@@ -7,7 +7,7 @@ use worker::{Headers, Request, Response};
 
 use crate::error::{ApiError, ApiResult, ErrorKind, Family};
 
-const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, X-Request-Id, OpenAI-Organization, OpenAI-Project, X-Stainless-Lang, X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, X-Stainless-Runtime, X-Stainless-Runtime-Version, X-Stainless-Retry-Count, X-Stainless-Timeout";
+const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta, anthropic-dangerous-direct-browser-access, X-Request-Id, OpenAI-Organization, OpenAI-Project, X-Stainless-Lang, X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, X-Stainless-Runtime, X-Stainless-Runtime-Version, X-Stainless-Retry-Count, X-Stainless-Timeout";
 const CORS_EXPOSE_HEADERS: &str = "X-Request-Id, Retry-After, Server-Timing, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens";
 
 /// A fresh random id such as `req_4f9c…` (24 hex digits).
@@ -165,7 +165,7 @@ pub fn error_response(error: &ApiError, family: Family, request_id: &str) -> Res
     }
     let body = error.body(family);
     let mut response = match Response::from_json(&body) {
-        Ok(response) => response.with_status(error.status()),
+        Ok(response) => response.with_status(error.status_in(family)),
         Err(_) => Response::empty()
             .map(|r| r.with_status(500))
             .unwrap_or_else(|_| fallback_response()),

@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod providers;
 pub mod router;
 pub mod sse;
+pub mod surfaces;
 pub mod time;
 pub mod uploads;
 

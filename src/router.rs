@@ -4,7 +4,7 @@ use worker::{Method, Request, Response};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::{admin, auth, billing, catalog, chat, health, http, images, limits, pipeline, uploads};
+use crate::{admin, auth, billing, catalog, chat, health, http, images, limits, pipeline, surfaces, uploads};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -26,6 +26,8 @@ pub enum Route<'a> {
     CreateKey,
     RevokeKey(&'a str),
     ChatCompletions,
+    Messages,
+    CountTokens,
     StoneChat,
     AdminCredit(&'a str),
     AdminPlan(&'a str),
@@ -60,6 +62,8 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
         ["v1", "chat", "completions"] | ["ai", "v1", "chat", "completions"] => {
             vec![(Method::Post, Route::ChatCompletions)]
         }
+        ["v1", "messages"] => vec![(Method::Post, Route::Messages)],
+        ["v1", "messages", "count_tokens"] => vec![(Method::Post, Route::CountTokens)],
         ["api", "chat"] => vec![(Method::Post, Route::StoneChat)],
         ["api", "chat", "upload"] => vec![(Method::Post, Route::Upload)],
         ["api", "files"] => vec![(Method::Get, Route::ListFiles)],
@@ -182,7 +186,7 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
     let auth_step = format!("auth;dur={}", crate::time::now_ms().saturating_sub(auth_started));
     let answered = match route {
         Route::OpenAiModels => catalog::routes::handle_openai_list(req, caller).await,
-        Route::OpenAiModel(id) => catalog::routes::handle_openai_get(caller, id).await,
+        Route::OpenAiModel(id) => catalog::routes::handle_openai_get(req, caller, id).await,
         Route::ChangePassword => auth::routes::change_password(req, app, caller).await,
         Route::LogoutAll => auth::routes::logout_all(app, caller).await,
         Route::Me => auth::routes::me(app, caller).await,
@@ -191,6 +195,8 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
         Route::RevokeKey(id) => auth::apikeys::revoke(app, caller, id).await,
         Route::ChatCompletions => chat::completions(req, app, caller).await,
         Route::StoneChat => chat::stone_chat(req, app, caller).await,
+        Route::Messages => surfaces::messages::handler::messages(req, app, caller).await,
+        Route::CountTokens => surfaces::messages::handler::count_tokens(req, app, caller).await,
         Route::ImageGenerations => images::generate(req, app, caller).await,
         Route::Upload => uploads::upload(req, app, caller).await,
         Route::ListFiles => uploads::list(req, app, caller).await,

@@ -42,7 +42,8 @@ async fn a_claude_request_reaches_anthropic_as_the_messages_api_requires() {
     assert_eq!(upstream["headers"]["anthropic-version"], "2023-06-01");
     assert!(upstream["headers"].get("authorization").is_none());
     let sent = &upstream["body"];
-    assert_eq!(sent["model"], "claude-sonnet-4-5-20250929");
+    // Anthropic retired Sonnet 4.5 on 2026-11-30; the id is served by Sonnet 4.6 (models.json).
+    assert_eq!(sent["model"], "claude-sonnet-4-6");
     assert_eq!(sent["max_tokens"], 300);
     assert_eq!(sent["stream"], true);
     assert_eq!(sent["temperature"], json!(1.0), "clamped to Anthropic's range");

@@ -8,10 +8,11 @@ use super::{display_context_length, Catalog, Model, Pricing};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::http;
+use crate::surfaces::messages;
 
 /// `created` for every model in the OpenAI shapes: the catalog carries no release dates, so this
 /// is the date the catalog format was introduced (2025-01-01T00:00:00Z).
-const CATALOG_EPOCH: u64 = 1_735_689_600;
+pub(crate) const CATALOG_EPOCH: u64 = 1_735_689_600;
 
 /// The filters of `GET /api/models`, each optional and case-insensitive.
 #[derive(Debug, Default, Clone)]
@@ -133,18 +134,41 @@ pub fn handle_stone_list(req: &worker::Request) -> ApiResult<worker::Response> {
 }
 
 /// `GET /v1/models`: authenticated, as OpenAI's is; a key scoped to some models sees those.
-pub async fn handle_openai_list(_req: worker::Request, principal: &Principal) -> ApiResult<worker::Response> {
-    http::json(
-        200,
-        &openai_list(Catalog::embedded()?, |m| principal.may_use_model(&m.id)),
-    )
+/// `GET /v1/models`: OpenAI's list, or Anthropic's when the request has `anthropic-version`
+/// (the Anthropic SDKs' `models.list()` and Claude Code).
+pub async fn handle_openai_list(req: worker::Request, principal: &Principal) -> ApiResult<worker::Response> {
+    let catalog = Catalog::embedded()?;
+    let allowed = |m: &Model| principal.may_use_model(&m.id);
+    if anthropic_shape(&req) {
+        let url = req.url()?;
+        let query = messages::models::ListQuery::from_query(url.query_pairs());
+        return http::json(200, &messages::models::anthropic_list(catalog, allowed, &query)?);
+    }
+    http::json(200, &openai_list(catalog, allowed))
 }
 
-pub async fn handle_openai_get(principal: &Principal, id: &str) -> ApiResult<worker::Response> {
+/// `GET /v1/models/{id}`, in Anthropic's shape when the request has `anthropic-version`.
+pub async fn handle_openai_get(
+    req: worker::Request,
+    principal: &Principal,
+    id: &str,
+) -> ApiResult<worker::Response> {
     let catalog = Catalog::embedded()?;
+    if anthropic_shape(&req) {
+        let model = messages::models::anthropic_model_by_id(catalog, id)?;
+        if let Some(found) = model.get("id").and_then(Value::as_str) {
+            principal.require_model(found)?;
+        }
+        return http::json(200, &model);
+    }
     let model = catalog.model(id).ok_or_else(|| ApiError::model_not_found(id))?;
     principal.require_model(&model.id)?;
     http::json(200, &openai_model(model))
+}
+
+fn anthropic_shape(req: &worker::Request) -> bool {
+    let version = req.headers().get("anthropic-version").ok().flatten();
+    messages::models::wants_anthropic_shape(version.as_deref())
 }
 
 #[cfg(test)]

@@ -1,0 +1,4 @@
+//! The API surfaces: each client protocol's parsing, translation and answer shapes, plugged
+//! into the metered pipeline by a thin handler.
+
+pub mod messages;
