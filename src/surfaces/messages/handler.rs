@@ -65,6 +65,7 @@ pub async fn messages(mut req: Request, app: &App, principal: &Principal) -> Api
         prompt_param: "messages",
         price: Price::Tokens(model.token_prices()),
         what: "this request".to_owned(),
+        timing: crate::pipeline::timing::Timing::new(),
     };
     // The warnings of the last build (the one sent): the cap decides the thinking clamp.
     let warnings: RefCell<Vec<String>> = RefCell::new(Vec::new());
