@@ -14,10 +14,10 @@ build: setup
 	@scripts/build.sh
 
 mock:
-	cargo build -q -p flint-mock --release
+	@scripts/mock-bin.sh --release
 
-## make dev [PORT=8787]: the gateway with local D1, Durable Objects and R2
-dev: build mock
+## make dev [PORT=8787]: the gateway with local D1, Durable Objects and R2 (it builds the mock itself)
+dev: build
 	@scripts/dev.sh $(PORT)
 
 ## make test: unit tests, end-to-end tests against wrangler dev, and the OpenAI SDK checks

@@ -137,12 +137,30 @@ fn header() {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| o.stdout.len() as u64);
-    let kib = |b: Option<u64>| b.map_or("?".to_owned(), |b| format!("{:.1} KiB", b as f64 / 1024.0));
+    // Exact bytes (what Cloudflare's limits count: 3 MB free / 10 MB paid, compressed) and KiB.
+    let size = |b: Option<u64>| {
+        b.map_or("?".to_owned(), |b| {
+            format!("{} B ({:.1} KiB)", thousands(b), b as f64 / 1024.0)
+        })
+    };
     println!(
         "wasm          build/index_bg.wasm   {} raw   {} gzip",
-        kib(raw),
-        kib(gzipped)
+        size(raw),
+        size(gzipped)
     );
+}
+
+/// 2009721 → "2,009,721".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 // ---- accounts

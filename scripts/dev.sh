@@ -31,14 +31,51 @@ done <<< "$providers"
 
 vars=()
 mock_pid=""
-cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+wrangler_pid=""
+cleanup() {
+  for pid in $wrangler_pid $mock_pid; do kill "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+fail() { printf '\033[1mflint:\033[0m \033[31m%s\033[0m\n' "$*" >&2; exit 1; }
+
+# Answers 0 once GET $1 answers 200 (within 5 s); the body goes to stdout.
+http_ok() {
+  node -e '
+    fetch(process.argv[1], { signal: AbortSignal.timeout(5000) })
+      .then(async (r) => { process.stdout.write(await r.text()); process.exit(r.status === 200 ? 0 : 2); })
+      .catch(() => process.exit(1));' "$1"
+}
+
+# Answers 0 when nothing listens on 127.0.0.1:$1, so that an answer there later is ours.
+port_free() {
+  node -e '
+    const server = require("net").createServer();
+    server.once("error", () => process.exit(1));
+    server.listen(Number(process.argv[1]), "127.0.0.1", () => server.close(() => process.exit(0)));' "$1"
+}
+port_free "$PORT" || fail "port $PORT on 127.0.0.1 is taken (another make dev?): make dev PORT=N serves another"
 
 if [ -z "$configured" ]; then
+  mkdir -p .wrangler
+  port_free "$MOCK_PORT" || fail "port $MOCK_PORT (the mock provider's) is taken: MOCK_PORT=N make dev picks another"
+  mock_bin=$(scripts/mock-bin.sh --release) || fail "could not build the mock provider (cargo's errors above)"
   mock_url="http://127.0.0.1:${MOCK_PORT}"
-  target/release/flint-mock --port "$MOCK_PORT" --api-key mock-key > .wrangler/mock.out 2>&1 &
+  "$mock_bin" --port "$MOCK_PORT" --api-key mock-key > .wrangler/mock.out 2>&1 &
   mock_pid=$!
-  for _ in $(seq 50); do grep -q listening .wrangler/mock.out 2>/dev/null && break; sleep 0.1; done
+  # "Started" only once this process is listening and answers: a mock that died (a taken port, a
+  # missing binary) is reported, and another process's mock on the port is not taken for ours.
+  for _ in $(seq 100); do
+    grep -q 'listening on' .wrangler/mock.out 2>/dev/null && break
+    kill -0 "$mock_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! grep -q 'listening on' .wrangler/mock.out || ! kill -0 "$mock_pid" 2>/dev/null ||
+    ! http_ok "$mock_url/__mock/health" > /dev/null; then
+    fail "the mock provider ($mock_bin) did not come up on $mock_url; its output: $(cat .wrangler/mock.out)
+"
+  fi
   while read -r id wire; do
     prefix=$(echo "$id" | tr '[:lower:]' '[:upper:]')
     if [ "$wire" = openai ]; then base="$mock_url/$id/v1"; else base="$mock_url/$id"; fi
@@ -64,7 +101,31 @@ if ! grep -qE '^ADMIN_TOKEN=.+' .dev.vars; then
 fi
 
 say "loading schema.sql into the local D1 database"
-node_modules/.bin/wrangler d1 execute DB --local --file schema.sql --persist-to "$STATE" > /dev/null
-say "serving http://127.0.0.1:${PORT}"
+node_modules/.bin/wrangler d1 execute DB --local --file schema.sql --persist-to "$STATE" > /dev/null ||
+  fail "loading schema.sql into the local D1 database failed (wrangler's errors above)"
+say "starting wrangler dev on http://127.0.0.1:${PORT}"
 node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" \
-  --show-interactive-dev-session=false "${vars[@]}"
+  --show-interactive-dev-session=false "${vars[@]}" < /dev/null &
+wrangler_pid=$!
+# "Serving" only once /health answers; a wrangler that exits or never answers is an error.
+deadline=$((SECONDS + 120))
+unhealthy_since=""
+while :; do
+  rc=0; health=$(http_ok "http://127.0.0.1:${PORT}/health") || rc=$?
+  [ "$rc" = 0 ] && break
+  if ! kill -0 "$wrangler_pid" 2>/dev/null; then
+    status=0; wait "$wrangler_pid" || status=$?; wrangler_pid=""
+    fail "wrangler dev exited (status $status) before http://127.0.0.1:${PORT}/health answered: see its output above"
+  fi
+  # It answers, but not 200: give a starting worker a few seconds, then say which check fails.
+  if [ "$rc" = 2 ]; then
+    unhealthy_since=${unhealthy_since:-$SECONDS}
+    [ $((SECONDS - unhealthy_since)) -ge 15 ] && fail "http://127.0.0.1:${PORT}/health answers, but not 200: $health"
+  fi
+  [ "$SECONDS" -ge "$deadline" ] && fail "wrangler dev did not answer http://127.0.0.1:${PORT}/health within 120 s"
+  sleep 0.3
+done
+say "serving http://127.0.0.1:${PORT}: /health answered 200 (Ctrl-C stops it)"
+status=0; wait "$wrangler_pid" || status=$?
+wrangler_pid=""
+exit "$status"

@@ -142,14 +142,34 @@ fn spawn_reaper(pids: &[u32]) {
         .expect("start the reaper");
 }
 
-fn start_mock(state_dir: &Path) -> (u32, String) {
+/// The mock provider's binary: `FLINT_MOCK_BIN` if set, else `flint-mock` next to this test
+/// binary's profile directory, which is where `cargo build -p flint-mock` (same profile, same
+/// target directory, `CARGO_TARGET_DIR` included) puts it.
+fn mock_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("FLINT_MOCK_BIN") {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "FLINT_MOCK_BIN={} is not a file",
+            path.display()
+        );
+        return path;
+    }
     let binary = target_dir().join("flint-mock");
     assert!(
-        binary.exists(),
-        "{} is missing: run `make test` (it builds the mock provider first)",
+        binary.is_file(),
+        "the mock provider is not built: {} is missing. `make test` builds it; by hand: \
+         `cargo build -p flint-mock` with the same profile and target directory as the tests, \
+         or set FLINT_MOCK_BIN to the binary",
         binary.display()
     );
-    let log = std::fs::File::create(state_dir.join("mock.log")).unwrap();
+    binary
+}
+
+fn start_mock(state_dir: &Path) -> (u32, String) {
+    let binary = mock_binary();
+    let log_path = state_dir.join("mock.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(&binary)
         .args(["--port", "0", "--api-key", MOCK_PROVIDER_KEY])
         .stdin(Stdio::null())
@@ -157,16 +177,58 @@ fn start_mock(state_dir: &Path) -> (u32, String) {
         .stderr(log)
         .process_group(0)
         .spawn()
-        .expect("start flint-mock");
+        .unwrap_or_else(|e| panic!("could not start {}: {e}", binary.display()));
+    // Its first line says where it listens; a mock that dies or hangs is reported with its log.
     let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("flint-mock listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from flint-mock: {line:?}"))
-        .to_owned();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    let line = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_default();
+    let Some(url) = line.trim().strip_prefix("flint-mock listening on ") else {
+        let _ = child.kill();
+        let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+        panic!(
+            "{} did not come up ({status}); first line {line:?}; its log:\n{}",
+            binary.display(),
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+    };
+    let url = url.to_owned();
+    wait_for_mock(&url, &mut child, &log_path);
     (child.id(), url)
+}
+
+/// The mock said it listens; "up" is when it answers.
+fn wait_for_mock(url: &str, child: &mut std::process::Child, log: &Path) {
+    let client = reqwest::blocking::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = client
+            .get(format!("{url}/__mock/health"))
+            .timeout(Duration::from_secs(2))
+            .send();
+        if answer.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "flint-mock exited ({status}) before answering at {url}; its log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "flint-mock did not answer {url}/__mock/health within 10 s; its log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn wrangler(root: &Path) -> Command {
@@ -229,7 +291,7 @@ fn start_gateway(extra_vars: &[(&str, &str)]) -> Gateway {
     let port = free_port();
     let wrangler_log = state_dir.join("wrangler.log");
     let log = std::fs::File::create(&wrangler_log).unwrap();
-    let child = wrangler(&root)
+    let mut child = wrangler(&root)
         .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
         .args(["--inspector-port", &free_port().to_string()])
         .arg("--persist-to")
@@ -247,11 +309,11 @@ fn start_gateway(extra_vars: &[(&str, &str)]) -> Gateway {
         .stderr(log)
         .process_group(0)
         .spawn()
-        .expect("start wrangler dev");
+        .unwrap_or_else(|e| panic!("could not start node_modules/.bin/wrangler ({e}): run `make test`, it runs `npm ci` first"));
     spawn_reaper(&[child.id()]);
 
     let url = format!("http://127.0.0.1:{port}");
-    wait_for_health(&url, &wrangler_log);
+    wait_for_health(&url, &mut child, &wrangler_log);
     Gateway {
         url,
         mock_url,
@@ -260,22 +322,32 @@ fn start_gateway(extra_vars: &[(&str, &str)]) -> Gateway {
     }
 }
 
-fn wait_for_health(url: &str, log: &Path) {
+fn wait_for_health(url: &str, child: &mut std::process::Child, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(90);
     let client = reqwest::blocking::Client::new();
+    let mut last_answer = String::from("no answer");
     loop {
         if let Ok(response) = client
             .get(format!("{url}/health"))
             .timeout(Duration::from_secs(10))
             .send()
         {
-            if response.status().as_u16() == 200 {
+            let status = response.status().as_u16();
+            if status == 200 {
                 return;
             }
+            last_answer = format!("{status} {}", response.text().unwrap_or_default());
+        }
+        // A wrangler that exited will never answer: say so now rather than after 90 s.
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "wrangler dev exited ({status}) before {url}/health answered; its log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
         }
         if Instant::now() > deadline {
             panic!(
-                "wrangler dev did not become healthy at {url} within 90 s; its log:\n{}",
+                "wrangler dev did not become healthy at {url} within 90 s (last: {last_answer}); its log:\n{}",
                 std::fs::read_to_string(log).unwrap_or_default()
             );
         }
