@@ -22,30 +22,29 @@ install_tools() {
   find_worker_build > /dev/null || need+=(worker-build)
   find_wasm_bindgen > /dev/null || need+=(wasm-bindgen-cli)
   [ ${#need[@]} = 0 ] && return 0
-  say "compiling ${need[*]} from crates.io into $(tools_bin_dir), once per machine (about 2 minutes on 2 idle cores)"
-  # Both installs share one target directory, so what both compile alike (the proc-macros and
-  # build scripts) compiles once; it is deleted afterwards. The release profile is overridden for
-  # compile time (measured, see the README): worker-build only drives cargo, wasm-bindgen and
-  # esbuild, so it is not optimised at all; wasm-bindgen rewrites the whole wasm on every build,
-  # and at opt-level 1 it is as fast as at 3 (0.4 s here; 2 s at 0).
+  say "compiling ${need[*]} from crates.io into $(tools_bin_dir), once per machine (a few minutes)"
+  # Both installs share one target directory, so the crates both compile alike compile once; it
+  # is deleted afterwards. The release profile is overridden for compile time (measured, see the
+  # README): unoptimised, both compile in about 30% of the CPU time. The price is wasm-bindgen
+  # taking ~2 s instead of ~0.4 s per build; FLINT_TOOLS_OPT_LEVEL=1 makes it as fast as at 3
+  # for about 2.5 times its compile time.
   local target
   target=$(mktemp -d "${TMPDIR:-/tmp}/flint-tools.XXXXXX")
   # shellcheck disable=SC2064
   trap "rm -rf '$target'" EXIT # install_tools runs in a subshell
   export CARGO_TARGET_DIR="$target"
+  export CARGO_PROFILE_RELEASE_OPT_LEVEL="${FLINT_TOOLS_OPT_LEVEL:-0}"
   export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256
   export CARGO_PROFILE_RELEASE_LTO=false
   export CARGO_PROFILE_RELEASE_DEBUG=false
   export CARGO_PROFILE_RELEASE_INCREMENTAL=false
   if [[ " ${need[*]} " == *" worker-build "* ]]; then
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=0 \
-      cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
+    cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
   fi
   if [[ " ${need[*]} " == *" wasm-bindgen-cli "* ]]; then
     # Not --locked: its lock file names a crate version the registry does not serve. Only the
     # `wasm-bindgen` binary, and without TLS (only the test runner's downloads use it).
-    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 \
-      cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features --bin wasm-bindgen
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --no-default-features --bin wasm-bindgen
   fi
   find_worker_build > /dev/null && find_wasm_bindgen > /dev/null
 }
