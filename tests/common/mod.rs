@@ -148,11 +148,7 @@ fn spawn_reaper(pids: &[u32]) {
 fn mock_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("FLINT_MOCK_BIN") {
         let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "FLINT_MOCK_BIN={} is not a file",
-            path.display()
-        );
+        assert!(path.is_file(), "FLINT_MOCK_BIN={} is not a file", path.display());
         return path;
     }
     let binary = target_dir().join("flint-mock");
@@ -186,9 +182,7 @@ fn start_mock(state_dir: &Path) -> (u32, String) {
         let _ = BufReader::new(stdout).read_line(&mut line);
         let _ = sender.send(line);
     });
-    let line = receiver
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_or_default();
+    let line = receiver.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
     let Some(url) = line.trim().strip_prefix("flint-mock listening on ") else {
         let _ = child.kill();
         let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
@@ -309,7 +303,11 @@ fn start_gateway(extra_vars: &[(&str, &str)]) -> Gateway {
         .stderr(log)
         .process_group(0)
         .spawn()
-        .unwrap_or_else(|e| panic!("could not start node_modules/.bin/wrangler ({e}): run `make test`, it runs `npm ci` first"));
+        .unwrap_or_else(|e| {
+            panic!(
+                "could not start node_modules/.bin/wrangler ({e}): run `make test`, it runs `npm ci` first"
+            )
+        });
     spawn_reaper(&[child.id()]);
 
     let url = format!("http://127.0.0.1:{port}");
