@@ -2,3 +2,4 @@
 //! into the metered pipeline by a thin handler.
 
 pub mod messages;
+pub mod responses;
