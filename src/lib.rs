@@ -66,4 +66,23 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(n) => worker::console_log!("sweeper: settled {n} abandoned hold(s) at their prompt's cost"),
         Err(error) => worker::console_error!("sweeper failed: {:?}", error.internal),
     }
+    if let Err(error) = sweep_responses(&env, now).await {
+        worker::console_error!("sweeper: expired responses not removed: {:?}", error.internal);
+    }
+}
+
+/// Removes expired stored responses: the D1 rows, then their R2 bodies.
+async fn sweep_responses(env: &Env, now: i64) -> error::ApiResult<()> {
+    use surfaces::responses::store;
+    let db = env.d1("DB").map_err(error::ApiError::internal)?;
+    let keys = store::delete_expired(&db, now, 500).await?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let bucket = env.bucket(store::BUCKET).map_err(error::ApiError::internal)?;
+    for key in &keys {
+        store::delete_body(&bucket, key).await?;
+    }
+    worker::console_log!("sweeper: removed {} expired stored response(s)", keys.len());
+    Ok(())
 }

@@ -4,6 +4,7 @@ use worker::{Method, Request, Response};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
+use crate::surfaces::responses::handlers as responses;
 use crate::{admin, auth, billing, catalog, chat, health, http, images, limits, pipeline, surfaces, uploads};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,9 @@ pub enum Route<'a> {
     Topup,
     YooKassaWebhook,
     BillingHistory,
+    CreateResponse,
+    Response(&'a str),
+    ResponseInputItems(&'a str),
 }
 
 /// The routes a path serves, with their methods. An empty list means the path is unknown.
@@ -84,6 +88,14 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
         ["admin", "users", id, "plan"] => vec![(Method::Put, Route::AdminPlan(id))],
         ["api", "keys"] => vec![(Method::Get, Route::ListKeys), (Method::Post, Route::CreateKey)],
         ["api", "keys", id] if !id.is_empty() => vec![(Method::Delete, Route::RevokeKey(id))],
+        ["v1", "responses"] => vec![(Method::Post, Route::CreateResponse)],
+        ["v1", "responses", id] if !id.is_empty() => vec![
+            (Method::Get, Route::Response(id)),
+            (Method::Delete, Route::Response(id)),
+        ],
+        ["v1", "responses", id, "input_items"] if !id.is_empty() => {
+            vec![(Method::Get, Route::ResponseInputItems(id))]
+        }
         ["v1", "models"] | ["ai", "v1", "models"] => vec![(Method::Get, Route::OpenAiModels)],
         // Ids may contain '/' (`openai/gpt-oss-120b`): the id is the rest of the path.
         ["v1", "models", _, ..] | ["ai", "v1", "models", _, ..] => {
@@ -204,6 +216,10 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
         Route::DeleteFile(id) => uploads::delete(app, caller, id).await,
         Route::Topup => billing::payments::topup(req, app, caller).await,
         Route::BillingHistory => billing::payments::history(req, app, caller).await,
+        Route::CreateResponse => responses::create(req, app, caller).await,
+        Route::Response(id) if req.method() == Method::Delete => responses::delete(app, caller, id).await,
+        Route::Response(id) => responses::retrieve(app, caller, id).await,
+        Route::ResponseInputItems(id) => responses::input_items(req, app, caller, id).await,
         _ => Err(ApiError::internal("route table: an open route with a caller")),
     };
     let mut response = match answered {

@@ -11,13 +11,12 @@
 //! - `relay`: the native and translated relays the metered pipeline drives.
 //! - `wire`: the `response` shell, usage, frames, warnings and ids they share.
 //!
-//! A handler, once the pipeline lands: `types::parse` → model lookup → (with
-//! `previous_response_id`) `store::row` + `store::get_body`, else `store::previous_not_found` →
-//! `store::conversation` → native: `native::file_refs`/`inline_file`, then `native::body` +
-//! `native::request` with a `NativeRelay`; translated: `translate::to_chat` →
-//! `providers::build_request` with a `TranslatedRelay` over `render::Render::new(wire::response_shell(..))`
-//! → after the stream, `store::record(.., relay.final_response())` → `store::put_body` + `store::insert_row`.
+//! - `handlers`: `POST` (`types::parse` → the `previous_response_id` history from the store, a
+//!   400 before any upstream call when it is not the caller's → `store::conversation` → the
+//!   pipeline with a native or translated relay, which stores the answer in `after_billing`),
+//!   `GET`, `DELETE` and `input_items`.
 
+pub mod handlers;
 pub mod native;
 pub mod relay;
 pub mod render;

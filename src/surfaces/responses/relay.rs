@@ -13,96 +13,25 @@
 
 use std::borrow::Cow;
 
+use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::render::Render;
 use super::wire::{frame, Overrides, ResponsesUsage};
+use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
-use crate::chat::types::{ChatCompletion, Usage};
+use crate::chat::types::ChatCompletion;
 use crate::error::{ApiError, ErrorKind};
+use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
 use crate::providers::{StreamItem, StreamTranslator};
 use crate::sse::parser::SseEvent;
-
-// ---- LEAD: a local copy of the pipeline's relay interface (PIPELINE.md). When
-// `src/pipeline/relay.rs` lands, delete from here to the end of `billed_usage` and import
-// `Relay`, `Step`, `StreamFailure` and `Bill` from there instead.
-
-/// What one upstream event means for the stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    Continue,
-    /// The upstream said it is done.
-    Done,
-    Failed(StreamFailure),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamFailure {
-    /// The upstream reported an error in the stream (message safe to show).
-    Upstream(String),
-    /// The stream could not be read or parsed.
-    Broken(String),
-}
-
-pub use crate::chat::render::Bill;
-
-pub trait Relay {
-    /// One upstream SSE event: append the frames for the client to `out` (may be none).
-    fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step;
-    /// What the upstream reported so far (None if nothing): canonical usage.
-    fn usage(&self) -> Option<TokenUsage>;
-    /// Characters of generated text/arguments delivered (for the estimate when no usage came).
-    fn delivered_chars(&self) -> u64;
-    /// Frames closing a stream that ended well (sent before settlement; `bill` from the usage).
-    fn finish(&mut self, bill: &Bill) -> String;
-    fn shows_bill(&self) -> bool {
-        false
-    }
-    /// The frame(s) ending a stream that failed midway, in the surface's own shape.
-    fn fail(&mut self, error: &ApiError) -> String;
-    /// Non-streamed: the upstream's whole JSON answer → (the client's body before usage and
-    /// bill are filled in, usage, delivered chars).
-    fn parse_json(&mut self, body: &str) -> Result<(Value, Option<TokenUsage>, u64), String>;
-    fn render_json(&mut self, body: Value, bill: &Bill) -> Value;
-}
-
-/// The usage a bill stands for: what the upstream reported, or the estimate the bill was
-/// settled on. LEAD: the pipeline's `Bill` carries a `TokenUsage`; this becomes `bill.usage`.
-pub fn billed_usage(bill: &Bill, reported: Option<TokenUsage>) -> TokenUsage {
-    match reported {
-        Some(usage) if !bill.estimated => usage,
-        _ => TokenUsage::new(bill.tokens_in, bill.tokens_out),
-    }
-}
-
-// ---- end of the local copy
-
-/// Canonical usage from a translator's chat-shaped usage (OpenAI's detail fields included).
-/// LEAD: once the translators yield `TokenUsage`, this goes.
-pub fn token_usage(usage: &Usage) -> TokenUsage {
-    let detail = |outer: &str, inner: &str| {
-        usage
-            .extra
-            .get(outer)
-            .and_then(|d| d.get(inner))
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-    };
-    TokenUsage {
-        input: usage.prompt_tokens,
-        cache_read: detail("prompt_tokens_details", "cached_tokens"),
-        output: usage.completion_tokens,
-        reasoning: detail("completion_tokens_details", "reasoning_tokens"),
-        ..TokenUsage::default()
-    }
-}
 
 /// A Responses `usage` object with what it cost, as the chat surface shows it.
 fn with_cost(mut usage: Value, bill: &Bill) -> Value {
     if let Some(map) = usage.as_object_mut() {
         map.insert("cost_usd".into(), json!(bill.cost.as_usd_f64()));
-        map.insert("estimated".into(), json!(bill.estimated));
+        map.insert("estimated".into(), json!(bill.estimated()));
     }
     usage
 }
@@ -320,7 +249,7 @@ impl Relay for NativeRelay {
         frame("response.failed", &payload)
     }
 
-    fn parse_json(&mut self, body: &str) -> Result<(Value, Option<TokenUsage>, u64), String> {
+    fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
         let mut response: Value =
             serde_json::from_str(body).map_err(|e| format!("OpenAI's response did not parse: {e}"))?;
         let Some(map) = response.as_object_mut() else {
@@ -331,13 +260,18 @@ impl Relay for NativeRelay {
         self.usage = usage;
         let chars = output_chars(&response);
         self.delivered = chars;
-        Ok((response, usage, chars))
+        Ok(Parsed {
+            body: response,
+            usage,
+            delivered_chars: chars,
+            units: None,
+        })
     }
 
     fn render_json(&mut self, mut body: Value, bill: &Bill) -> Value {
-        let usage = billed_usage(bill, self.usage);
+        let usage = bill.usage();
         let shown = match body.get_mut("usage") {
-            Some(reported) if !reported.is_null() && !bill.estimated => with_cost(reported.take(), bill),
+            Some(reported) if !reported.is_null() && !bill.estimated() => with_cost(reported.take(), bill),
             _ => with_cost(super::wire::usage_json(&usage), bill),
         };
         body["usage"] = shown;
@@ -395,7 +329,7 @@ impl Relay for TranslatedRelay {
         for item in self.translator.on_event(event) {
             match item {
                 StreamItem::Chunk(chunk) => out.push_str(&self.render.chunk(&chunk)),
-                StreamItem::Usage(usage) => self.usage = Some(token_usage(&usage)),
+                StreamItem::Usage(usage) => self.usage = Some(usage.tokens()),
                 StreamItem::Error(message) => return Step::Failed(StreamFailure::Upstream(message)),
                 StreamItem::Done => step = Step::Done,
             }
@@ -411,8 +345,12 @@ impl Relay for TranslatedRelay {
         self.render.delivered_chars()
     }
 
+    fn saw_finish(&self) -> bool {
+        self.render.saw_finish()
+    }
+
     fn finish(&mut self, bill: &Bill) -> String {
-        let usage = billed_usage(bill, self.usage);
+        let usage = bill.usage();
         self.render
             .finish(with_cost(super::wire::usage_json(&usage), bill))
     }
@@ -421,48 +359,73 @@ impl Relay for TranslatedRelay {
         self.render.fail(error)
     }
 
-    fn parse_json(&mut self, body: &str) -> Result<(Value, Option<TokenUsage>, u64), String> {
+    fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
         let completion = (self.parse)(body)?;
         self.render.absorb(&completion);
-        self.usage = completion.usage.as_ref().map(token_usage);
+        self.usage = completion.usage.as_ref().map(|u| u.tokens());
         let body = self.render.complete(Value::Null);
-        Ok((body, self.usage, self.render.delivered_chars()))
+        Ok(Parsed {
+            body,
+            usage: self.usage,
+            delivered_chars: self.render.delivered_chars(),
+            units: None,
+        })
     }
 
     fn render_json(&mut self, _body: Value, bill: &Bill) -> Value {
-        let usage = billed_usage(bill, self.usage);
+        let usage = bill.usage();
         self.render
             .complete(with_cost(super::wire::usage_json(&usage), bill))
     }
 }
 
-/// The relay of one `/v1/responses` request, whichever kind it is.
-pub enum ResponsesRelay {
+/// Which relay answers: OpenAI's own stream, or another wire's translated.
+pub enum Kind {
     Native(NativeRelay),
     Translated(TranslatedRelay),
 }
 
+/// What storing the answer needs besides the final `response` object.
+pub struct Keep {
+    pub user_id: i64,
+    /// The catalog id of the model that answered.
+    pub model: String,
+    /// `store::conversation()` for the request: the stored response's input.
+    pub conversation: Vec<Value>,
+}
+
+/// The relay of one `/v1/responses` request, whichever kind it is, and what to store after it.
+pub struct ResponsesRelay {
+    kind: Kind,
+    keep: Option<Keep>,
+}
+
 impl ResponsesRelay {
+    /// `keep` is `None` for `store: false`.
+    pub fn new(kind: Kind, keep: Option<Keep>) -> ResponsesRelay {
+        ResponsesRelay { kind, keep }
+    }
+
     /// The final `response` object as the client got it (for `store::record`); `None` until the
     /// stream ended well or the JSON answer was rendered.
     pub fn final_response(&self) -> Option<&Value> {
-        match self {
-            ResponsesRelay::Native(relay) => relay.final_response(),
-            ResponsesRelay::Translated(relay) => relay.final_response(),
+        match &self.kind {
+            Kind::Native(relay) => relay.final_response(),
+            Kind::Translated(relay) => relay.final_response(),
         }
     }
 
     fn inner(&mut self) -> &mut dyn Relay {
-        match self {
-            ResponsesRelay::Native(relay) => relay,
-            ResponsesRelay::Translated(relay) => relay,
+        match &mut self.kind {
+            Kind::Native(relay) => relay,
+            Kind::Translated(relay) => relay,
         }
     }
 
     fn inner_ref(&self) -> &dyn Relay {
-        match self {
-            ResponsesRelay::Native(relay) => relay,
-            ResponsesRelay::Translated(relay) => relay,
+        match &self.kind {
+            Kind::Native(relay) => relay,
+            Kind::Translated(relay) => relay,
         }
     }
 }
@@ -477,17 +440,51 @@ impl Relay for ResponsesRelay {
     fn delivered_chars(&self) -> u64 {
         self.inner_ref().delivered_chars()
     }
+    fn saw_finish(&self) -> bool {
+        self.inner_ref().saw_finish()
+    }
     fn finish(&mut self, bill: &Bill) -> String {
         self.inner().finish(bill)
     }
     fn fail(&mut self, error: &ApiError) -> String {
         self.inner().fail(error)
     }
-    fn parse_json(&mut self, body: &str) -> Result<(Value, Option<TokenUsage>, u64), String> {
+    fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
         self.inner().parse_json(body)
     }
     fn render_json(&mut self, body: Value, bill: &Bill) -> Value {
         self.inner().render_json(body, bill)
+    }
+
+    /// Stores the answer (R2 body, then the D1 index row) once it was billed.
+    fn after_billing(&mut self, env: &worker::Env, _bill: &Bill) -> Option<LocalBoxFuture<'static, ()>> {
+        let keep = self.keep.take()?;
+        let response = self.final_response()?.clone();
+        let (row, body) = super::store::record(
+            keep.user_id,
+            &keep.model,
+            crate::time::now_secs(),
+            keep.conversation,
+            response,
+        )?;
+        let bucket = env.bucket(super::store::BUCKET);
+        let db = env.d1("DB");
+        Some(Box::pin(async move {
+            let stored = async {
+                let (bucket, db) = (
+                    bucket.map_err(ApiError::internal)?,
+                    db.map_err(ApiError::internal)?,
+                );
+                super::store::put_body(&bucket, &row.r2_key, &body).await?;
+                if !super::store::insert_row(&db, &row).await? {
+                    worker::console_warn!("response id {} already stored; kept the first", row.id);
+                }
+                Ok::<(), ApiError>(())
+            };
+            if let Err(error) = stored.await {
+                worker::console_error!("storing response {} failed: {:?}", row.id, error.internal);
+            }
+        }))
     }
 }
 
@@ -504,9 +501,10 @@ mod tests {
 
     fn bill(tokens_in: u64, tokens_out: u64, estimated: bool) -> Bill {
         Bill {
-            tokens_in,
-            tokens_out,
-            estimated,
+            consumption: crate::billing::reservation::Consumption::Tokens {
+                usage: TokenUsage::new(tokens_in, tokens_out),
+                estimated,
+            },
             cost: Nanos(1_500),
             balance_after: None,
             mode: BillingMode::PerToken,
@@ -628,7 +626,12 @@ mod tests {
     fn native_json_answers_keep_upstream_usage_and_add_the_cost() {
         let mut relay = native();
         let body = serde_json::from_str::<Value>(COMPLETED).unwrap()["response"].to_string();
-        let (parsed, usage, chars) = relay.parse_json(&body).unwrap();
+        let Parsed {
+            body: parsed,
+            usage,
+            delivered_chars: chars,
+            ..
+        } = relay.parse_json(&body).unwrap();
         assert_eq!(parsed["model"], "gpt-4o-mini");
         assert_eq!(usage.unwrap().cache_read, 100);
         assert_eq!(chars, 5);
@@ -642,11 +645,14 @@ mod tests {
     #[test]
     fn a_translated_anthropic_stream_becomes_a_responses_stream_with_usage() {
         let render = render_for(json!({"model": "claude-sonnet-4-5", "input": "hi", "stream": true}));
-        let mut relay = ResponsesRelay::Translated(TranslatedRelay::new(
-            Box::new(AnthropicStream::new()),
-            completion_parser(crate::catalog::WireFormat::Anthropic),
-            render,
-        ));
+        let mut relay = ResponsesRelay::new(
+            Kind::Translated(TranslatedRelay::new(
+                Box::new(AnthropicStream::new()),
+                completion_parser(crate::catalog::WireFormat::Anthropic),
+                render,
+            )),
+            None,
+        );
         let upstream = [
             (
                 "message_start",
@@ -739,7 +745,12 @@ mod tests {
             "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "four"}}],
             "usage": {"prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59,
                       "prompt_tokens_details": {"cached_tokens": 32}, "completion_tokens_details": {"reasoning_tokens": 5}}});
-        let (body, usage, chars) = relay.parse_json(&upstream.to_string()).unwrap();
+        let Parsed {
+            body,
+            usage,
+            delivered_chars: chars,
+            ..
+        } = relay.parse_json(&upstream.to_string()).unwrap();
         assert_eq!(body["output"][0]["content"][0]["text"], "four");
         assert_eq!(
             usage,
@@ -752,7 +763,13 @@ mod tests {
             })
         );
         assert_eq!(chars, 4);
-        let shown = relay.render_json(body, &bill(50, 9, false));
+        // The pipeline bills the reported usage, details and all.
+        let mut billed = bill(50, 9, false);
+        billed.consumption = crate::billing::reservation::Consumption::Tokens {
+            usage: usage.unwrap(),
+            estimated: false,
+        };
+        let shown = relay.render_json(body, &billed);
         assert_eq!(shown["usage"]["input_tokens_details"]["cached_tokens"], 32);
         assert_eq!(shown["usage"]["output_tokens_details"]["reasoning_tokens"], 5);
         assert_eq!(shown["usage"]["total_tokens"], 59);

@@ -85,6 +85,11 @@ impl Render {
         self.delivered
     }
 
+    /// Whether the upstream gave a finish reason (the stream's end is then complete).
+    pub fn saw_finish(&self) -> bool {
+        self.finish_reason.is_some()
+    }
+
     /// The final `response` object, once `finish` (or `complete`) made it.
     pub fn final_response(&self) -> Option<&Value> {
         self.finished.as_ref()

@@ -5,7 +5,7 @@
 //!
 //! Layout: the body (every input item the model saw, history included, and the `response`
 //! object as the client got it) is one JSON object in R2 under `responses/{user_id}/{id}.json`;
-//! D1's `responses` table (schema.sql next to this file) indexes it by id and owner. Storing the
+//! D1's `responses` table (the repo's schema.sql) indexes it by id and owner. Storing the
 //! whole input with each response makes a continuation one R2 read however long the chain.
 //!
 //! The pure parts (what is stored, the chain, the list page) are tested natively; the D1 and
@@ -20,6 +20,8 @@ use wasm_bindgen::JsValue;
 use super::types::Parsed;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 
+/// The R2 binding the bodies live in (`responses/` keys, next to the uploads).
+pub const BUCKET: &str = "UPLOADS";
 /// How long a stored response is kept.
 pub const RETENTION_SECS: i64 = 30 * 24 * 60 * 60;
 /// `input_items` page size: default and maximum (OpenAI's).
