@@ -1,0 +1,35 @@
+//! `client.responses.*` of the official `openai` npm package against the running gateway
+//! (tests/sdk/responses.test.mjs), through Node's test runner.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+
+#[tokio::test]
+async fn the_openai_node_sdk_speaks_the_responses_api() {
+    let app = common::TestApp::new();
+    let user = app.funded_user(5.0).await;
+    let key = app
+        .create_key(&user.token, &serde_json::json!({"name": "sdk-responses"}))
+        .await;
+    let root = common::repo_root();
+    let output = Command::new("node")
+        .arg("--test")
+        .arg(root.join("tests/sdk/responses.test.mjs"))
+        .current_dir(&root)
+        .env("FLINT_URL", &common::gateway().url)
+        .env("FLINT_API_KEY", key["key"].as_str().unwrap())
+        .output()
+        .expect("run node --test");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{report}");
+    assert!(output.status.success(), "the Responses SDK tests failed:\n{report}");
+    // Everything the SDK did was billed: the balance went down and the books balance.
+    let left = app.assert_books_balance(&user.token).await;
+    assert!(left < 5.0, "nothing was charged: {left}");
+}
