@@ -28,7 +28,10 @@ async fn the_openai_node_sdk_speaks_the_responses_api() {
         String::from_utf8_lossy(&output.stderr)
     );
     println!("{report}");
-    assert!(output.status.success(), "the Responses SDK tests failed:\n{report}");
+    assert!(
+        output.status.success(),
+        "the Responses SDK tests failed:\n{report}"
+    );
     // Everything the SDK did was billed: the balance went down and the books balance.
     let left = app.assert_books_balance(&user.token).await;
     assert!(left < 5.0, "nothing was charged: {left}");
