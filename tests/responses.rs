@@ -291,3 +291,46 @@ async fn bad_input_is_a_clean_400_and_nothing_is_charged() {
     assert_eq!(unknown.json()["error"]["code"], "previous_response_not_found");
     assert_eq!(app.balance(&user.token).await, 1.0);
 }
+
+#[tokio::test]
+async fn encrypted_reasoning_goes_back_to_openai_unchanged() {
+    let app = TestApp::new();
+    let user = app.funded_user(5.0).await;
+    let marker = unique("reason");
+    let first = create(
+        &app,
+        &user.token,
+        &json!({"model": "gpt-4o", "input": format!("think {marker}"), "store": false,
+                "reasoning": {"effort": "low", "summary": "auto"},
+                "include": ["reasoning.encrypted_content"]}),
+    )
+    .await
+    .expect_status(200)
+    .json();
+    let reasoning = first["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["type"] == "reasoning")
+        .cloned()
+        .unwrap_or_else(|| panic!("no reasoning item: {first}"));
+    let encrypted = reasoning["encrypted_content"].as_str().unwrap().to_owned();
+    assert!(!encrypted.is_empty());
+    let again = unique("again");
+    let mut input = vec![json!({"role": "user", "content": format!("think {marker}")})];
+    input.extend(first["output"].as_array().unwrap().iter().cloned());
+    input.push(json!({"role": "user", "content": again.clone()}));
+    create(
+        &app,
+        &user.token,
+        &json!({"model": "gpt-4o", "input": input, "store": false,
+                "include": ["reasoning.encrypted_content"]}),
+    )
+    .await
+    .expect_status(200);
+    let sent = app.upstream_requests(&again).await;
+    assert_eq!(sent.len(), 1);
+    let items = sent[0]["body"]["input"].as_array().unwrap();
+    let passed = items.iter().find(|item| item["type"] == "reasoning").unwrap();
+    assert_eq!(passed["encrypted_content"], encrypted.as_str());
+}
