@@ -334,3 +334,49 @@ async fn encrypted_reasoning_goes_back_to_openai_unchanged() {
     let passed = items.iter().find(|item| item["type"] == "reasoning").unwrap();
     assert_eq!(passed["encrypted_content"], encrypted.as_str());
 }
+
+#[tokio::test]
+async fn the_sweeper_removes_expired_responses() {
+    let app = TestApp::new();
+    let user = app.funded_user(1.0).await;
+    let answer = create(
+        &app,
+        &user.token,
+        &json!({"model": "claude-sonnet-4.5", "input": "keep me"}),
+    )
+    .await
+    .expect_status(200)
+    .json();
+    let id = answer["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/responses/{id}");
+    for _ in 0..50 {
+        if app.get_as(&user.token, &path).await.status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    app.get_as(&user.token, &path).await.expect_status(200);
+    // Thirty days later, as far as the row knows.
+    common::d1_execute(&format!("UPDATE responses SET expires_at = 1 WHERE id = '{id}'"));
+    let fired = app
+        .client
+        .get(format!("{}/__scheduled", app.url))
+        .query(&[("cron", "*/5 * * * *")])
+        .send()
+        .await
+        .unwrap();
+    assert!(fired.status().is_success());
+    let mut rows = Value::Null;
+    for _ in 0..50 {
+        rows = common::d1_execute(&format!("SELECT id FROM responses WHERE id = '{id}'"));
+        if !rows.to_string().contains(&id) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        !rows.to_string().contains(&id),
+        "the expired row is still there: {rows}"
+    );
+    app.get_as(&user.token, &path).await.expect_status(404);
+}
