@@ -4,7 +4,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{Env, Method, Request, RequestInit};
 
-use super::{policy, AdmitCall, FailureRequest, FailureState, Peek, PeekCall, ReleaseCall, RenewCall};
+use super::{
+    policy, AdmitCall, FailureRequest, FailureState, LoginAttempt, LoginSuccess, LoginVerdict, Peek,
+    PeekCall, ReleaseCall, RenewCall,
+};
+use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::time::Day;
 
@@ -31,7 +35,8 @@ async fn call_object<B: Serialize, T: DeserializeOwned>(
     Ok(response.json().await?)
 }
 
-/// A login throttle: at most `limit` failures per `window_secs` for one key (an email or an IP).
+/// A throttle: at most `limit` attempts (or failures) per `window_secs` for one key (an IP, an
+/// address, a user).
 #[derive(Debug, Clone, Copy)]
 pub struct Throttle {
     pub limit: u32,
@@ -57,6 +62,117 @@ impl Throttle {
 
     pub async fn clear(self, env: &Env, object: &str, now: i64) -> ApiResult<FailureState> {
         call_object(env, object, "/failures/clear", &self.request(now)).await
+    }
+
+    /// Counts an attempt if there is room, in one step; `blocked` means it was refused (and not
+    /// counted), `retry_after` says for how long.
+    pub async fn take(self, env: &Env, object: &str, now: i64) -> ApiResult<FailureState> {
+        call_object(env, object, "/failures/take", &self.request(now)).await
+    }
+
+    /// Gives back an attempt taken earlier (it was not a failure after all).
+    pub async fn give(self, env: &Env, object: &str, now: i64) -> ApiResult<FailureState> {
+        call_object(env, object, "/failures/give", &self.request(now)).await
+    }
+}
+
+/// A throttle keyed by the client's address (`<prefix>:<ip or /64>`), skipped for the addresses
+/// of `THROTTLE_EXEMPT_IPS`.
+#[derive(Debug, Clone)]
+pub struct PerIp {
+    throttle: Throttle,
+    /// `None` when the client is exempt.
+    object: Option<String>,
+}
+
+impl PerIp {
+    pub fn new(app: &App, ip: &super::ip::ClientIp, prefix: &str, throttle: Throttle) -> PerIp {
+        let exempt = ip.is_exempt(&app.config.throttle_exempt_ips);
+        PerIp {
+            throttle,
+            object: (!exempt).then(|| format!("{prefix}:{}", ip.key())),
+        }
+    }
+
+    /// Counts an attempt, or answers `Err(retry_after)` when the address is out of room.
+    pub async fn take(&self, env: &Env, now: i64) -> ApiResult<Result<(), u64>> {
+        let Some(object) = &self.object else {
+            return Ok(Ok(()));
+        };
+        let state = self.throttle.take(env, object, now).await?;
+        Ok(if state.blocked {
+            Err(state.retry_after.max(1))
+        } else {
+            Ok(())
+        })
+    }
+
+    pub async fn give(&self, env: &Env, now: i64) -> ApiResult<()> {
+        if let Some(object) = &self.object {
+            self.throttle.give(env, object, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the address is out of room, without counting.
+    pub async fn blocked(&self, env: &Env, now: i64) -> ApiResult<Option<u64>> {
+        let Some(object) = &self.object else {
+            return Ok(None);
+        };
+        let state = self.throttle.check(env, object, now).await?;
+        Ok(state.blocked.then_some(state.retry_after.max(1)))
+    }
+
+    /// Counts a failure.
+    pub async fn record(&self, env: &Env, now: i64) -> ApiResult<()> {
+        if let Some(object) = &self.object {
+            self.throttle.record(env, object, now).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A 429 with `Retry-After`, the answer of every throttle.
+pub fn throttled(code: &'static str, message: impl Into<String>, retry_after: u64) -> ApiError {
+    ApiError::new(crate::error::ErrorKind::RateLimited, code, message).with_retry_after(retry_after.max(1))
+}
+
+/// The sign-in throttle of one email: failures per client IP (`pair_limit`, then a lock that
+/// doubles each time) under a ceiling for the email from everywhere (`email_limit`).
+#[derive(Debug, Clone, Copy)]
+pub struct LoginThrottle {
+    pub pair_limit: u32,
+    pub email_limit: u32,
+    pub window_secs: u32,
+}
+
+fn login_object(email: &str) -> String {
+    format!("login:{email}")
+}
+
+impl LoginThrottle {
+    /// Counts a sign-in about to check a password, or refuses it unchecked.
+    pub async fn attempt(self, env: &Env, email: &str, ip: &str, now: i64) -> ApiResult<LoginVerdict> {
+        let call = LoginAttempt {
+            ip: ip.to_owned(),
+            pair_limit: self.pair_limit,
+            email_limit: self.email_limit,
+            window_secs: self.window_secs,
+            now,
+        };
+        call_object(env, &login_object(email), "/login/attempt", &call).await
+    }
+
+    /// The password was right: the pair's failures are forgotten.
+    pub async fn success(self, env: &Env, email: &str, ip: &str, now: i64) -> ApiResult<()> {
+        let call = LoginSuccess {
+            ip: ip.to_owned(),
+            window_secs: self.window_secs,
+            now,
+        };
+        call_object::<_, serde_json::Value>(env, &login_object(email), "/login/success", &call)
+            .await
+            .map(|_| ())
     }
 }
 

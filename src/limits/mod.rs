@@ -1,11 +1,12 @@
 //! `LIMITER`, the Durable Object class that keeps counters: one instance per user
-//! (`user:<id>`: daily usage) and one per login key (`login-email:<email>`, `login-ip:<ip>`:
-//! failed sign-ins). Its SQLite storage is strongly consistent and its requests run one at a
+//! (`user:<id>`: daily usage) and one per throttled key (`login:<email>`: failed sign-ins per
+//! client IP and in all; `login-ip:<ip>`, `register:<ip>`, `send-code:<ip>`, … : attempts). Its SQLite storage is strongly consistent and its requests run one at a
 //! time, and no operation awaits anything between reading and writing a counter, so counts are
 //! exact under any concurrency and survive eviction and restarts.
 
 pub mod client;
 pub mod headers;
+pub mod ip;
 pub mod plan;
 pub mod policy;
 pub mod refusals;
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
 
-use window::FixedWindow;
+use window::{FixedWindow, Strikes};
 
 #[durable_object(fetch)]
 pub struct Limiter {
@@ -36,6 +37,32 @@ pub struct FailureRequest {
 pub struct FailureState {
     pub count: u32,
     pub blocked: bool,
+    pub retry_after: u64,
+}
+
+/// `POST /login/attempt`: a sign-in about to check a password, from `ip`. Counted before the
+/// check against the (email, IP) pair and the email's ceiling, or refused without counting.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LoginAttempt {
+    pub ip: String,
+    pub pair_limit: u32,
+    pub email_limit: u32,
+    pub window_secs: u32,
+    pub now: i64,
+}
+
+/// `POST /login/success`: the password was right; the pair is forgotten and the attempt given
+/// back to the email's ceiling.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LoginSuccess {
+    pub ip: String,
+    pub window_secs: u32,
+    pub now: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LoginVerdict {
+    pub allowed: bool,
     pub retry_after: u64,
 }
 
@@ -109,6 +136,10 @@ impl DurableObject for Limiter {
             "/failures/check" => failures(&sql, req.json().await?, Op::Check),
             "/failures/record" => failures(&sql, req.json().await?, Op::Record),
             "/failures/clear" => failures(&sql, req.json().await?, Op::Clear),
+            "/failures/take" => failures(&sql, req.json().await?, Op::Take),
+            "/failures/give" => failures(&sql, req.json().await?, Op::Give),
+            "/login/attempt" => login_attempt(&sql, req.json().await?),
+            "/login/success" => login_success(&sql, req.json().await?),
             "/admit" => admit(&sql, req.json().await?),
             "/release" => release(&sql, req.json().await?),
             "/peek" => peek(&sql, req.json().await?),
@@ -124,6 +155,7 @@ fn ensure_schema(sql: &SqlStorage) -> Result<()> {
          CREATE TABLE IF NOT EXISTS daily (day TEXT PRIMARY KEY, requests INTEGER NOT NULL, tokens INTEGER NOT NULL, free INTEGER NOT NULL);
          CREATE TABLE IF NOT EXISTS leases (request_id TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL);
          CREATE TABLE IF NOT EXISTS recent (request_id TEXT PRIMARY KEY, at_ms INTEGER NOT NULL, tokens INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS strikes (ip TEXT PRIMARY KEY, started_at INTEGER NOT NULL, count INTEGER NOT NULL, lockouts INTEGER NOT NULL, locked_until INTEGER NOT NULL);
          CREATE TABLE IF NOT EXISTS probes (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL);",
         None,
     )?;
@@ -149,9 +181,12 @@ enum Op {
     Check,
     Record,
     Clear,
+    /// Count an attempt only if there is room; `blocked` then means it was refused.
+    Take,
+    Give,
 }
 
-fn failures(sql: &SqlStorage, request: FailureRequest, op: Op) -> Result<Response> {
+fn load_window(sql: &SqlStorage, name: &str) -> Result<FixedWindow> {
     #[derive(Deserialize)]
     struct Row {
         started_at: i64,
@@ -159,33 +194,146 @@ fn failures(sql: &SqlStorage, request: FailureRequest, op: Op) -> Result<Respons
     }
     let stored: Option<Row> = sql
         .exec(
-            "SELECT started_at, count FROM windows WHERE name = 'failures'",
-            None,
+            "SELECT started_at, count FROM windows WHERE name = ?",
+            vec![name.into()],
         )?
         .to_array()?
         .into_iter()
         .next();
-    let mut window = stored
+    Ok(stored
         .map(|r| FixedWindow {
             started_at: r.started_at,
             count: u32::try_from(r.count).unwrap_or(u32::MAX),
         })
-        .unwrap_or_default();
-    match op {
-        Op::Check => window.roll(request.now, request.window_secs),
-        Op::Record => window.hit(request.now, request.window_secs),
-        Op::Clear => window = FixedWindow::default(),
-    }
+        .unwrap_or_default())
+}
+
+fn save_window(sql: &SqlStorage, name: &str, window: FixedWindow) -> Result<()> {
     sql.exec(
-        "INSERT INTO windows (name, started_at, count) VALUES ('failures', ?, ?)
+        "INSERT INTO windows (name, started_at, count) VALUES (?, ?, ?)
          ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at, count = excluded.count",
-        vec![window.started_at.into(), i64::from(window.count).into()],
+        vec![
+            name.into(),
+            window.started_at.into(),
+            i64::from(window.count).into(),
+        ],
     )?;
-    Response::from_json(&FailureState {
-        count: window.count,
-        blocked: window.count >= request.limit,
-        retry_after: window.retry_after(request.now, request.window_secs),
+    Ok(())
+}
+
+fn failures(sql: &SqlStorage, request: FailureRequest, op: Op) -> Result<Response> {
+    let mut window = load_window(sql, "failures")?;
+    let (now, secs) = (request.now, request.window_secs);
+    let mut refused = None;
+    match op {
+        Op::Check => window.roll(now, secs),
+        Op::Record => window.hit(now, secs),
+        Op::Clear => window = FixedWindow::default(),
+        Op::Take => refused = window.take(now, request.limit, secs).err(),
+        Op::Give => window.give(now, secs),
+    }
+    save_window(sql, "failures", window)?;
+    let state = match (op, refused) {
+        (Op::Take, Some(retry_after)) => FailureState {
+            count: window.count,
+            blocked: true,
+            retry_after,
+        },
+        (Op::Take, None) => FailureState {
+            count: window.count,
+            blocked: false,
+            retry_after: 0,
+        },
+        _ => FailureState {
+            count: window.count,
+            blocked: window.count >= request.limit,
+            retry_after: window.retry_after(now, secs),
+        },
+    };
+    Response::from_json(&state)
+}
+
+fn load_strikes(sql: &SqlStorage, ip: &str) -> Result<Strikes> {
+    #[derive(Deserialize)]
+    struct Row {
+        started_at: i64,
+        count: i64,
+        lockouts: i64,
+        locked_until: i64,
+    }
+    let stored: Option<Row> = sql
+        .exec(
+            "SELECT started_at, count, lockouts, locked_until FROM strikes WHERE ip = ?",
+            vec![ip.into()],
+        )?
+        .to_array()?
+        .into_iter()
+        .next();
+    Ok(stored
+        .map(|r| Strikes {
+            started_at: r.started_at,
+            count: u32::try_from(r.count).unwrap_or(u32::MAX),
+            lockouts: u32::try_from(r.lockouts).unwrap_or(u32::MAX),
+            locked_until: r.locked_until,
+        })
+        .unwrap_or_default())
+}
+
+/// Checks the pair's lock and the email's ceiling, and counts the attempt against both, in
+/// one request of this object: nothing can interleave, so parallel sign-ins get no extra checks.
+fn login_attempt(sql: &SqlStorage, call: LoginAttempt) -> Result<Response> {
+    let now = call.now;
+    // Pairs idle past any lock they could still be under are forgotten.
+    sql.exec(
+        "DELETE FROM strikes WHERE locked_until + ? < ? AND started_at + ? < ?",
+        vec![
+            window::MAX_LOCK_SECS.into(),
+            now.into(),
+            i64::from(call.window_secs).into(),
+            now.into(),
+        ],
+    )?;
+    let mut pair = load_strikes(sql, &call.ip)?;
+    let mut email = load_window(sql, "email")?;
+    let refused = |retry_after: u64| {
+        Response::from_json(&LoginVerdict {
+            allowed: false,
+            retry_after: retry_after.max(1),
+        })
+    };
+    if pair.locked_until > now {
+        return refused(u64::try_from(pair.locked_until - now).unwrap_or(1));
+    }
+    if let Err(retry_after) = email.take(now, call.email_limit, call.window_secs) {
+        return refused(retry_after);
+    }
+    // Cannot be refused: the lock was checked above.
+    let _ = pair.attempt(now, call.pair_limit, call.window_secs);
+    save_window(sql, "email", email)?;
+    sql.exec(
+        "INSERT INTO strikes (ip, started_at, count, lockouts, locked_until) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (ip) DO UPDATE SET started_at = excluded.started_at, count = excluded.count,
+           lockouts = excluded.lockouts, locked_until = excluded.locked_until",
+        vec![
+            call.ip.into(),
+            pair.started_at.into(),
+            i64::from(pair.count).into(),
+            i64::from(pair.lockouts).into(),
+            pair.locked_until.into(),
+        ],
+    )?;
+    Response::from_json(&LoginVerdict {
+        allowed: true,
+        retry_after: 0,
     })
+}
+
+fn login_success(sql: &SqlStorage, call: LoginSuccess) -> Result<Response> {
+    sql.exec("DELETE FROM strikes WHERE ip = ?", vec![call.ip.into()])?;
+    let mut email = load_window(sql, "email")?;
+    email.give(call.now, call.window_secs);
+    save_window(sql, "email", email)?;
+    Response::from_json(&json!({ "ok": true }))
 }
 
 /// Drops expired leases and window entries older than a minute, then reads the counters.
