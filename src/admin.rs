@@ -7,31 +7,72 @@ use subtle::ConstantTimeEq;
 use worker::{Request, Response};
 
 use crate::app::App;
-use crate::billing::money::{parse_decimal, Nanos};
+use crate::auth::client_ip;
+use crate::billing::money::{parse_json_decimal, Nanos};
 use crate::db::{Credit, Db, LedgerRow, UserRow};
 use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::limits::client::{throttled, PerIp, Throttle};
 use crate::{http, time};
 
 /// The largest single credit accepted (a typo guard): $1,000,000.
 const MAX_CREDIT_NANOS: i64 = 1_000_000 * 1_000_000_000;
 
-fn require_admin(req: &Request, app: &App) -> ApiResult<()> {
-    let expected = app.config.admin_token.as_deref().ok_or_else(|| {
-        ApiError::new(
-            ErrorKind::Forbidden,
-            "admin_disabled",
-            "The operator API is disabled on this gateway.",
-        )
-        .with_internal("ADMIN_TOKEN is not set")
-    })?;
-    let given = req
+/// Whether `req` carries the operator's bearer. Wrong tokens are counted per client IP
+/// (`ADMIN_FAILURES_PER_IP` per `LOGIN_FAILURE_WINDOW_SECS`); past that every attempt from the
+/// address is refused, the right token too, so the limit is no oracle.
+pub async fn is_admin(req: &Request, app: &App) -> ApiResult<bool> {
+    let Some(expected) = app.config.admin_token()? else {
+        return Ok(false);
+    };
+    let given = bearer_token(req);
+    let per_ip = PerIp::new(
+        app,
+        &client_ip(req),
+        "admin-ip",
+        Throttle {
+            limit: app.config.admin_failures_per_ip,
+            window_secs: app.config.login_failure_window_secs,
+        },
+    );
+    let now = time::now_secs();
+    if let Some(retry_after) = per_ip.blocked(&app.env, now).await? {
+        return Err(throttled(
+            "too_many_admin_attempts",
+            format!("Too many wrong admin tokens from this address; retry in {retry_after} s."),
+            retry_after,
+        ));
+    }
+    let matches = !given.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()));
+    if !matches {
+        per_ip.record(&app.env, now).await?;
+    }
+    Ok(matches)
+}
+
+fn bearer_token(req: &Request) -> String {
+    let header = req
         .headers()
         .get("Authorization")
         .ok()
         .flatten()
         .unwrap_or_default();
-    let given = given.strip_prefix("Bearer ").unwrap_or_default().trim();
-    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) && !given.is_empty() {
+    header
+        .strip_prefix("Bearer ")
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+async fn require_admin(req: &Request, app: &App) -> ApiResult<()> {
+    if app.config.admin_token()?.is_none() {
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            "admin_disabled",
+            "The operator API is disabled on this gateway.",
+        )
+        .with_internal("ADMIN_TOKEN is not set"));
+    }
+    if is_admin(req, app).await? {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -42,9 +83,9 @@ fn require_admin(req: &Request, app: &App) -> ApiResult<()> {
     }
 }
 
-/// A JSON number of USD as exact nano-USD (at most 9 decimals; no exponents).
+/// A JSON number of USD as exact nano-USD (at most 9 decimals; exponent forms shifted exactly).
 pub fn usd_to_nanos(value: &serde_json::Number) -> Option<i64> {
-    parse_decimal(&value.to_string(), 9).ok()
+    parse_json_decimal(&value.to_string(), 9).ok()
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,8 +115,11 @@ async fn user(db: &Db, id: &str) -> ApiResult<UserRow> {
 
 /// `POST /admin/users/{id}/credit {"amount_usd","reference"}`.
 pub async fn credit(mut req: Request, app: &App, id: &str) -> ApiResult<Response> {
-    require_admin(&req, app)?;
-    let body: CreditRequest = http::read_json(&mut req, app.config.max_json_body_bytes).await?;
+    // The body is read before the answer, whatever it is: a request answered half-read leaves
+    // its client writing into a closed request.
+    let raw = http::read_body_capped(&mut req, app.config.max_json_body_bytes).await?;
+    require_admin(&req, app).await?;
+    let body: CreditRequest = http::parse_json(&raw)?;
     let amount = usd_to_nanos(&body.amount_usd)
         .filter(|&n| n > 0 && n <= MAX_CREDIT_NANOS)
         .ok_or_else(|| {
@@ -128,8 +172,11 @@ struct PlanRequest {
 
 /// `PUT /admin/users/{id}/plan {"plan"}`.
 pub async fn set_plan(mut req: Request, app: &App, id: &str) -> ApiResult<Response> {
-    require_admin(&req, app)?;
-    let body: PlanRequest = http::read_json(&mut req, app.config.max_json_body_bytes).await?;
+    // The body is read before the answer, whatever it is: a request answered half-read leaves
+    // its client writing into a closed request.
+    let raw = http::read_body_capped(&mut req, app.config.max_json_body_bytes).await?;
+    require_admin(&req, app).await?;
+    let body: PlanRequest = http::parse_json(&raw)?;
     let db = Db::from_env(&app.env)?;
     let user = user(&db, id).await?;
     let plan = db
@@ -154,7 +201,7 @@ pub async fn set_plan(mut req: Request, app: &App, id: &str) -> ApiResult<Respon
 
 /// `GET /admin/users?email=`: balance, plan and today's usage.
 pub async fn find_users(req: Request, app: &App) -> ApiResult<Response> {
-    require_admin(&req, app)?;
+    require_admin(&req, app).await?;
     let url = req.url()?;
     let email = url
         .query_pairs()
@@ -184,6 +231,12 @@ pub async fn find_users(req: Request, app: &App) -> ApiResult<Response> {
             "available_usd": Nanos(db.available_balance(user.id).await?).as_usd_f64(),
             "created_at": time::iso8601(user.created_at),
             "usage_today": {"requests": usage.requests, "tokens": usage.tokens, "free_requests": usage.free},
+            "email_verified": db.email_verified(user.id).await?,
+            "flags": db.account_flags(user.id).await?.iter().map(|f| json!({
+                "reason": f.reason,
+                "detail": f.detail.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()),
+                "created_at": time::iso8601(f.created_at),
+            })).collect::<Vec<_>>(),
         }));
     }
     http::json(200, &json!({ "users": users }))
@@ -202,5 +255,6 @@ mod tests {
         // serde_json shows 1e3 as 1000.0: an exact amount, accepted; 1e-10 has too many decimals.
         assert_eq!(usd_to_nanos(&n("1e3")), Some(1_000_000_000_000));
         assert_eq!(usd_to_nanos(&n("1e-10")), None);
+        assert_eq!(usd_to_nanos(&n("0.000001")), Some(1000));
     }
 }

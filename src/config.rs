@@ -10,13 +10,16 @@ use crate::error::{ApiError, ApiResult};
 
 /// `JWT_SECRET` must be at least this many bytes (HS256 wants a key as long as its output).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// `ADMIN_TOKEN` must be at least this long: a bearer that moves money must not be guessable.
+pub const MIN_ADMIN_TOKEN_BYTES: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct Config {
     jwt_secret: Result<Vec<u8>, String>,
     /// Malformed values, each with what to fix; any of them makes the gateway refuse to serve.
     pub problems: Vec<String>,
-    pub admin_token: Option<String>,
+    /// `None`: the operator API is off; `Err`: set but too short (the admin routes answer 500).
+    admin_token: Result<Option<String>, String>,
     pub max_json_body_bytes: usize,
     /// Chat bodies carry images as data URLs, so they get a larger cap.
     pub max_chat_body_bytes: usize,
@@ -26,9 +29,27 @@ pub struct Config {
     pub max_tokens_paid: u32,
     pub password_iterations: u32,
     pub jwt_ttl_secs: i64,
+    /// Failed sign-ins per (email, client IP) before that pair is locked (with a growing lock).
+    pub login_failures_per_email_ip: u32,
+    /// The ceiling of failed sign-ins per email from all addresses together.
     pub login_failures_per_email: u32,
     pub login_failures_per_ip: u32,
     pub login_failure_window_secs: u32,
+    /// Addresses the per-IP limits don't apply to (`THROTTLE_EXEMPT_IPS`).
+    pub throttle_exempt_ips: Vec<std::net::IpAddr>,
+    /// Accounts created per client IP per hour.
+    pub registrations_per_ip: u32,
+    /// `send-code` calls per client IP per hour, and per address per hour.
+    pub email_codes_per_ip: u32,
+    pub email_codes_per_address: u32,
+    /// Wrong email codes per client IP per hour (across addresses).
+    pub email_code_failures_per_ip: u32,
+    /// Wrong admin tokens per client IP per `LOGIN_FAILURE_WINDOW_SECS`.
+    pub admin_failures_per_ip: u32,
+    /// Bytes of uploads a user may keep.
+    pub upload_quota_bytes: u64,
+    /// Uploads per user per hour.
+    pub uploads_per_hour: u32,
     pub email_code_ttl_secs: i64,
     /// Seconds east of UTC of the zone whose midnight resets the daily allowance (`TIMEZONE`).
     pub utc_offset_secs: i64,
@@ -150,15 +171,42 @@ impl Config {
             u64::from(crate::auth::password::MAX_ITERATIONS),
         ) as u32;
         let jwt_ttl_secs = number("JWT_TTL_SECS", 7 * 24 * 3600, 60, 365 * 24 * 3600) as i64;
-        let login_failures_per_email = number("LOGIN_FAILURES_PER_EMAIL", 10, 1, 1_000_000) as u32;
-        let login_failures_per_ip = number("LOGIN_FAILURES_PER_IP", 50, 1, 1_000_000) as u32;
+        let login_failures_per_email_ip = number("LOGIN_FAILURES_PER_EMAIL_IP", 10, 1, 1_000_000) as u32;
+        let login_failures_per_email = number("LOGIN_FAILURES_PER_EMAIL", 50, 1, 1_000_000) as u32;
+        let login_failures_per_ip = number("LOGIN_FAILURES_PER_IP", 100, 1, 1_000_000) as u32;
         let login_failure_window_secs = number("LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400) as u32;
+        let registrations_per_ip = number("REGISTRATIONS_PER_IP", 10, 1, 1_000_000) as u32;
+        let email_codes_per_ip = number("EMAIL_CODES_PER_IP", 20, 1, 1_000_000) as u32;
+        let email_codes_per_address = number("EMAIL_CODES_PER_ADDRESS", 5, 1, 1_000_000) as u32;
+        let email_code_failures_per_ip = number("EMAIL_CODE_FAILURES_PER_IP", 30, 1, 1_000_000) as u32;
+        let admin_failures_per_ip = number("ADMIN_FAILURES_PER_IP", 10, 1, 1_000_000) as u32;
+        let upload_quota_bytes = number("UPLOAD_QUOTA_BYTES", 100 * 1024 * 1024, 0, 1 << 50);
+        let uploads_per_hour = number("UPLOADS_PER_HOUR", 60, 1, 1_000_000) as u32;
         let lease_secs = number("LEASE_SECS", 900, 10, 86_400) as i64;
         let hold_timeout_secs = number("HOLD_TIMEOUT_SECS", 1800, 1, 7 * 86_400) as i64;
         let email_code_ttl_secs = number("EMAIL_CODE_TTL_SECS", 600, 1, 86_400) as i64;
         let drain_after_disconnect =
             std::time::Duration::from_secs(number("DRAIN_AFTER_DISCONNECT_SECS", 20, 0, 25));
         let max_prompt_tokens_lite = number("MAX_PROMPT_TOKENS_LITE", 32_000, 1, 10_000_000);
+        let throttle_exempt_ips = match get("THROTTLE_EXEMPT_IPS") {
+            None => Vec::new(),
+            Some(list) => crate::limits::ip::parse_exempt_list(&list).unwrap_or_else(|bad| {
+                problems.push(format!(
+                    "THROTTLE_EXEMPT_IPS has {}, which {} not an IP address; list addresses separated by commas, e.g. `127.0.0.1, ::1`.",
+                    bad.join(", "),
+                    if bad.len() == 1 { "is" } else { "are" }
+                ));
+                Vec::new()
+            }),
+        };
+        let admin_token = match get("ADMIN_TOKEN") {
+            None => Ok(None),
+            Some(token) if token.len() < MIN_ADMIN_TOKEN_BYTES => Err(format!(
+                "ADMIN_TOKEN is {} bytes long; it must be at least {MIN_ADMIN_TOKEN_BYTES}. Generate one with `openssl rand -hex 32`.",
+                token.len()
+            )),
+            Some(token) => Ok(Some(token)),
+        };
         let url = |name: &str, default: &str| {
             get(name)
                 .unwrap_or_else(|| default.to_owned())
@@ -175,7 +223,7 @@ impl Config {
         Config {
             jwt_secret,
             problems,
-            admin_token: get("ADMIN_TOKEN"),
+            admin_token,
             max_json_body_bytes,
             max_chat_body_bytes,
             upstream_first_byte_timeout,
@@ -184,9 +232,18 @@ impl Config {
             max_tokens_paid,
             password_iterations,
             jwt_ttl_secs,
+            login_failures_per_email_ip,
             login_failures_per_email,
             login_failures_per_ip,
             login_failure_window_secs,
+            throttle_exempt_ips,
+            registrations_per_ip,
+            email_codes_per_ip,
+            email_codes_per_address,
+            email_code_failures_per_ip,
+            admin_failures_per_ip,
+            upload_quota_bytes,
+            uploads_per_hour,
             email_code_ttl_secs,
             utc_offset_secs,
             lease_secs,
@@ -219,6 +276,15 @@ impl Config {
     pub fn jwt_secret(&self) -> ApiResult<&[u8]> {
         self.jwt_secret
             .as_deref()
+            .map_err(|problem| ApiError::internal(format!("configuration: {problem}")))
+    }
+
+    /// The operator's bearer (`None`: the operator API is off), or a generic 500 whose log line
+    /// says what to fix when it is too short.
+    pub fn admin_token(&self) -> ApiResult<Option<&str>> {
+        self.admin_token
+            .as_ref()
+            .map(Option::as_deref)
             .map_err(|problem| ApiError::internal(format!("configuration: {problem}")))
     }
 
@@ -294,6 +360,44 @@ mod tests {
         let secret = "x".repeat(32);
         let config = load(&[("JWT_SECRET", &secret)]);
         assert_eq!(config.jwt_secret().unwrap(), secret.as_bytes());
+    }
+
+    #[test]
+    fn a_short_admin_token_is_refused_and_an_unset_one_turns_the_api_off() {
+        assert_eq!(load(&[]).admin_token().unwrap(), None);
+        let short = load(&[("ADMIN_TOKEN", "e2e-admin-token-5b8d2f")]);
+        let error = short.admin_token().unwrap_err();
+        assert_eq!(error.status(), 500);
+        assert!(error.internal.as_deref().unwrap().contains("22 bytes long"));
+        assert!(short.check().is_ok(), "only the operator API is refused");
+        let long = "a".repeat(32);
+        assert_eq!(
+            load(&[("ADMIN_TOKEN", &long)]).admin_token().unwrap(),
+            Some(long.as_str())
+        );
+    }
+
+    #[test]
+    fn throttle_exempt_ips_are_addresses() {
+        assert!(load(&[]).throttle_exempt_ips.is_empty());
+        let config = load(&[("THROTTLE_EXEMPT_IPS", "127.0.0.1,::1")]);
+        assert_eq!(config.throttle_exempt_ips.len(), 2);
+        let bad = load(&[("THROTTLE_EXEMPT_IPS", "127.0.0.1, localhost")]);
+        assert_eq!(bad.problems.len(), 1);
+        assert!(bad.problems[0].contains("localhost"));
+    }
+
+    #[test]
+    fn the_throttle_defaults() {
+        let config = load(&[]);
+        assert_eq!(
+            (
+                config.login_failures_per_email_ip,
+                config.login_failures_per_email
+            ),
+            (10, 50)
+        );
+        assert_eq!(config.upload_quota_bytes, 100 * 1024 * 1024);
     }
 
     #[test]

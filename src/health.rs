@@ -1,10 +1,12 @@
-//! `GET /health`: liveness plus a real round trip to each binding (D1, the Durable Object, R2).
+//! `GET /health`: liveness for anyone, touching nothing; with the operator's bearer
+//! (`Authorization: Bearer $ADMIN_TOKEN`), also a real round trip to each binding (D1, the
+//! Durable Object, R2) — kept from the public, as each costs a read, a write or a request.
 
 use serde_json::{json, Value};
-use worker::{Date, Response};
+use worker::{Date, Request, Response};
 
 use crate::app::App;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::http;
 
 /// Runs one check, timing it and logging (never returning) the reason of a failure.
@@ -55,11 +57,25 @@ async fn check_r2(app: &App) -> worker::Result<Value> {
     Ok(json!({}))
 }
 
-pub async fn check(app: &App) -> ApiResult<Response> {
+pub async fn check(req: &Request, app: &App) -> ApiResult<Response> {
+    let config_ok = app.config.problems.is_empty() && app.config.jwt_secret_problem().is_none();
+    if req.headers().get("Authorization").ok().flatten().is_none() {
+        let body = json!({
+            "status": if config_ok { "ok" } else { "degraded" },
+            "checks": { "config": { "ok": config_ok } },
+        });
+        return http::json(if config_ok { 200 } else { 503 }, &body);
+    }
+    if !crate::admin::is_admin(req, app).await? {
+        return Err(ApiError::new(
+            ErrorKind::Unauthorized,
+            "invalid_admin_token",
+            "The deep health check needs the admin token; without `Authorization` /health is a plain liveness check.",
+        ));
+    }
     let d1 = timed(app, "d1", check_d1(app)).await;
     let durable_object = timed(app, "durable_object", check_durable_object(app)).await;
     let r2 = timed(app, "r2", check_r2(app)).await;
-    let config_ok = app.config.problems.is_empty() && app.config.jwt_secret_problem().is_none();
     for problem in app
         .config
         .problems

@@ -174,7 +174,7 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
     }
     if !route.needs_caller() {
         return match route {
-            Route::Health => health::check(app).await,
+            Route::Health => health::check(&req, app).await,
             Route::StoneModels => catalog::routes::handle_stone_list(&req),
             Route::Register => auth::routes::register(req, app).await,
             Route::Login => auth::routes::login(req, app).await,

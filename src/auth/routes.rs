@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::billing::money::Nanos;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult, ErrorKind};
-use crate::limits::client::{self, Throttle};
+use crate::limits::client::{self, LoginThrottle, PerIp, Throttle};
 use crate::{http, time};
 
 #[derive(Debug, Deserialize)]
@@ -28,69 +28,102 @@ struct PasswordChange {
     new_password: String,
 }
 
-/// `POST /api/auth/register {"email","password"}`.
+/// The registration throttle of the client's address (`REGISTRATIONS_PER_IP` per hour).
+pub fn registrations(app: &App, req: &Request) -> PerIp {
+    PerIp::new(
+        app,
+        &client_ip(req),
+        "register",
+        Throttle {
+            limit: app.config.registrations_per_ip,
+            window_secs: 3600,
+        },
+    )
+}
+
+pub fn too_many_registrations(retry_after: u64) -> ApiError {
+    client::throttled(
+        "too_many_registrations",
+        format!("Too many accounts were created from this address; retry in {retry_after} s."),
+        retry_after,
+    )
+}
+
+pub fn email_taken() -> ApiError {
+    ApiError::new(
+        ErrorKind::Conflict,
+        "email_taken",
+        "An account with this email already exists.",
+    )
+    .with_param("email")
+}
+
+/// `POST /api/auth/register {"email","password"}`: an account at once, its address unverified
+/// until an email code or an OAuth sign-in proves it. One account per mailbox (aliases fold).
 pub async fn register(mut req: Request, app: &App) -> ApiResult<Response> {
     let body: Credentials = http::read_json(&mut req, app.config.max_json_body_bytes).await?;
     let email = Email::parse(&body.email)?;
     password::check_policy(&body.password).map_err(|m| ApiError::bad_request("password", m))?;
     app.config.jwt_secret()?;
+    let now = time::now_secs();
+    let throttle = registrations(app, &req);
+    if let Err(retry_after) = throttle.take(&app.env, now).await? {
+        return Err(too_many_registrations(retry_after));
+    }
     let hash = password::hash(&body.password, app.config.password_iterations).map_err(ApiError::internal)?;
     let db = Db::from_env(&app.env)?;
-    let user = db
-        .insert_user(email.as_str(), Some(&hash), time::now_secs())
+    let Some(user) = db
+        .insert_user(email.as_str(), &email.mailbox(), Some(&hash), None, now)
         .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorKind::Conflict,
-                "email_taken",
-                "An account with this email already exists.",
-            )
-            .with_param("email")
-        })?;
+    else {
+        // No account was made: the attempt does not count against the address.
+        throttle.give(&app.env, now).await?;
+        return Err(email_taken());
+    };
     http::json(200, &session_body(app, &user)?)
 }
 
-fn throttles(app: &App) -> (Throttle, Throttle) {
-    let window_secs = app.config.login_failure_window_secs;
-    (
-        Throttle {
-            limit: app.config.login_failures_per_email,
-            window_secs,
-        },
-        Throttle {
-            limit: app.config.login_failures_per_ip,
-            window_secs,
-        },
-    )
-}
-
 fn too_many_attempts(retry_after: u64) -> ApiError {
-    ApiError::new(
-        ErrorKind::RateLimited,
+    client::throttled(
         "too_many_login_attempts",
         format!("Too many failed sign-ins; retry in {retry_after} s."),
+        retry_after,
     )
-    .with_retry_after(retry_after.max(1))
 }
 
 /// `POST /api/auth/login {"email","password"}`. A wrong password and an unknown email answer the
-/// same 401 after the same work; failures are counted per email and per client IP.
+/// same 401 after the same work. Every attempt is counted before its password is checked — per
+/// client IP, per (email, IP) pair (locked for a growing time at its limit) and per email from
+/// everywhere — so parallel guesses get no more checks than sequential ones; an attempt refused
+/// by a limit is answered 429 without being checked.
 pub async fn login(mut req: Request, app: &App) -> ApiResult<Response> {
     let body: Credentials = http::read_json(&mut req, app.config.max_json_body_bytes).await?;
     let email = Email::parse(&body.email)?;
     app.config.jwt_secret()?;
     let now = time::now_secs();
-    let (per_email, per_ip) = throttles(app);
-    let email_key = format!("login-email:{}", email.as_str());
-    let ip_key = format!("login-ip:{}", client_ip(&req));
-    let (by_email, by_ip) = join(
-        per_email.check(&app.env, &email_key, now),
-        per_ip.check(&app.env, &ip_key, now),
-    )
-    .await;
-    let (by_email, by_ip) = (by_email?, by_ip?);
-    if by_email.blocked || by_ip.blocked {
-        return Err(too_many_attempts(by_email.retry_after.max(by_ip.retry_after)));
+    let ip = client_ip(&req);
+    let window_secs = app.config.login_failure_window_secs;
+    let pair = LoginThrottle {
+        pair_limit: app.config.login_failures_per_email_ip,
+        email_limit: app.config.login_failures_per_email,
+        window_secs,
+    };
+    let per_ip = PerIp::new(
+        app,
+        &ip,
+        "login-ip",
+        Throttle {
+            limit: app.config.login_failures_per_ip,
+            window_secs,
+        },
+    );
+    if let Err(retry_after) = per_ip.take(&app.env, now).await? {
+        return Err(too_many_attempts(retry_after));
+    }
+    let verdict = pair.attempt(&app.env, email.as_str(), &ip.key(), now).await?;
+    if !verdict.allowed {
+        per_ip.give(&app.env, now).await?;
+        return Err(too_many_attempts(verdict.retry_after));
     }
 
     let db = Db::from_env(&app.env)?;
@@ -103,37 +136,30 @@ pub async fn login(mut req: Request, app: &App) -> ApiResult<Response> {
             Verification::Mismatch
         }
     };
-    let (user, needs_rehash) = match (user, verification) {
-        (Some(user), Verification::Match { needs_rehash }) => (user, needs_rehash),
-        _ => {
-            let (a, b) = join(
-                per_email.record(&app.env, &email_key, now),
-                per_ip.record(&app.env, &ip_key, now),
-            )
-            .await;
-            let (a, b) = (a?, b?);
-            if a.blocked || b.blocked {
-                return Err(too_many_attempts(a.retry_after.max(b.retry_after)));
-            }
-            return Err(ApiError::new(
-                ErrorKind::Unauthorized,
-                "invalid_credentials",
-                "Incorrect email or password.",
-            ));
-        }
+    // A failure stays counted: the attempt was counted before the check.
+    let (Some(user), Verification::Match { needs_rehash }) = (user, verification) else {
+        return Err(ApiError::new(
+            ErrorKind::Unauthorized,
+            "invalid_credentials",
+            "Incorrect email or password.",
+        ));
     };
     if needs_rehash {
         let hash = password::hash(&body.password, iterations).map_err(ApiError::internal)?;
         db.set_password(user.id, &hash, false).await?;
     }
-    if by_email.count > 0 {
-        per_email.clear(&app.env, &email_key, now).await?;
-    }
+    let (cleared, given) = join(
+        pair.success(&app.env, email.as_str(), &ip.key(), now),
+        per_ip.give(&app.env, now),
+    )
+    .await;
+    cleared?;
+    given?;
     http::json(200, &session_body(app, &user)?)
 }
 
-/// `POST /api/auth/password {"current_password","new_password"}`: revokes every earlier token
-/// and answers with a fresh one.
+/// `POST /api/auth/password {"current_password","new_password"}`: revokes every earlier token and
+/// every API key, and answers with a fresh token.
 pub async fn change_password(mut req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
     principal.require_session("change the password")?;
@@ -157,16 +183,18 @@ pub async fn change_password(mut req: Request, app: &App, principal: &Principal)
         }
     }
     let hash = password::hash(&body.new_password, iterations).map_err(ApiError::internal)?;
-    let version = db.set_password(principal.user.id, &hash, true).await?;
+    let version = db.change_password(principal.user.id, &hash).await?;
     let mut user = principal.user.clone();
     user.token_version = version;
     let session = session_body(app, &user)?;
     http::json(200, &json!({ "status": "ok", "token": session["token"] }))
 }
 
-/// `POST /api/auth/logout-all`: every token issued so far stops working.
+/// `POST /api/auth/logout-all`: every token issued so far stops working (API keys are revoked
+/// one by one, or all by a password change). Only a session may do it.
 pub async fn logout_all(app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
+    principal.require_session("sign every session out")?;
     db.bump_token_version(principal.user.id).await?;
     http::json(200, &json!({ "status": "ok" }))
 }
