@@ -189,3 +189,67 @@ CREATE TABLE IF NOT EXISTS responses (
 );
 CREATE INDEX IF NOT EXISTS responses_by_user ON responses (user_id, created_at);
 CREATE INDEX IF NOT EXISTS responses_by_expiry ON responses (expires_at);
+
+-- The mailbox behind each account's email, and whether the owner proved it (an email code, or a
+-- provider's verified email). `canonical` folds the aliases of one mailbox — `+tags` everywhere,
+-- and dots and googlemail.com at Gmail — so one mailbox holds one account (and one free
+-- allowance). A password registration is unverified until an email code or an OAuth sign-in
+-- proves the address.
+CREATE TABLE IF NOT EXISTS mailboxes (
+  canonical    TEXT PRIMARY KEY,
+  user_id      INTEGER NOT NULL UNIQUE REFERENCES users (id) ON DELETE CASCADE,
+  verified_at  INTEGER                        -- NULL: never proven
+);
+
+-- Accounts created before `mailboxes` existed get their row (verified when an OAuth identity is
+-- linked). The expression is `auth::Email::mailbox` in SQL; a no-op once every user has a row.
+INSERT OR IGNORE INTO mailboxes (canonical, user_id, verified_at)
+SELECT
+  CASE WHEN domain IN ('gmail.com', 'googlemail.com')
+       THEN replace(base, '.', '') || '@gmail.com'
+       ELSE base || '@' || domain END,
+  id,
+  (SELECT MIN(created_at) FROM oauth_identities o WHERE o.user_id = parts.id)
+FROM (
+  SELECT id, domain,
+         CASE WHEN instr(local, '+') > 1 THEN substr(local, 1, instr(local, '+') - 1) ELSE local END AS base
+  FROM (
+    SELECT id,
+           substr(email, 1, instr(email, '@') - 1) AS local,
+           substr(email, instr(email, '@') + 1) AS domain
+    FROM users
+    WHERE id NOT IN (SELECT user_id FROM mailboxes)
+  )
+) AS parts;
+
+-- What an API key may do beyond chat and the model list (`files`, `billing`), as a JSON array.
+-- A key without a row has the default of its kind: every scope for a key of every model, none for
+-- a key limited to a list of models.
+CREATE TABLE IF NOT EXISTS api_key_scopes (
+  key_id  TEXT PRIMARY KEY REFERENCES api_keys (id) ON DELETE CASCADE,
+  scopes  TEXT NOT NULL
+);
+
+-- Refunds YooKassa reported: each is debited once, never below zero; what could not be taken
+-- back is recorded here and flags the account for the operator.
+CREATE TABLE IF NOT EXISTS refunds (
+  id               TEXT PRIMARY KEY,              -- YooKassa's refund id
+  payment_id       TEXT NOT NULL REFERENCES payments (id),
+  user_id          INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  amount_kopecks   INTEGER NOT NULL CHECK (amount_kopecks > 0),
+  amount_nanos     INTEGER NOT NULL CHECK (amount_nanos >= 0),   -- the refund in USD at the payment's rate
+  debited_nanos    INTEGER NOT NULL CHECK (debited_nanos >= 0),
+  shortfall_nanos  INTEGER NOT NULL CHECK (shortfall_nanos >= 0), -- what the balance could not cover
+  created_at       INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS refunds_by_user ON refunds (user_id, created_at);
+
+-- Accounts the operator should look at (a refund the balance could not cover, ...).
+CREATE TABLE IF NOT EXISTS account_flags (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  reason      TEXT NOT NULL,
+  detail      TEXT,                            -- JSON
+  created_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS account_flags_by_user ON account_flags (user_id, created_at);

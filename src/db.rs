@@ -9,9 +9,88 @@ use crate::error::{ApiError, ApiResult};
 
 pub struct Db(D1Database);
 
-/// A bound parameter.
+/// A bound id, time or count. D1 takes numbers as JS doubles (it refuses BigInt), exact up to
+/// 2^53: money goes through `nanos` instead.
 pub fn int(value: i64) -> JsValue {
     JsValue::from_f64(value as f64)
+}
+
+/// A bound amount of money, exact over the whole i64 range: D1 refuses BigInt and a double
+/// rounds past 2^53 nano-USD (about $9M), so the amount travels as its decimal string. Use it as
+/// `CAST(?n AS INTEGER)`: a text parameter compares as text where SQL applies no affinity.
+pub fn nanos(value: i64) -> JsValue {
+    JsValue::from_str(&value.to_string())
+}
+
+/// Reads money exactly: queries select it as `CAST(col AS TEXT)` (D1 hands integers back as
+/// doubles, which round past 2^53); a plain number still reads when it is a safe integer.
+mod exact {
+    use serde::de::{Deserializer, Error, Visitor};
+
+    struct Exact;
+
+    impl Visitor<'_> for Exact {
+        type Value = i64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an integer, or an integer as a decimal string")
+        }
+
+        fn visit_str<E: Error>(self, text: &str) -> Result<i64, E> {
+            text.parse()
+                .map_err(|_| E::custom(format!("`{text}` is not an integer")))
+        }
+
+        fn visit_i64<E: Error>(self, n: i64) -> Result<i64, E> {
+            Ok(n)
+        }
+
+        fn visit_u64<E: Error>(self, n: u64) -> Result<i64, E> {
+            i64::try_from(n).map_err(E::custom)
+        }
+
+        fn visit_f64<E: Error>(self, n: f64) -> Result<i64, E> {
+            const SAFE: f64 = 9_007_199_254_740_991.0;
+            if n.fract() == 0.0 && n.abs() <= SAFE {
+                Ok(n as i64)
+            } else {
+                Err(E::custom(format!("{n} is not an exact integer")))
+            }
+        }
+    }
+
+    pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        d.deserialize_any(Exact)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            #[serde(deserialize_with = "super::i64")]
+            n: i64,
+        }
+
+        fn read(json: &str) -> Result<i64, serde_json::Error> {
+            serde_json::from_str::<Row>(json).map(|r| r.n)
+        }
+
+        #[test]
+        fn money_reads_exactly_from_text_and_safe_numbers_only() {
+            assert_eq!(
+                read(r#"{"n":"10000000000000000"}"#).unwrap(),
+                10_000_000_000_000_000
+            );
+            assert_eq!(read(r#"{"n":"-9223372036854775808"}"#).unwrap(), i64::MIN);
+            assert_eq!(read(r#"{"n":42}"#).unwrap(), 42);
+            assert_eq!(read(r#"{"n":42.0}"#).unwrap(), 42);
+            assert!(
+                read(r#"{"n":1e16}"#).is_err(),
+                "a double past 2^53 may be rounded"
+            );
+            assert!(read(r#"{"n":"1.5"}"#).is_err());
+        }
+    }
 }
 
 pub fn text(value: &str) -> JsValue {
@@ -36,6 +115,7 @@ pub struct UserRow {
     pub email: String,
     pub password_hash: Option<String>,
     pub plan: String,
+    #[serde(deserialize_with = "exact::i64")]
     pub balance_nanos: i64,
     pub token_version: i64,
     pub plan_expires_at: Option<i64>,
@@ -62,6 +142,8 @@ pub struct ApiKeyRow {
     pub name: String,
     pub prefix: String,
     pub models: Option<String>,
+    /// JSON array of extra scopes; `None`: the default of the key's kind.
+    pub scopes: Option<String>,
     pub expires_at: Option<i64>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
@@ -72,7 +154,9 @@ pub struct LedgerRow {
     pub id: i64,
     pub user_id: i64,
     pub kind: String,
+    #[serde(deserialize_with = "exact::i64")]
     pub amount_nanos: i64,
+    #[serde(deserialize_with = "exact::i64")]
     pub balance_after_nanos: i64,
     pub reference: String,
     pub created_at: i64,
@@ -191,6 +275,39 @@ pub struct Credit<'a> {
     pub now: i64,
 }
 
+/// A refund YooKassa reported, to be debited.
+#[derive(Debug, Clone)]
+pub struct Refund<'a> {
+    pub id: &'a str,
+    pub payment_id: &'a str,
+    pub user_id: i64,
+    pub amount_kopecks: i64,
+    /// The refund in nano-USD at the payment's rate.
+    pub amount: i64,
+    pub reference: &'a str,
+    pub detail: &'a str,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RefundRow {
+    pub id: String,
+    pub user_id: i64,
+    #[serde(deserialize_with = "exact::i64")]
+    pub amount_nanos: i64,
+    #[serde(deserialize_with = "exact::i64")]
+    pub debited_nanos: i64,
+    #[serde(deserialize_with = "exact::i64")]
+    pub shortfall_nanos: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FlagRow {
+    pub reason: String,
+    pub detail: Option<String>,
+    pub created_at: i64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct EmailCodeRow {
     pub code_hash: String,
@@ -202,7 +319,7 @@ pub struct EmailCodeRow {
 /// The columns of `UserRow`, as a literal so queries stay literal strings.
 macro_rules! user_columns {
     () => {
-        "id, email, password_hash, plan, balance_nanos, token_version, plan_expires_at, limits_override, created_at"
+        "id, email, password_hash, plan, CAST(balance_nanos AS TEXT) AS balance_nanos, token_version, plan_expires_at, limits_override, created_at"
     };
 }
 
@@ -214,6 +331,7 @@ pub struct CallerRow {
     pub email: String,
     pub password_hash: Option<String>,
     pub plan: String,
+    #[serde(deserialize_with = "exact::i64")]
     pub balance_nanos: i64,
     pub token_version: i64,
     pub plan_expires_at: Option<i64>,
@@ -235,6 +353,9 @@ pub struct CallerRow {
     pub key_expires_at: Option<i64>,
     #[serde(default)]
     pub key_last_used_at: Option<i64>,
+    /// JSON array of the key's scopes; `None`: the default of the key's kind.
+    #[serde(default)]
+    pub key_scopes: Option<String>,
 }
 
 impl CallerRow {
@@ -268,7 +389,7 @@ impl CallerRow {
 /// `payg` with money on the balance, else `free`; `limits::plan::plan_in_force` is the same rule).
 macro_rules! caller_columns {
     () => {
-        "u.id, u.email, u.password_hash, u.plan, u.balance_nanos, u.token_version, u.plan_expires_at, u.limits_override, u.created_at,
+        "u.id, u.email, u.password_hash, u.plan, CAST(u.balance_nanos AS TEXT) AS balance_nanos, u.token_version, u.plan_expires_at, u.limits_override, u.created_at,
          p.id AS p_id, p.name AS p_name, p.daily_lite_requests AS p_daily_lite_requests, p.rpm AS p_rpm, p.tpm AS p_tpm,
          p.concurrent_requests AS p_concurrent_requests, p.max_output_tokens AS p_max_output_tokens, p.system_prompt_allowed AS p_system_prompt_allowed"
     };
@@ -341,8 +462,8 @@ impl Db {
             concat!(
                 "SELECT ",
                 caller_columns!(),
-                ", k.id AS key_id, k.models AS key_models, k.expires_at AS key_expires_at, k.last_used_at AS key_last_used_at
-                 FROM api_keys k JOIN users u ON u.id = k.user_id",
+                ", k.id AS key_id, k.models AS key_models, k.expires_at AS key_expires_at, k.last_used_at AS key_last_used_at, s.scopes AS key_scopes
+                 FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN api_key_scopes s ON s.key_id = k.id",
                 plan_in_force_join!(),
                 " WHERE k.key_hash = ?1"
             ),
@@ -373,22 +494,87 @@ impl Db {
 
     // ---- users
 
-    /// Creates a user unless the email is taken (then `None`): one statement, so two concurrent
-    /// registrations of one email make one account.
+    /// Creates a user unless the email or its mailbox (`canonical`) is taken (then `None`). One
+    /// batch: two concurrent registrations of one mailbox make one account. `verified_at`: when
+    /// the owner proved the address (`None` for a plain password registration).
     pub async fn insert_user(
         &self,
         email: &str,
+        canonical: &str,
         password_hash: Option<&str>,
+        verified_at: Option<i64>,
         now: i64,
     ) -> ApiResult<Option<UserRow>> {
-        self.first(
+        let user = self.statement(
             concat!(
-                "INSERT INTO users (email, password_hash, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (email) DO NOTHING RETURNING ",
+                "INSERT OR IGNORE INTO users (email, password_hash, created_at)
+                 SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM mailboxes WHERE canonical = ?4) RETURNING ",
                 user_columns!()
             ),
-            &[text(email), opt_text(password_hash), int(now)],
+            &[text(email), opt_text(password_hash), int(now), text(canonical)],
+        )?;
+        let mailbox = self.statement(
+            "INSERT INTO mailboxes (canonical, user_id, verified_at) SELECT ?2, id, ?3 FROM users WHERE email = ?1 AND changes() = 1",
+            &[text(email), text(canonical), opt_int(verified_at)],
+        )?;
+        let results = self.batch_results(vec![user, mailbox]).await?;
+        let created = match results.first() {
+            Some(result) => result.results::<UserRow>().map_err(db_error("rows"))?,
+            None => Vec::new(),
+        };
+        Ok(created.into_iter().next())
+    }
+
+    /// The account that owns a mailbox, whatever alias it signed up with.
+    pub async fn user_by_mailbox(&self, canonical: &str) -> ApiResult<Option<UserRow>> {
+        self.first(
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE id = (SELECT user_id FROM mailboxes WHERE canonical = ?1)"
+            ),
+            &[text(canonical)],
         )
         .await
+    }
+
+    /// Whether the owner of this account proved its address.
+    pub async fn email_verified(&self, user_id: i64) -> ApiResult<bool> {
+        let verified: Option<Option<i64>> = self
+            .statement(
+                "SELECT verified_at FROM mailboxes WHERE user_id = ?1",
+                &[int(user_id)],
+            )?
+            .first(Some("verified_at"))
+            .await
+            .map_err(db_error("query"))?;
+        Ok(verified.flatten().is_some())
+    }
+
+    /// The proven owner of an address takes over an unverified account with it: the password
+    /// someone else may have set is replaced (`None`: removed), every token and API key issued
+    /// before is revoked, and the address is marked verified. One batch.
+    pub async fn claim_account(
+        &self,
+        user_id: i64,
+        canonical: &str,
+        password_hash: Option<&str>,
+        now: i64,
+    ) -> ApiResult<()> {
+        let user = self.statement(
+            "UPDATE users SET password_hash = ?2, token_version = token_version + 1 WHERE id = ?1",
+            &[int(user_id), opt_text(password_hash)],
+        )?;
+        let keys = self.statement("DELETE FROM api_keys WHERE user_id = ?1", &[int(user_id)])?;
+        let verified = self.statement(
+            "UPDATE mailboxes SET verified_at = ?2 WHERE user_id = ?1",
+            &[int(user_id), int(now)],
+        )?;
+        let missing = self.statement(
+            "INSERT OR IGNORE INTO mailboxes (canonical, user_id, verified_at) VALUES (?2, ?1, ?3)",
+            &[int(user_id), text(canonical), int(now)],
+        )?;
+        self.batch(vec![user, keys, verified, missing]).await.map(|_| ())
     }
 
     pub async fn user_by_email(&self, email: &str) -> ApiResult<Option<UserRow>> {
@@ -418,6 +604,29 @@ impl Db {
             .await
             .map_err(db_error("write"))?;
         version.ok_or_else(|| ApiError::internal("set_password: user vanished"))
+    }
+
+    /// A password change: the new hash, every earlier token revoked (the version bumped) and
+    /// every API key deleted, in one batch. Returns the new token version.
+    pub async fn change_password(&self, user_id: i64, hash: &str) -> ApiResult<i64> {
+        let update = self.statement(
+            "UPDATE users SET password_hash = ?2, token_version = token_version + 1 WHERE id = ?1 RETURNING token_version",
+            &[int(user_id), text(hash)],
+        )?;
+        let keys = self.statement("DELETE FROM api_keys WHERE user_id = ?1", &[int(user_id)])?;
+        let results = self.batch_results(vec![update, keys]).await?;
+        #[derive(Deserialize)]
+        struct Version {
+            token_version: i64,
+        }
+        results
+            .first()
+            .map(|r| r.results::<Version>())
+            .transpose()
+            .map_err(db_error("rows"))?
+            .and_then(|rows| rows.into_iter().next())
+            .map(|v| v.token_version)
+            .ok_or_else(|| ApiError::internal("change_password: user vanished"))
     }
 
     pub async fn bump_token_version(&self, user_id: i64) -> ApiResult<i64> {
@@ -489,20 +698,25 @@ impl Db {
         key_hash: &str,
         prefix: &str,
         models: Option<&str>,
+        scopes: &str,
         expires_at: Option<i64>,
         now: i64,
     ) -> ApiResult<()> {
-        self.execute(
+        let key = self.statement(
             "INSERT INTO api_keys (id, user_id, name, key_hash, prefix, models, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             &[text(id), int(user_id), text(name), text(key_hash), text(prefix), opt_text(models), opt_int(expires_at), int(now)],
-        )
-        .await
-        .map(|_| ())
+        )?;
+        let scopes = self.statement(
+            "INSERT INTO api_key_scopes (key_id, scopes) VALUES (?1, ?2)",
+            &[text(id), text(scopes)],
+        )?;
+        self.batch(vec![key, scopes]).await.map(|_| ())
     }
 
     pub async fn api_keys_of(&self, user_id: i64) -> ApiResult<Vec<ApiKeyRow>> {
         self.all(
-            "SELECT id, user_id, name, prefix, models, expires_at, created_at, last_used_at FROM api_keys WHERE user_id = ?1 ORDER BY created_at DESC, id",
+            "SELECT k.id, k.user_id, k.name, k.prefix, k.models, s.scopes, k.expires_at, k.created_at, k.last_used_at
+             FROM api_keys k LEFT JOIN api_key_scopes s ON s.key_id = k.id WHERE k.user_id = ?1 ORDER BY k.created_at DESC, k.id",
             &[int(user_id)],
         )
         .await
@@ -510,7 +724,8 @@ impl Db {
 
     pub async fn api_key_by_hash(&self, key_hash: &str) -> ApiResult<Option<ApiKeyRow>> {
         self.first(
-            "SELECT id, user_id, name, prefix, models, expires_at, created_at, last_used_at FROM api_keys WHERE key_hash = ?1",
+            "SELECT k.id, k.user_id, k.name, k.prefix, k.models, s.scopes, k.expires_at, k.created_at, k.last_used_at
+             FROM api_keys k LEFT JOIN api_key_scopes s ON s.key_id = k.id WHERE k.key_hash = ?1",
             &[text(key_hash)],
         )
         .await
@@ -524,7 +739,8 @@ impl Db {
                 &[text(id), int(user_id)],
             )
             .await?
-            == 1)
+            // D1 counts the key's scopes row, deleted with it, too.
+            >= 1)
     }
 
     pub async fn touch_api_key(&self, id: &str, now: i64) -> ApiResult<()> {
@@ -546,6 +762,8 @@ impl Db {
         .await
     }
 
+    /// Stores a freshly sent code. A resend replaces the code and its expiry but keeps the wrong
+    /// attempts counted so far: only a code whose life ended starts again from zero.
     pub async fn put_email_code(
         &self,
         email: &str,
@@ -555,24 +773,30 @@ impl Db {
     ) -> ApiResult<()> {
         self.execute(
             "INSERT INTO email_codes (email, code_hash, attempts, sent_at, expires_at) VALUES (?1, ?2, 0, ?3, ?4)
-             ON CONFLICT (email) DO UPDATE SET code_hash = excluded.code_hash, attempts = 0, sent_at = excluded.sent_at, expires_at = excluded.expires_at",
+             ON CONFLICT (email) DO UPDATE SET code_hash = excluded.code_hash,
+               attempts = CASE WHEN email_codes.expires_at <= excluded.sent_at THEN 0 ELSE email_codes.attempts END,
+               sent_at = excluded.sent_at, expires_at = excluded.expires_at",
             &[text(email), text(code_hash), int(now), int(expires_at)],
         )
         .await
         .map(|_| ())
     }
 
-    /// Counts a wrong attempt, returning the new count.
-    pub async fn count_code_attempt(&self, email: &str) -> ApiResult<i64> {
-        let attempts: Option<i64> = self
-            .statement(
-                "UPDATE email_codes SET attempts = attempts + 1 WHERE email = ?1 RETURNING attempts",
-                &[text(email)],
-            )?
-            .first(Some("attempts"))
-            .await
-            .map_err(db_error("write"))?;
-        Ok(attempts.unwrap_or(i64::MAX))
+    /// Spends one of a live code's `max_attempts` before the guess is compared, in one
+    /// statement: parallel guesses can never together get more. `None` when no live code has an
+    /// attempt left.
+    pub async fn take_code_attempt(
+        &self,
+        email: &str,
+        max_attempts: i64,
+        now: i64,
+    ) -> ApiResult<Option<EmailCodeRow>> {
+        self.first(
+            "UPDATE email_codes SET attempts = attempts + 1 WHERE email = ?1 AND attempts < ?2 AND expires_at > ?3
+             RETURNING code_hash, attempts, sent_at, expires_at",
+            &[text(email), int(max_attempts), int(now)],
+        )
+        .await
     }
 
     pub async fn delete_email_code(&self, email: &str) -> ApiResult<()> {
@@ -781,10 +1005,26 @@ impl Db {
 
     // ---- uploads
 
-    pub async fn insert_file(&self, f: &FileRow) -> ApiResult<()> {
-        self.execute(
+    /// Bytes of uploads the user keeps.
+    pub async fn stored_bytes(&self, user_id: i64) -> ApiResult<i64> {
+        let bytes: Option<i64> = self
+            .statement(
+                "SELECT COALESCE(SUM(size), 0) AS bytes FROM files WHERE user_id = ?1",
+                &[int(user_id)],
+            )?
+            .first(Some("bytes"))
+            .await
+            .map_err(db_error("query"))?;
+        Ok(bytes.unwrap_or(0))
+    }
+
+    /// Records a file if the user's uploads, with it, stay within `quota` bytes: one conditional
+    /// statement, so parallel uploads can't together pass the quota. Returns whether it fit.
+    pub async fn insert_file(&self, f: &FileRow, quota: i64) -> ApiResult<bool> {
+        let inserted = self.execute(
             "INSERT INTO files (id, user_id, r2_key, name, file_type, mime_type, size, sha256, pages, warning, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
+             WHERE (SELECT COALESCE(SUM(size), 0) FROM files WHERE user_id = ?2) + ?7 <= ?12",
             &[
                 text(&f.id),
                 int(f.user_id),
@@ -797,10 +1037,11 @@ impl Db {
                 opt_int(f.pages),
                 opt_text(f.warning.as_deref()),
                 int(f.created_at),
+                int(quota),
             ],
         )
-        .await
-        .map(|_| ())
+        .await?;
+        Ok(inserted == 1)
     }
 
     /// A file of this user (another user's is `None`, like a missing one).
@@ -911,11 +1152,94 @@ impl Db {
         limit: i64,
     ) -> ApiResult<Vec<LedgerRow>> {
         self.all(
-            "SELECT id, user_id, kind, amount_nanos, balance_after_nanos, reference, created_at FROM ledger
+            "SELECT id, user_id, kind, CAST(amount_nanos AS TEXT) AS amount_nanos, CAST(balance_after_nanos AS TEXT) AS balance_after_nanos, reference, created_at FROM ledger
              WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
             &[int(user_id), int(cursor.unwrap_or(i64::MAX)), int(limit)],
         )
         .await
+    }
+
+    /// Debits a refund YooKassa reported, once per refund id, never below zero: what is taken is
+    /// the refund capped at the available balance (the balance minus open holds, so requests in
+    /// flight can still settle); what could not be taken is recorded as the shortfall and flags
+    /// the account. The refund row, the ledger row (a negative amount), the balance change and
+    /// the flag are one batch. Returns the refund's record, and whether it was already there.
+    pub async fn record_refund(&self, refund: &Refund<'_>) -> ApiResult<(RefundRow, bool)> {
+        let r = refund;
+        let record = self.statement(
+            "INSERT OR IGNORE INTO refunds (id, payment_id, user_id, amount_kopecks, amount_nanos, debited_nanos, shortfall_nanos, created_at)
+             SELECT ?1, ?2, ?3, ?4, CAST(?5 AS INTEGER), debit, CAST(?5 AS INTEGER) - debit, ?6 FROM (
+               SELECT MIN(CAST(?5 AS INTEGER), MAX(0, balance_nanos
+                 - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?3 AND status = 'open'))) AS debit
+               FROM users WHERE id = ?3)",
+            &[text(r.id), text(r.payment_id), int(r.user_id), int(r.amount_kopecks), nanos(r.amount), int(r.now)],
+        )?;
+        let ledger = self.statement(
+            "INSERT OR IGNORE INTO ledger (user_id, kind, amount_nanos, balance_after_nanos, reference, detail, created_at)
+             SELECT u.id, 'refund', -f.debited_nanos, u.balance_nanos - f.debited_nanos, ?2, ?3, ?4
+             FROM refunds f JOIN users u ON u.id = f.user_id WHERE f.id = ?1 AND changes() = 1",
+            &[text(r.id), text(r.reference), text(r.detail), int(r.now)],
+        )?;
+        let balance = self.statement(
+            "UPDATE users SET balance_nanos = balance_nanos - (SELECT debited_nanos FROM refunds WHERE id = ?1)
+             WHERE id = ?2 AND changes() = 1",
+            &[text(r.id), int(r.user_id)],
+        )?;
+        let flag = self.statement(
+            "INSERT INTO account_flags (user_id, reason, detail, created_at)
+             SELECT user_id, 'refund_shortfall',
+                    json_object('refund_id', id, 'payment_id', payment_id, 'shortfall_nanos', CAST(shortfall_nanos AS TEXT)), ?2
+             FROM refunds WHERE id = ?1 AND shortfall_nanos > 0 AND changes() = 1",
+            &[text(r.id), int(r.now)],
+        )?;
+        let changes = self.batch(vec![record, ledger, balance, flag]).await?;
+        let row = self
+            .first::<RefundRow>(
+                "SELECT id, user_id, CAST(amount_nanos AS TEXT) AS amount_nanos, CAST(debited_nanos AS TEXT) AS debited_nanos,
+                        CAST(shortfall_nanos AS TEXT) AS shortfall_nanos FROM refunds WHERE id = ?1",
+                &[text(r.id)],
+            )
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("refund {}: no row for user {}", r.id, r.user_id)))?;
+        Ok((row, changes.first().copied().unwrap_or(0) == 0))
+    }
+
+    /// Flags an account for the operator.
+    pub async fn flag_account(&self, user_id: i64, reason: &str, detail: &str, now: i64) -> ApiResult<()> {
+        self.execute(
+            "INSERT INTO account_flags (user_id, reason, detail, created_at) VALUES (?1, ?2, ?3, ?4)",
+            &[int(user_id), text(reason), text(detail), int(now)],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Why an account is flagged, oldest first.
+    pub async fn account_flags(&self, user_id: i64) -> ApiResult<Vec<FlagRow>> {
+        self.all(
+            "SELECT reason, detail, created_at FROM account_flags WHERE user_id = ?1 ORDER BY id",
+            &[int(user_id)],
+        )
+        .await
+    }
+
+    /// Ends a bought month now (its payment was refunded): the plan falls back at once.
+    pub async fn end_bought_month(&self, user_id: i64, now: i64) -> ApiResult<()> {
+        self.execute(
+            "UPDATE users SET plan_expires_at = ?2 WHERE id = ?1 AND plan_expires_at > ?2",
+            &[int(user_id), int(now)],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Runs statements atomically, returning each one's result.
+    async fn batch_results(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<worker::D1Result>> {
+        let results = self.0.batch(statements).await.map_err(db_error("batch"))?;
+        if let Some(error) = results.iter().find_map(|r| r.error()) {
+            return Err(ApiError::internal(format!("D1 batch: {error}")));
+        }
+        Ok(results)
     }
 
     /// Runs statements atomically, returning how many rows each changed.
@@ -938,22 +1262,29 @@ impl Db {
         }
         let ledger = self.statement(
             "INSERT OR IGNORE INTO ledger (user_id, kind, amount_nanos, balance_after_nanos, reference, detail, created_at)
-             SELECT id, ?2, ?3, balance_nanos + ?3, ?4, ?5, ?6 FROM users WHERE id = ?1",
-            &[int(credit.user_id), text(credit.kind), int(credit.amount), text(credit.reference), text(credit.detail), int(credit.now)],
+             SELECT id, ?2, CAST(?3 AS INTEGER), balance_nanos + CAST(?3 AS INTEGER), ?4, ?5, ?6 FROM users
+             WHERE id = ?1 AND balance_nanos <= 9223372036854775807 - CAST(?3 AS INTEGER)",
+            &[int(credit.user_id), text(credit.kind), nanos(credit.amount), text(credit.reference), text(credit.detail), int(credit.now)],
         )?;
         // Only if this call inserted the row (changes() is the previous statement's count).
         let balance = self.statement(
-            "UPDATE users SET balance_nanos = balance_nanos + ?2,
+            "UPDATE users SET balance_nanos = balance_nanos + CAST(?2 AS INTEGER),
                               plan = CASE WHEN plan = 'free' THEN 'payg' ELSE plan END
              WHERE id = ?1 AND changes() = 1",
-            &[int(credit.user_id), int(credit.amount)],
+            &[int(credit.user_id), nanos(credit.amount)],
         )?;
         let changes = self.batch(vec![ledger, balance]).await?;
+        // No row: the balance can't hold that much more (SQLite would turn the sum into a float).
         let entry = self
             .ledger_entry(credit.kind, credit.reference)
             .await?
             .ok_or_else(|| {
-                ApiError::internal(format!("credit: no ledger row for user {}", credit.user_id))
+                ApiError::new(
+                    crate::error::ErrorKind::Conflict,
+                    "balance_limit",
+                    "The balance cannot hold this credit.",
+                )
+                .with_internal(format!("credit: no ledger row for user {}", credit.user_id))
             })?;
         // Another request may have inserted it between our check and our batch.
         let replayed = changes.first().copied().unwrap_or(0) == 0;
@@ -962,7 +1293,7 @@ impl Db {
 
     pub async fn ledger_entry(&self, kind: &str, reference: &str) -> ApiResult<Option<LedgerRow>> {
         self.first(
-            "SELECT id, user_id, kind, amount_nanos, balance_after_nanos, reference, created_at FROM ledger WHERE kind = ?1 AND reference = ?2",
+            "SELECT id, user_id, kind, CAST(amount_nanos AS TEXT) AS amount_nanos, CAST(balance_after_nanos AS TEXT) AS balance_after_nanos, reference, created_at FROM ledger WHERE kind = ?1 AND reference = ?2",
             &[text(kind), text(reference)],
         )
         .await

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use worker::{Request, Response};
 
-use super::{unauthorized, Credential, Principal};
+use super::{unauthorized, Credential, Principal, Scope};
 use crate::app::App;
 use crate::catalog::Catalog;
 use crate::db::{ApiKeyRow, Db};
@@ -54,13 +54,30 @@ pub async fn authenticate(app: &App, db: &Db, key: &str, now: i64) -> ApiResult<
             }
         });
     }
+    let scopes = match row.key_scopes.as_deref() {
+        Some(stored) => parse_scopes(stored)?,
+        None => Scope::defaults(models.as_deref()),
+    };
     let (user, plan) = row.split();
     let plan = crate::limits::plan::with_overrides(&user, plan)?;
     Ok(Principal {
         user,
-        credential: Credential::ApiKey { id: key_id, models },
+        credential: Credential::ApiKey { id: key_id, models, scopes },
         plan,
     })
+}
+
+/// The key's scopes: as stored, or the default of its kind for keys made before scopes were.
+fn key_scopes(row: &ApiKeyRow, models: Option<&[String]>) -> ApiResult<Vec<Scope>> {
+    match row.scopes.as_deref() {
+        Some(stored) => parse_scopes(stored),
+        None => Ok(Scope::defaults(models)),
+    }
+}
+
+fn parse_scopes(stored: &str) -> ApiResult<Vec<Scope>> {
+    serde_json::from_str(stored)
+        .map_err(|e| ApiError::internal(format!("api_key_scopes.scopes is not a list of scopes: {e}")))
 }
 
 fn parse_models(stored: &str) -> ApiResult<Vec<String>> {
@@ -70,11 +87,13 @@ fn parse_models(stored: &str) -> ApiResult<Vec<String>> {
 
 fn key_json(row: &ApiKeyRow) -> ApiResult<Value> {
     let models = row.models.as_deref().map(parse_models).transpose()?;
+    let scopes = key_scopes(row, models.as_deref())?;
     Ok(json!({
         "id": row.id,
         "name": row.name,
         "prefix": row.prefix,
         "models": models,
+        "scopes": scopes,
         "expires_at": row.expires_at.map(time::iso8601),
         "created_at": time::iso8601(row.created_at),
         "last_used_at": row.last_used_at.map(time::iso8601),
@@ -87,6 +106,9 @@ struct CreateKey {
     name: String,
     #[serde(default)]
     models: Option<Vec<String>>,
+    /// `files`, `billing`; omitted: all for a key of every model, none for a model-scoped key.
+    #[serde(default)]
+    scopes: Option<Vec<Scope>>,
     #[serde(default)]
     expires_at: Option<ExpiresAt>,
 }
@@ -164,6 +186,11 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
         ));
     }
 
+    let mut scopes = body.scopes.unwrap_or_else(|| Scope::defaults(models.as_deref()));
+    scopes.sort_by_key(|s| s.name());
+    scopes.dedup();
+    let scopes_json = serde_json::to_string(&scopes).map_err(ApiError::internal)?;
+
     let key = new_key()?;
     let id = format!("key_{}", http::random_hex(8));
     let prefix: String = key.chars().take(DISPLAY_PREFIX_CHARS).collect();
@@ -177,6 +204,7 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
         &hash_key(&key),
         &prefix,
         models_json.as_deref(),
+        &scopes_json,
         expires_at,
         now,
     )
@@ -189,6 +217,7 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
             "key": key,
             "prefix": prefix,
             "models": models,
+            "scopes": scopes,
             "expires_at": expires_at.map(time::iso8601),
             "created_at": time::iso8601(now),
         }),
@@ -243,5 +272,12 @@ mod tests {
         assert!(matches!(iso.expires_at, Some(ExpiresAt::Iso(_))));
         let unix: CreateKey = serde_json::from_str(r#"{"name":"n","expires_at":1900000000}"#).unwrap();
         assert!(matches!(unix.expires_at, Some(ExpiresAt::Unix(1_900_000_000))));
+    }
+
+    #[test]
+    fn scopes_are_named_and_unknown_ones_refused() {
+        let key: CreateKey = serde_json::from_str(r#"{"name":"n","scopes":["files","billing"]}"#).unwrap();
+        assert_eq!(key.scopes, Some(vec![Scope::Files, Scope::Billing]));
+        assert!(serde_json::from_str::<CreateKey>(r#"{"name":"n","scopes":["admin"]}"#).is_err());
     }
 }

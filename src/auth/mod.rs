@@ -15,6 +15,7 @@ use crate::app::App;
 use crate::billing::money::Nanos;
 use crate::db::{Db, PlanRow, UserRow};
 use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::limits::ip::ClientIp;
 use crate::time;
 
 /// A trimmed, lower-cased, plausibly deliverable email address.
@@ -55,13 +56,65 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The mailbox this address delivers to, folding aliases: a `+tag` is dropped everywhere
+    /// (subaddressing), and at Gmail dots are dropped and googlemail.com is gmail.com. One
+    /// mailbox holds one account, so the free allowance can't be multiplied by aliases. The same
+    /// expression backfills `mailboxes` in schema.sql.
+    pub fn mailbox(&self) -> String {
+        let (local, domain) = self.0.split_once('@').unwrap_or((&self.0, ""));
+        let base = match local.find('+') {
+            Some(at) if at > 0 => &local[..at],
+            _ => local,
+        };
+        if domain == "gmail.com" || domain == "googlemail.com" {
+            format!("{}@gmail.com", base.replace('.', ""))
+        } else {
+            format!("{base}@{domain}")
+        }
+    }
+}
+
+/// What an API key may do besides chat and listing models (which every key may, within its
+/// model list). Keys never manage keys, change the password or sign everyone out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Upload, list, read and delete files.
+    Files,
+    /// Top-ups, bought months and the billing history.
+    Billing,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 2] = [Scope::Files, Scope::Billing];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Files => "files",
+            Scope::Billing => "billing",
+        }
+    }
+
+    /// The scopes of a key created without `scopes`: all of them for a key of every model,
+    /// none for a key limited to a list of models.
+    pub fn defaults(models: Option<&[String]>) -> Vec<Scope> {
+        match models {
+            None => Scope::ALL.to_vec(),
+            Some(_) => Vec::new(),
+        }
+    }
 }
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
     Jwt,
-    ApiKey { id: String, models: Option<Vec<String>> },
+    ApiKey {
+        id: String,
+        models: Option<Vec<String>>,
+        scopes: Vec<Scope>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +149,21 @@ impl Principal {
                 "permission_denied",
                 format!("API keys cannot {what}; use the token from signing in."),
             )),
+        }
+    }
+
+    /// Files and billing: a session may, a key only with the scope.
+    pub fn require_scope(&self, scope: Scope) -> ApiResult<()> {
+        match &self.credential {
+            Credential::ApiKey { scopes, .. } if !scopes.contains(&scope) => Err(ApiError::new(
+                ErrorKind::Forbidden,
+                "permission_denied",
+                format!(
+                    "This API key has no `{}` scope; create a key with it, or use the token from signing in.",
+                    scope.name()
+                ),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -217,14 +285,9 @@ pub fn session_body(app: &App, user: &UserRow) -> ApiResult<Value> {
     }))
 }
 
-/// The client's IP as Cloudflare reports it.
-pub fn client_ip(req: &Request) -> String {
-    req.headers()
-        .get("CF-Connecting-IP")
-        .ok()
-        .flatten()
-        .or_else(|| req.headers().get("X-Real-IP").ok().flatten())
-        .unwrap_or_else(|| "unknown".to_owned())
+/// The client's address as Cloudflare reports it (`CF-Connecting-IP` only; see `limits::ip`).
+pub fn client_ip(req: &Request) -> ClientIp {
+    ClientIp::from_header(req.headers().get("CF-Connecting-IP").ok().flatten().as_deref())
 }
 
 #[cfg(test)]
@@ -288,8 +351,11 @@ mod tests {
             credential: Credential::ApiKey {
                 id: "k".into(),
                 models: Some(vec!["gpt-4o-mini".into()]),
+                scopes: Scope::defaults(Some(&["gpt-4o-mini".to_owned()])),
             },
         };
+        assert_eq!(scoped.require_scope(Scope::Files).unwrap_err().status(), 403);
+        assert_eq!(scoped.require_scope(Scope::Billing).unwrap_err().status(), 403);
         assert!(scoped.may_use_model("gpt-4o-mini"));
         assert_eq!(scoped.require_model("gpt-4o").unwrap_err().status(), 403);
         assert_eq!(
@@ -302,5 +368,18 @@ mod tests {
             credential: Credential::Jwt,
         };
         assert!(session.may_use_model("anything") && session.require_session("x").is_ok());
+        assert!(session.require_scope(Scope::Billing).is_ok());
+    }
+
+    #[test]
+    fn aliases_of_one_mailbox_fold_together() {
+        let mailbox = |raw: &str| Email::parse(raw).unwrap().mailbox();
+        assert_eq!(mailbox("Victim@Gmail.com"), "victim@gmail.com");
+        assert_eq!(mailbox("v.i.c.t.i.m+free1@gmail.com"), "victim@gmail.com");
+        assert_eq!(mailbox("victim+2@googlemail.com"), "victim@gmail.com");
+        assert_eq!(mailbox("first.last+x@example.com"), "first.last@example.com");
+        assert_ne!(mailbox("a.b@example.com"), mailbox("ab@example.com"));
+        // A local part that is only a tag stays as it is.
+        assert_eq!(mailbox("+x@example.com"), "+x@example.com");
     }
 }

@@ -89,8 +89,13 @@ pub fn google_identity(claims: &Value, client_id: &str, now: i64) -> ApiResult<I
     })
 }
 
-/// Reads the Yandex profile: its `id` and its default (verified) email.
-pub fn yandex_identity(profile: &Value) -> ApiResult<Identity> {
+/// Reads the Yandex profile: its `id` and its default (verified) email. The info endpoint names
+/// the application the token was issued to (`client_id`); a token given to any other
+/// application is refused, or whoever holds one could sign in as its owner.
+pub fn yandex_identity(profile: &Value, client_id: &str) -> ApiResult<Identity> {
+    if profile["client_id"].as_str() != Some(client_id) {
+        return Err(invalid("Yandex", "the token was issued for another application."));
+    }
     let subject = match &profile["id"] {
         Value::String(s) if !s.is_empty() => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -108,27 +113,39 @@ pub fn yandex_identity(profile: &Value) -> ApiResult<Identity> {
     })
 }
 
-/// Signs in the user linked to `identity`, or the user with its email, or a new user.
+/// Signs in the user linked to `identity`, or the account of its mailbox, or a new user. The
+/// provider vouched for the address: an account of that mailbox nobody proved (a password
+/// registration, perhaps by someone else before the owner came) passes to the owner — its
+/// password is removed and every token and API key issued before is revoked.
 async fn sign_in(db: &Db, identity: &Identity) -> ApiResult<UserRow> {
     if let Some(user) = db.user_by_identity(identity.provider, &identity.subject).await? {
         return Ok(user);
     }
     let now = time::now_secs();
-    let user = match db.insert_user(identity.email.as_str(), None, now).await? {
+    let email = identity.email.as_str();
+    let mailbox = identity.email.mailbox();
+    let user = match db.insert_user(email, &mailbox, None, Some(now), now).await? {
         Some(created) => created,
-        None => db
-            .user_by_email(identity.email.as_str())
-            .await?
-            .ok_or_else(|| ApiError::internal("user vanished between insert and select"))?,
+        None => {
+            let existing = match db.user_by_mailbox(&mailbox).await? {
+                Some(user) => user,
+                None => db
+                    .user_by_email(email)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("user vanished between insert and select"))?,
+            };
+            if db.email_verified(existing.id).await? {
+                existing
+            } else {
+                db.claim_account(existing.id, &mailbox, None, now).await?;
+                db.user_by_id(existing.id)
+                    .await?
+                    .ok_or_else(|| ApiError::internal("claimed account vanished"))?
+            }
+        }
     };
-    db.link_identity(
-        identity.provider,
-        &identity.subject,
-        user.id,
-        identity.email.as_str(),
-        now,
-    )
-    .await?;
+    db.link_identity(identity.provider, &identity.subject, user.id, email, now)
+        .await?;
     Ok(user)
 }
 
@@ -224,10 +241,16 @@ async fn yandex_exchange(app: &App, code: &str) -> ApiResult<String> {
     }
 }
 
-/// `POST /api/auth/yandex {"code"}` or `{"access_token"}`.
+/// `POST /api/auth/yandex {"code"}` or `{"access_token"}` (a token issued to our
+/// `YANDEX_CLIENT_ID`, e.g. by the implicit flow).
 pub async fn yandex(mut req: Request, app: &App) -> ApiResult<Response> {
     let body: YandexRequest = http::read_json(&mut req, app.config.max_json_body_bytes).await?;
     app.config.jwt_secret()?;
+    let client_id = app
+        .config
+        .yandex_client_id
+        .as_deref()
+        .ok_or_else(|| not_configured("Yandex", "YANDEX_CLIENT_ID"))?;
     let access_token = match (
         body.code.as_deref().map(str::trim),
         body.access_token.as_deref().map(str::trim),
@@ -253,7 +276,7 @@ pub async fn yandex(mut req: Request, app: &App) -> ApiResult<Response> {
         400 | 401 | 403 => return Err(invalid("Yandex", "the access token is invalid or expired.")),
         status => return Err(unavailable("Yandex").with_internal(format!("info endpoint answered {status}"))),
     };
-    let identity = yandex_identity(&profile)?;
+    let identity = yandex_identity(&profile, client_id)?;
     let db = Db::from_env(&app.env)?;
     let user = sign_in(&db, &identity).await?;
     http::json(200, &session_body(app, &user)?)
@@ -300,12 +323,21 @@ mod tests {
 
     #[test]
     fn a_yandex_profile_gives_its_id_and_default_email() {
-        let identity = yandex_identity(&json!({"id": "555", "default_email": "Ivan@Yandex.ru"})).unwrap();
+        let profile = json!({"id": "555", "default_email": "Ivan@Yandex.ru", "client_id": "ours"});
+        let identity = yandex_identity(&profile, "ours").unwrap();
         assert_eq!(
             (identity.subject.as_str(), identity.email.as_str()),
             ("555", "ivan@yandex.ru")
         );
-        assert!(yandex_identity(&json!({"id": "555"})).is_err());
-        assert!(yandex_identity(&json!({"default_email": "a@b.ru"})).is_err());
+        assert!(yandex_identity(&json!({"id": "555", "client_id": "ours"}), "ours").is_err());
+        assert!(yandex_identity(&json!({"default_email": "a@b.ru", "client_id": "ours"}), "ours").is_err());
+    }
+
+    #[test]
+    fn a_yandex_token_of_another_application_is_refused() {
+        for client_id in [json!("someone-elses-app"), json!(null), json!(7)] {
+            let profile = json!({"id": "555", "default_email": "ivan@yandex.ru", "client_id": client_id});
+            assert_eq!(yandex_identity(&profile, "ours").unwrap_err().status(), 401);
+        }
     }
 }

@@ -57,6 +57,48 @@ pub fn parse_decimal(text: &str, scale: u32) -> Result<i64, ParseMoneyError> {
         .ok_or_else(bad)
 }
 
+/// Like `parse_decimal`, for a JSON number as serde_json writes it back, which may use an
+/// exponent (`1e-6`, `1.5e+3`): the digits are shifted exactly, never through a float.
+pub fn parse_json_decimal(text: &str, scale: u32) -> Result<i64, ParseMoneyError> {
+    let Some((mantissa, exponent)) = text.split_once(['e', 'E']) else {
+        return parse_decimal(text, scale);
+    };
+    let bad = || {
+        ParseMoneyError(format!(
+            "`{text}` is not a decimal amount with at most {scale} decimals"
+        ))
+    };
+    let exponent: i32 = exponent
+        .strip_prefix('+')
+        .unwrap_or(exponent)
+        .parse()
+        .map_err(|_| bad())?;
+    if exponent.unsigned_abs() > 40 {
+        return Err(bad());
+    }
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    if whole.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    // The position of the decimal point within `digits`, after the shift.
+    let point = whole.len() as i32 + exponent;
+    let plain = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else if point as usize >= digits.len() {
+        format!("{digits}{}", "0".repeat(point as usize - digits.len()))
+    } else {
+        format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+    };
+    // Trailing zeros of the fraction carry no precision.
+    let plain = if plain.contains('.') {
+        plain.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        plain
+    };
+    parse_decimal(&plain, scale)
+}
+
 impl MicroUsd {
     pub fn parse(text: &str) -> Result<MicroUsd, ParseMoneyError> {
         parse_decimal(text, 6).map(MicroUsd)
@@ -119,6 +161,19 @@ mod tests {
             "99999999999999999999",
         ] {
             assert!(MicroUsd::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn exponent_forms_are_shifted_exactly() {
+        assert_eq!(parse_json_decimal("1e-6", 9), Ok(1000));
+        assert_eq!(parse_json_decimal("1.5e+3", 2), Ok(150_000));
+        assert!(parse_json_decimal("2.5E-9", 9).is_err());
+        assert_eq!(parse_json_decimal("1e-9", 9), Ok(1));
+        assert_eq!(parse_json_decimal("1000.0", 9), Ok(1_000_000_000_000));
+        assert_eq!(parse_json_decimal("1.0e6", 0), Ok(1_000_000));
+        for bad in ["1e", "e5", "-1e3", "1e999", "1.e3x"] {
+            assert!(parse_json_decimal(bad, 9).is_err(), "{bad}");
         }
     }
 

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Method, Request, Response};
 
-use super::money::{parse_decimal, Nanos};
+use super::money::{parse_decimal, parse_json_decimal, Nanos};
 use crate::app::App;
-use crate::auth::Principal;
-use crate::db::{Credit, Db, PaymentRow};
+use crate::auth::{Principal, Scope};
+use crate::db::{Credit, Db, PaymentRow, Refund};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::{http, time};
 
@@ -28,13 +28,16 @@ pub fn kopecks_to_nanos(kopecks: i64, rate_e4: i64) -> Option<i64> {
     if rate_e4 <= 0 {
         return None;
     }
-    let nanos = i128::from(kopecks) * 100_000_000_000 / i128::from(rate_e4);
+    let nanos = i128::from(kopecks).checked_mul(100_000_000_000)? / i128::from(rate_e4);
     i64::try_from(nanos).ok()
 }
 
 /// nano-USD → RUB (kopecks) at `rate_e4`, rounded up, so the credit is at least what was asked.
 pub fn nanos_to_kopecks(nanos: i64, rate_e4: i64) -> Option<i64> {
-    let kopecks = (i128::from(nanos) * i128::from(rate_e4) + 99_999_999_999) / 100_000_000_000;
+    let kopecks = i128::from(nanos)
+        .checked_mul(i128::from(rate_e4))?
+        .checked_add(99_999_999_999)?
+        / 100_000_000_000;
     i64::try_from(kopecks).ok()
 }
 
@@ -97,6 +100,7 @@ struct TopupRequest {
 /// `POST /api/billing/topup {"amount_rub"}` | `{"amount_usd"}` | `{"plan"}`.
 pub async fn topup(mut req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
+    principal.require_scope(Scope::Billing)?;
     let origin = req
         .url()
         .map(|u| u.origin().ascii_serialization())
@@ -105,7 +109,7 @@ pub async fn topup(mut req: Request, app: &App, principal: &Principal) -> ApiRes
     let shop = shop(app)?;
     let (kind, plan, kopecks) = match (&body.amount_rub, &body.amount_usd, &body.plan) {
         (Some(rub), None, None) => {
-            let kopecks = parse_decimal(&rub.to_string(), 2).map_err(|_| {
+            let kopecks = parse_json_decimal(&rub.to_string(), 2).map_err(|_| {
                 ApiError::bad_request(
                     "amount_rub",
                     "`amount_rub` must be an amount with at most 2 decimals.",
@@ -114,14 +118,17 @@ pub async fn topup(mut req: Request, app: &App, principal: &Principal) -> ApiRes
             ("topup", None, kopecks)
         }
         (None, Some(usd), None) => {
-            let nanos = parse_decimal(&usd.to_string(), 6).map_err(|_| {
-                ApiError::bad_request(
-                    "amount_usd",
-                    "`amount_usd` must be an amount with at most 6 decimals.",
-                )
-            })? * 1000;
-            let kopecks = nanos_to_kopecks(nanos, shop.rate_e4)
-                .ok_or_else(|| ApiError::bad_request("amount_usd", "Too large."))?;
+            let too_large = || ApiError::bad_request("amount_usd", "`amount_usd` is too large.");
+            let nanos = parse_json_decimal(&usd.to_string(), 6)
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "amount_usd",
+                        "`amount_usd` must be an amount with at most 6 decimals.",
+                    )
+                })?
+                .checked_mul(1000)
+                .ok_or_else(too_large)?;
+            let kopecks = nanos_to_kopecks(nanos, shop.rate_e4).ok_or_else(too_large)?;
             ("topup", None, kopecks)
         }
         (None, None, Some(plan_id)) => {
@@ -132,11 +139,10 @@ pub async fn topup(mut req: Request, app: &App, principal: &Principal) -> ApiRes
                     format!("`{plan_id}` is not a plan sold by the month (pro, pro_plus)."),
                 )
             })?;
-            (
-                "subscription",
-                Some(plan_id.to_owned()),
-                monthly.saturating_mul(100),
-            )
+            let kopecks = monthly.checked_mul(100).ok_or_else(|| {
+                ApiError::internal(format!("plan {plan_id} has a monthly price of {monthly} RUB"))
+            })?;
+            ("subscription", Some(plan_id.to_owned()), kopecks)
         }
         _ => {
             return Err(ApiError::bad_request(
@@ -220,11 +226,12 @@ pub async fn topup(mut req: Request, app: &App, principal: &Principal) -> ApiRes
     )
 }
 
-/// What YooKassa reports about a payment, fetched with the shop's credentials.
-async fn fetch_payment(shop: &Shop, id: &str) -> ApiResult<Option<Value>> {
+/// What YooKassa reports about one of its objects (`payments/{id}`, `refunds/{id}`), fetched with
+/// the shop's credentials; `None` when YooKassa does not know it.
+async fn fetch_object(shop: &Shop, kind: &str, id: &str) -> ApiResult<Option<Value>> {
     let answer = http::send_outbound(
         Method::Get,
-        &format!("{}/payments/{id}", shop.api_url),
+        &format!("{}/{kind}/{id}", shop.api_url),
         &[("Authorization", &shop.authorization)],
         None,
     )
@@ -235,7 +242,7 @@ async fn fetch_payment(shop: &Shop, id: &str) -> ApiResult<Option<Value>> {
             .map(Some)
             .map_err(|e| unavailable().with_internal(format!("YooKassa sent non-JSON: {e}"))),
         404 => Ok(None),
-        status => Err(unavailable().with_internal(format!("YooKassa answered {status} for payment {id}"))),
+        status => Err(unavailable().with_internal(format!("YooKassa answered {status} for {kind}/{id}"))),
     }
 }
 
@@ -250,17 +257,51 @@ struct NotifiedObject {
     id: String,
 }
 
+/// A value the sender chose, made safe for a log line: at most 64 characters, control
+/// characters replaced.
+fn loggable(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(64)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.chars().count() > 64 {
+        out.push('…');
+    }
+    out
+}
+
+/// YooKassa's ids are short tokens of letters, digits and dashes; anything else is not one.
+fn plausible_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// `POST /api/billing/webhook/yookassa`: 200 for every well-formed notification (a replay too).
+/// `payment.*` notifications credit a payment YooKassa reports succeeded; `refund.succeeded`
+/// debits a refund YooKassa reports succeeded.
 pub async fn webhook(mut req: Request, app: &App) -> ApiResult<Response> {
     let notification: Notification = http::read_json(&mut req, app.config.max_json_body_bytes).await?;
     let ok = || http::json(200, &json!({"status": "ok"}));
-    let db = Db::from_env(&app.env)?;
-    let Some(payment) = db.payment(&notification.object.id).await? else {
+    let id = notification.object.id.as_str();
+    if !plausible_id(id) {
         worker::console_warn!(
-            "[{}] webhook for unknown payment {} ignored",
+            "[{}] webhook {:?} with an implausible object id {:?} ignored",
             app.request_id,
-            notification.object.id
+            loggable(&notification.event),
+            loggable(id)
         );
+        return ok();
+    }
+    let db = Db::from_env(&app.env)?;
+    if notification.event == "refund.succeeded" {
+        refund(app, &db, id).await?;
+        return ok();
+    }
+    let Some(payment) = db.payment(id).await? else {
+        worker::console_warn!("[{}] webhook for unknown payment {id} ignored", app.request_id);
         return ok();
     };
     if payment.status != "pending" {
@@ -268,7 +309,7 @@ pub async fn webhook(mut req: Request, app: &App) -> ApiResult<Response> {
     }
     let shop = shop(app)?;
     // The notification only says "look": the truth is what YooKassa answers.
-    let Some(reported) = fetch_payment(&shop, &payment.id).await? else {
+    let Some(reported) = fetch_object(&shop, "payments", &payment.id).await? else {
         worker::console_warn!(
             "[{}] YooKassa does not know payment {}",
             app.request_id,
@@ -283,14 +324,106 @@ pub async fn webhook(mut req: Request, app: &App) -> ApiResult<Response> {
         }
         Some("canceled") => db.set_payment_status(&payment.id, "canceled", now).await?,
         other => worker::console_log!(
-            "[{}] webhook {} for payment {}: YooKassa says {:?}; nothing to do",
+            "[{}] webhook {:?} for payment {}: YooKassa says {:?}; nothing to do",
             app.request_id,
-            notification.event,
+            loggable(&notification.event),
             payment.id,
-            other
+            other.map(loggable)
         ),
     }
     ok()
+}
+
+/// A refund YooKassa reports succeeded, of a payment of ours that was credited: the refunded
+/// amount (at the payment's rate) is debited once, never below zero; for a bought month, the
+/// month ends now. What can't be taken back is recorded and the account flagged.
+async fn refund(app: &App, db: &Db, refund_id: &str) -> ApiResult<()> {
+    let shop = shop(app)?;
+    let Some(reported) = fetch_object(&shop, "refunds", refund_id).await? else {
+        worker::console_warn!("[{}] YooKassa does not know refund {refund_id}", app.request_id);
+        return Ok(());
+    };
+    if reported["status"].as_str() != Some("succeeded") {
+        return Ok(());
+    }
+    let payment_id = reported["payment_id"].as_str().unwrap_or_default();
+    let Some(payment) = db.payment(payment_id).await? else {
+        worker::console_warn!(
+            "[{}] refund {refund_id} of unknown payment {:?} ignored",
+            app.request_id,
+            loggable(payment_id)
+        );
+        return Ok(());
+    };
+    if payment.status != "succeeded" {
+        // Never credited here, so there is nothing to take back.
+        worker::console_warn!(
+            "[{}] refund {refund_id} of payment {} that was not credited ({}) ignored",
+            app.request_id,
+            payment.id,
+            payment.status
+        );
+        return Ok(());
+    }
+    let value = reported["amount"]["value"].as_str().unwrap_or_default();
+    let currency = reported["amount"]["currency"].as_str().unwrap_or_default();
+    let kopecks = parse_decimal(value, 2)
+        .ok()
+        .filter(|k| *k > 0 && currency == "RUB")
+        .ok_or_else(|| {
+            ApiError::internal(format!(
+                "refund {refund_id} reported an amount of {} {}",
+                loggable(value),
+                loggable(currency)
+            ))
+        })?;
+    let now = time::now_secs();
+    let rate_e4 = parse_decimal(&payment.usd_rub_rate, RATE_SCALE).map_err(|_| {
+        ApiError::internal(format!(
+            "payment {} has rate {}",
+            payment.id, payment.usd_rub_rate
+        ))
+    })?;
+    let amount = match payment.kind.as_str() {
+        // A bought month moved no money onto the balance: nothing to debit, the month ends.
+        "subscription" => 0,
+        _ => kopecks_to_nanos(kopecks, rate_e4).ok_or_else(|| ApiError::internal("amount overflow"))?,
+    };
+    let reference = format!("yookassa-refund:{refund_id}");
+    let detail = json!({"payment_id": payment.id, "amount_rub": value, "usd_rub_rate": payment.usd_rub_rate})
+        .to_string();
+    let (row, replayed) = db
+        .record_refund(&Refund {
+            id: refund_id,
+            payment_id: &payment.id,
+            user_id: payment.user_id,
+            amount_kopecks: kopecks,
+            amount,
+            reference: &reference,
+            detail: &detail,
+            now,
+        })
+        .await?;
+    if replayed {
+        return Ok(());
+    }
+    if payment.kind == "subscription" {
+        db.end_bought_month(payment.user_id, now).await?;
+        let flag =
+            json!({"refund_id": refund_id, "payment_id": payment.id, "plan": payment.plan}).to_string();
+        db.flag_account(payment.user_id, "subscription_refunded", &flag, now)
+            .await?;
+    }
+    if row.shortfall_nanos > 0 {
+        worker::console_warn!(
+            "[{}] refund {refund_id}: user {} could cover {} of {} nano-USD; the rest is recorded and the account flagged",
+            app.request_id,
+            row.user_id,
+            row.debited_nanos,
+            row.amount_nanos
+        );
+    }
+    Ok(())
 }
 
 /// Credits (or grants the month of) a payment YooKassa reported succeeded, for the amount it
@@ -348,6 +481,7 @@ async fn complete(db: &Db, payment: &PaymentRow, reported: &Value, now: i64) -> 
 /// `GET /api/billing/history?limit=&cursor=`: the user's ledger, newest first.
 pub async fn history(req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
+    principal.require_scope(Scope::Billing)?;
     let url = req.url()?;
     let mut limit = 20_i64;
     let mut cursor = None;
@@ -424,6 +558,22 @@ mod tests {
                 "not a kopeck more than needed"
             );
         }
+    }
+
+    #[test]
+    fn conversions_at_the_edges_of_i64_answer_none_not_a_wrapped_amount() {
+        assert_eq!(nanos_to_kopecks(i64::MAX, i64::MAX), None);
+        assert_eq!(kopecks_to_nanos(i64::MAX, 1), None);
+        assert!(kopecks_to_nanos(i64::MAX, i64::MAX).is_some());
+    }
+
+    #[test]
+    fn webhook_values_are_bounded_before_they_reach_a_log() {
+        let long = "x".repeat(10_000);
+        assert_eq!(loggable(&long).chars().count(), 65);
+        assert_eq!(loggable("a\nb\u{1b}[31m"), "a?b?[31m");
+        assert!(plausible_id("2d8a7b4e-000f-5000-9000-1b68e7b15f3f"));
+        assert!(!plausible_id(&long) && !plausible_id("") && !plausible_id("a b") && !plausible_id("../x"));
     }
 
     #[test]

@@ -14,10 +14,11 @@ use sha2::{Digest, Sha256};
 use worker::{Env, Request, Response};
 
 use crate::app::App;
-use crate::auth::Principal;
+use crate::auth::{Principal, Scope};
 use crate::chat::types::{ChatRequest, Content, ContentPart, ImageUrl, Message};
 use crate::db::{Db, FileRow};
 use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::limits::client::{self, Throttle};
 use crate::{http, time};
 use sniff::Kind;
 
@@ -61,7 +62,20 @@ fn pdf_text(bytes: &[u8]) -> (String, Option<usize>, Option<String>) {
     }
 }
 
-/// `POST /api/chat/upload`, multipart field `file`.
+fn over_quota(quota: u64, stored: i64, size: usize) -> ApiError {
+    ApiError::new(
+        ErrorKind::Forbidden,
+        "storage_quota_exceeded",
+        format!(
+            "This upload would exceed your storage quota of {quota} bytes (UPLOAD_QUOTA_BYTES): {stored} bytes are stored{}. Delete files to make room.",
+            if size > 0 { format!(" and the file has {size}") } else { String::new() }
+        ),
+    )
+    .with_param("file")
+}
+
+/// `POST /api/chat/upload`, multipart field `file`. At most `UPLOADS_PER_HOUR` uploads per user
+/// and `UPLOAD_QUOTA_BYTES` of files kept.
 pub async fn upload(mut req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
     let content_type = req
@@ -76,6 +90,32 @@ pub async fn upload(mut req: Request, app: &App, principal: &Principal) -> ApiRe
     let body = http::read_body_capped(&mut req, MAX_FILE_BYTES + MULTIPART_OVERHEAD)
         .await
         .map_err(|e| if e.status() == 413 { too_large() } else { e })?;
+    // The limits are checked after the body is read: answering before would leave the client
+    // writing into a closed request.
+    principal.require_scope(Scope::Files)?;
+    let now = time::now_secs();
+    let rate = Throttle {
+        limit: app.config.uploads_per_hour,
+        window_secs: 3600,
+    }
+    .take(&app.env, &format!("uploads:{}", principal.user.id), now)
+    .await?;
+    if rate.blocked {
+        return Err(client::throttled(
+            "too_many_uploads",
+            format!(
+                "At most {} uploads an hour (UPLOADS_PER_HOUR); retry in {} s.",
+                app.config.uploads_per_hour, rate.retry_after
+            ),
+            rate.retry_after,
+        ));
+    }
+    let quota = app.config.upload_quota_bytes;
+    let quota_i64 = i64::try_from(quota).unwrap_or(i64::MAX);
+    let stored = db.stored_bytes(principal.user.id).await?;
+    if stored >= quota_i64 {
+        return Err(over_quota(quota, stored, 0));
+    }
     let parts = multipart::parts(&body, &boundary).map_err(|e| {
         ApiError::new(ErrorKind::BadRequest, "invalid_multipart", e.describe()).with_param("file")
     })?;
@@ -88,6 +128,9 @@ pub async fn upload(mut req: Request, app: &App, principal: &Principal) -> ApiRe
     }
     if part.data.len() > MAX_FILE_BYTES {
         return Err(too_large());
+    }
+    if stored.saturating_add(part.data.len() as i64) > quota_i64 {
+        return Err(over_quota(quota, stored, part.data.len()));
     }
     let raw_name = part.file_name.clone().unwrap_or_default();
     let kind = sniff::check(part.data, part.content_type.as_deref(), &raw_name).map_err(|why| {
@@ -127,11 +170,16 @@ pub async fn upload(mut req: Request, app: &App, principal: &Principal) -> ApiRe
         warning,
         created_at: time::now_secs(),
     };
-    if let Err(error) = db.insert_file(&row).await {
+    // The quota is decided by the insert itself: parallel uploads can't together pass it.
+    let recorded = db.insert_file(&row, quota_i64).await;
+    if !matches!(recorded, Ok(true)) {
         // Nothing half-created: the objects go when the row can't be written.
         let _ = bucket.delete(&row.r2_key).await;
         let _ = bucket.delete(format!("{}.txt", row.r2_key)).await;
-        return Err(error);
+        return Err(match recorded {
+            Err(error) => error,
+            _ => over_quota(quota, db.stored_bytes(principal.user.id).await?, part.data.len()),
+        });
     }
     let content = match kind {
         Kind::Pdf => text,
@@ -208,6 +256,7 @@ struct Page {
 /// `GET /api/files`: the caller's uploads, newest first, paginated.
 pub async fn list(req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
+    principal.require_scope(Scope::Files)?;
     let page: Page = req
         .query()
         .map_err(|_| ApiError::bad_request("limit", "`limit` must be a whole number."))?;
@@ -237,6 +286,7 @@ pub async fn list(req: Request, app: &App, principal: &Principal) -> ApiResult<R
 /// `GET /api/files/{id}`: metadata and the content as at upload.
 pub async fn get(app: &App, principal: &Principal, id: &str) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
+    principal.require_scope(Scope::Files)?;
     let row = db
         .file(principal.user.id, id)
         .await?
@@ -248,6 +298,7 @@ pub async fn get(app: &App, principal: &Principal, id: &str) -> ApiResult<Respon
 /// `DELETE /api/files/{id}`: the R2 objects and the row.
 pub async fn delete(app: &App, principal: &Principal, id: &str) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
+    principal.require_scope(Scope::Files)?;
     let row = db
         .file(principal.user.id, id)
         .await?
