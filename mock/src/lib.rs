@@ -17,8 +17,8 @@
 //! | `POST …/images/generations` (OpenAI) | Bearer |
 //! | `POST …/emails` (Resend) | Bearer |
 //! | `GET …/tokeninfo?id_token=T` (Google) | — |
-//! | `POST …/token`, `GET …/info` (Yandex OAuth) | client secret / `Authorization: OAuth <token>` |
-//! | `POST …/payments`, `GET …/payments/{id}` (YooKassa v3) | Basic, `Idempotence-Key` |
+//! | `POST …/token`, `GET …/info` (Yandex OAuth; `info` names the `client_id` a token was exchanged by, or a `client_id` claim of the token) | client secret / `Authorization: OAuth <token>` |
+//! | `POST …/payments`, `GET …/payments/{id}`, `POST …/refunds`, `GET …/refunds/{id}` (YooKassa v3) | Basic, `Idempotence-Key` |
 //! | `GET/DELETE /__mock/requests[?contains=S]`, `GET /__mock/health`, `GET /__mock/image.png`, `POST /__mock/reset`, `POST /__mock/yookassa/payments/{id}/succeed|cancel`, `GET /__mock/yookassa/confirm/{id}` | — |
 //!
 //! ## Token counting

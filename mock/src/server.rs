@@ -1,7 +1,7 @@
 //! The HTTP server: one fallback handler that records the request and dispatches on the
 //! path's suffix, so base URLs may carry any prefix (`/deepseek/v1/chat/completions`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,6 +44,8 @@ pub struct AppState {
     recorder: Mutex<Recorder>,
     fail_once_seen: Mutex<HashSet<String>>,
     payments: Mutex<Payments>,
+    /// Yandex access tokens the token endpoint issued, and the `client_id` each was issued to.
+    yandex_tokens: Mutex<HashMap<String, String>>,
     log: Option<std::sync::mpsc::SyncSender<String>>,
 }
 
@@ -103,6 +105,7 @@ pub fn router(config: Config, addr: SocketAddr) -> Router {
         recorder: Mutex::new(Recorder::new(config.max_records)),
         fail_once_seen: Mutex::new(HashSet::new()),
         payments: Mutex::new(Payments::default()),
+        yandex_tokens: Mutex::new(HashMap::new()),
         log: if config.quiet { None } else { spawn_logger() },
         config,
     };
@@ -260,18 +263,45 @@ async fn route(st: &AppState, req: &Req) -> Response {
     }
     if post && p.ends_with("/token") {
         let basic = req.auth_token("basic").and_then(decode_basic);
-        return reply(services::yandex_token(
-            &req.raw_text(),
-            basic,
-            &st.config.yandex_secret,
-        ));
+        let form = req.raw_text();
+        let client_id = util::pair_value(&form, "client_id")
+            .filter(|v| !v.is_empty())
+            .or_else(|| basic.as_ref().map(|(id, _)| id.clone()));
+        let answer = services::yandex_token(&form, basic, &st.config.yandex_secret);
+        if let (200, Some(token), Some(client_id)) = (answer.0, answer.1["access_token"].as_str(), client_id)
+        {
+            lock(&st.yandex_tokens).insert(token.to_string(), client_id);
+        }
+        return reply(answer);
     }
     if get && p.ends_with("/info") {
         let token = req
             .auth_token("oauth")
             .map(str::to_string)
             .or_else(|| req.query_value("oauth_token"));
-        return reply(services::yandex_info(token.as_deref()));
+        let issued_to = token
+            .as_ref()
+            .and_then(|t| lock(&st.yandex_tokens).get(t).cloned());
+        return reply(services::yandex_info_for(token.as_deref(), issued_to.as_deref()));
+    }
+    if post && p.ends_with("/refunds") {
+        let Some((shop_id, _)) = req.auth_token("basic").and_then(decode_basic) else {
+            return reply(services::yookassa_auth_error());
+        };
+        let Ok(body) = req.json() else {
+            let body = json!({"type": "error", "id": util::uuid_like(), "code": "invalid_request",
+                "description": "Request body is not valid JSON"});
+            return json_response(400, &body);
+        };
+        let key = req.header("idempotence-key");
+        return reply(lock(&st.payments).refund(&shop_id, key, &body));
+    }
+    if get && p.contains("/refunds/") {
+        if req.auth_token("basic").and_then(decode_basic).is_none() {
+            return reply(services::yookassa_auth_error());
+        }
+        let id = p.rsplit('/').next().unwrap_or("");
+        return reply(lock(&st.payments).get_refund(id));
     }
     if post && p.ends_with("/payments") {
         return create_payment(st, req).await;
@@ -735,6 +765,7 @@ fn control_route(st: &AppState, req: &Req) -> Response {
             lock(&st.recorder).clear();
             lock(&st.fail_once_seen).clear();
             *lock(&st.payments) = Payments::default();
+            lock(&st.yandex_tokens).clear();
             json_response(200, &json!({"status": "ok"}))
         }
         ("GET", "/__mock/image.png") => {

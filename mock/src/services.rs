@@ -140,6 +140,16 @@ pub fn yandex_token(form: &str, basic_auth: Option<(String, String)>, secret: &s
 /// `GET …/info?format=json` with `Authorization: OAuth <token>` (or `?oauth_token=`):
 /// the token (after an optional `ya-`) is base64url JSON `{"id","email", …}`.
 pub fn yandex_info(token: Option<&str>) -> Reply {
+    yandex_info_for(token, None)
+}
+
+/// The default `client_id` of a token no application exchanged here.
+pub const YANDEX_DEFAULT_CLIENT_ID: &str = "flint-mock-yandex-client";
+
+/// Like `yandex_info`, for a token the token endpoint issued to `issued_to` (its `client_id`, as
+/// real Yandex reports the application a token belongs to). A `client_id` claim in the token
+/// overrides it: that is how a test makes a token issued to another application.
+pub fn yandex_info_for(token: Option<&str>, issued_to: Option<&str>) -> Reply {
     let unauthorized = (
         401,
         json!({"error": "invalid_token", "error_description": "Invalid token"}),
@@ -168,7 +178,7 @@ pub fn yandex_info(token: Option<&str>) -> Reply {
     let mut out = json!({
         "id": id,
         "login": login,
-        "client_id": "flint-mock-yandex-client",
+        "client_id": issued_to.unwrap_or(YANDEX_DEFAULT_CLIENT_ID),
         "default_email": email,
         "emails": if email.is_empty() { json!([]) } else { json!([email]) },
         "psuid": format!("1.flintmock.{id}"),
@@ -202,11 +212,13 @@ pub fn yookassa_auth_error() -> Reply {
     )
 }
 
-/// The payments a mock YooKassa shop holds.
+/// The payments (and their refunds) a mock YooKassa shop holds.
 #[derive(Debug, Default)]
 pub struct Payments {
     by_id: HashMap<String, Value>,
     by_key: HashMap<(String, String), String>,
+    refunds: HashMap<String, Value>,
+    refund_keys: HashMap<(String, String), String>,
 }
 
 impl Payments {
@@ -302,6 +314,94 @@ impl Payments {
         (200, p.clone())
     }
 
+    /// `POST …/refunds {"payment_id","amount":{"value","currency"}}`: refunds (part of) a
+    /// succeeded payment at once (`status: succeeded`), as YooKassa does for bank cards; at most
+    /// what is left of the payment. The same Idempotence-Key returns the same refund.
+    pub fn refund(&mut self, shop_id: &str, key: Option<&str>, body: &Value) -> Reply {
+        let Some(key) = key.filter(|k| !k.is_empty()) else {
+            return yookassa_error(
+                400,
+                "invalid_request",
+                "Idempotence key is missing",
+                Some("Idempotence-Key"),
+            );
+        };
+        let idem = (shop_id.to_string(), key.to_string());
+        if let Some(refund) = self.refund_keys.get(&idem).and_then(|id| self.refunds.get(id)) {
+            return (200, refund.clone());
+        }
+        let payment_id = body.get("payment_id").and_then(Value::as_str).unwrap_or("");
+        let Some(payment) = self.by_id.get(payment_id) else {
+            return yookassa_error(
+                400,
+                "invalid_request",
+                "Payment doesn't exist or is not available",
+                Some("payment_id"),
+            );
+        };
+        if payment["status"] != "succeeded" {
+            return yookassa_error(
+                400,
+                "invalid_request",
+                "Payment is not succeeded",
+                Some("payment_id"),
+            );
+        }
+        let (Some(asked), Some(paid)) = (
+            body.pointer("/amount/value").and_then(kopecks),
+            payment.pointer("/amount/value").and_then(kopecks),
+        ) else {
+            return yookassa_error(
+                400,
+                "invalid_request",
+                "Parameter amount is missing or invalid",
+                Some("amount"),
+            );
+        };
+        let refunded: i64 = self
+            .refunds
+            .values()
+            .filter(|r| r["payment_id"] == payment_id)
+            .filter_map(|r| r.pointer("/amount/value").and_then(kopecks))
+            .sum();
+        if asked <= 0 || asked > paid - refunded {
+            return yookassa_error(
+                400,
+                "invalid_request",
+                "Refund amount exceeds the payment amount left",
+                Some("amount.value"),
+            );
+        }
+        let id = util::uuid_like();
+        let refund = json!({
+            "id": id,
+            "payment_id": payment_id,
+            "status": "succeeded",
+            "amount": {"value": format!("{}.{:02}", asked / 100, asked % 100), "currency": payment["amount"]["currency"]},
+            "created_at": util::rfc3339_millis(util::now_millis()),
+            "description": body.get("description").cloned().unwrap_or(Value::Null),
+        });
+        if let Some(p) = self.by_id.get_mut(payment_id) {
+            p["refunded_amount"] = json!({"value": format!("{}.{:02}", (refunded + asked) / 100, (refunded + asked) % 100), "currency": p["amount"]["currency"]});
+        }
+        self.refund_keys.insert(idem, id.clone());
+        self.refunds.insert(id, refund.clone());
+        (200, refund)
+    }
+
+    /// `GET …/refunds/{id}`.
+    pub fn get_refund(&self, id: &str) -> Reply {
+        match self.refunds.get(id) {
+            Some(r) => (200, r.clone()),
+            None => yookassa_error(
+                404,
+                "not_found",
+                &format!("Refund {id} not found"),
+                Some("refund_id"),
+            ),
+        }
+    }
+
     /// The return URL a payment's confirmation page sends the payer back to.
     pub fn return_url(&self, id: &str) -> Option<String> {
         self.by_id
@@ -310,6 +410,17 @@ impl Payments {
             .as_str()
             .map(str::to_string)
     }
+}
+
+/// `"12.34"` → 1234.
+fn kopecks(value: &Value) -> Option<i64> {
+    let text = value.as_str()?;
+    let (whole, frac) = text.split_once('.').unwrap_or((text, "0"));
+    let frac = format!("{frac:0<2}");
+    if frac.len() != 2 {
+        return None;
+    }
+    Some(whole.parse::<i64>().ok()? * 100 + frac.parse::<i64>().ok()?)
 }
 
 fn not_found(id: &str) -> Reply {
@@ -388,6 +499,49 @@ mod tests {
         assert_eq!(p.get(id).1["status"], "succeeded");
         assert_eq!(p.get("nope").0, 404);
         assert_eq!(p.create("shop", None, &body, "").0, 400);
+    }
+
+    #[test]
+    fn refunds_take_back_at_most_what_was_paid() {
+        let mut p = Payments::default();
+        let body = json!({"amount":{"value":"100.00","currency":"RUB"}});
+        let id = p.create("shop", Some("k"), &body, "").1["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let refund = |amount: &str| json!({"payment_id": id, "amount": {"value": amount, "currency": "RUB"}});
+        assert_eq!(
+            p.refund("shop", Some("r0"), &refund("10.00")).0,
+            400,
+            "not paid yet"
+        );
+        p.settle(&id, true);
+        let (s, r) = p.refund("shop", Some("r1"), &refund("60.00"));
+        assert_eq!((s, r["status"].as_str()), (200, Some("succeeded")));
+        assert_eq!(p.refund("shop", Some("r1"), &refund("60.00")).1["id"], r["id"]);
+        assert_eq!(p.refund("shop", Some("r2"), &refund("40.01")).0, 400);
+        assert_eq!(p.refund("shop", Some("r3"), &refund("40")).0, 200);
+        assert_eq!(
+            p.get_refund(r["id"].as_str().unwrap()).1["amount"]["value"],
+            "60.00"
+        );
+        assert_eq!(p.get_refund("nope").0, 404);
+        assert_eq!(p.get(&id).1["refunded_amount"]["value"], "100.00");
+    }
+
+    #[test]
+    fn a_yandex_token_names_the_application_it_was_issued_to() {
+        let token = format!("ya-{}", b64(json!({"id":"7","email":"ivan@yandex.ru"})));
+        assert_eq!(yandex_info(Some(&token)).1["client_id"], YANDEX_DEFAULT_CLIENT_ID);
+        assert_eq!(
+            yandex_info_for(Some(&token), Some("app-1")).1["client_id"],
+            "app-1"
+        );
+        let foreign = b64(json!({"id":"7","email":"ivan@yandex.ru","client_id":"another-app"}));
+        assert_eq!(
+            yandex_info_for(Some(&foreign), Some("app-1")).1["client_id"],
+            "another-app"
+        );
     }
 
     #[test]
