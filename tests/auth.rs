@@ -10,6 +10,16 @@ use common::{unique, TestApp, JWT_SECRET};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
+/// The fewest PBKDF2 iterations allowed. At the default 600,000 a handful of parallel sign-ups
+/// keeps local workerd's isolate busy for seconds on a loaded machine, and wrangler dev then
+/// answers the next request with a 503 "worker restarted" (seen with the code before these
+/// tests too); the hash's cost is not what these stories test.
+const VARS: &[(&str, &str)] = &[("PASSWORD_ITERATIONS", "100000")];
+
+fn app() -> TestApp {
+    TestApp::with_vars(VARS)
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -50,7 +60,7 @@ fn error_code(response: &common::TestResponse) -> String {
 
 #[tokio::test]
 async fn register_answers_exactly_the_seed_shape() {
-    let app = TestApp::new();
+    let app = app();
     let email = format!("{}@Example.COM", unique("Shape"));
     let body = app
         .register(&format!("  {email} "), "mypassword")
@@ -73,7 +83,7 @@ async fn register_answers_exactly_the_seed_shape() {
 
 #[tokio::test]
 async fn register_rejects_a_taken_email_bad_emails_and_bad_passwords() {
-    let app = TestApp::new();
+    let app = app();
     let user = app.new_user().await;
     let taken = app.register(&user.email.to_uppercase(), "another password").await;
     taken.expect_status(409);
@@ -95,7 +105,7 @@ async fn register_rejects_a_taken_email_bad_emails_and_bad_passwords() {
 
 #[tokio::test]
 async fn two_concurrent_registrations_of_one_email_make_one_account() {
-    let app = TestApp::new();
+    let app = app();
     let email = format!("{}@example.com", unique("race"));
     let attempts = (0..6).map(|_| app.register(&email, "racing password"));
     let statuses: Vec<u16> = futures_util::future::join_all(attempts)
@@ -109,7 +119,7 @@ async fn two_concurrent_registrations_of_one_email_make_one_account() {
 
 #[tokio::test]
 async fn login_works_and_a_wrong_password_or_unknown_email_get_the_same_401() {
-    let app = TestApp::new();
+    let app = app();
     let user = app.new_user().await;
     let ok = app
         .login(&format!(" {} ", user.email.to_uppercase()), &user.password)
@@ -130,26 +140,24 @@ async fn login_works_and_a_wrong_password_or_unknown_email_get_the_same_401() {
 }
 
 #[tokio::test]
-async fn ten_failed_logins_lock_the_email_and_a_success_clears_the_count() {
-    let app = TestApp::new();
+async fn ten_failed_logins_lock_the_email_from_that_address_and_a_success_clears_the_count() {
+    let app = app();
     let user = app.new_user().await;
     // Nine failures, then a success: the count starts again.
     for _ in 0..9 {
         app.login(&user.email, "wrong password").await.expect_status(401);
     }
     app.login(&user.email, &user.password).await.expect_status(200);
-    for _ in 0..9 {
+    // Ten failures are each checked (401); the eleventh attempt is refused unchecked, even with
+    // the right password.
+    for _ in 0..10 {
         app.login(&user.email, "wrong password").await.expect_status(401);
     }
-    // The tenth failure in the window locks the email, even for the right password.
-    let tenth = app.login(&user.email, "wrong password").await;
-    tenth.expect_status(429);
-    let retry_after: u64 = tenth.header("retry-after").unwrap().parse().unwrap();
-    assert!((1..=900).contains(&retry_after), "{retry_after}");
-    assert_eq!(tenth.json()["detail"]["code"], "too_many_login_attempts");
     let locked = app.login(&user.email, &user.password).await;
     locked.expect_status(429);
-    assert!(locked.header("retry-after").is_some());
+    let retry_after: u64 = locked.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert_eq!(locked.json()["detail"]["code"], "too_many_login_attempts");
     // Another account is not affected.
     let other = app.new_user().await;
     app.login(&other.email, &other.password).await.expect_status(200);
@@ -157,7 +165,7 @@ async fn ten_failed_logins_lock_the_email_and_a_success_clears_the_count() {
 
 #[tokio::test]
 async fn changing_the_password_revokes_earlier_tokens_and_needs_the_current_one() {
-    let app = TestApp::new();
+    let app = app();
     let user = app.new_user().await;
     let second_session = app.login(&user.email, &user.password).await.json()["token"]
         .as_str()
@@ -195,8 +203,33 @@ async fn changing_the_password_revokes_earlier_tokens_and_needs_the_current_one(
 }
 
 #[tokio::test]
+async fn a_password_change_revokes_every_api_key() {
+    let app = app();
+    let user = app.new_user().await;
+    let key = app.create_key(&user.token, &json!({"name": "stolen"})).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    me(&app, &key).await.expect_status(200);
+    let changed = app
+        .post_as(
+            &user.token,
+            "/api/auth/password",
+            &json!({"current_password": user.password, "new_password": "locked the thief out"}),
+        )
+        .await
+        .expect_status(200)
+        .json();
+    let refused = me(&app, &key).await;
+    refused.expect_status(401);
+    assert_eq!(error_code(&refused), "invalid_api_key");
+    let fresh = changed["token"].as_str().unwrap();
+    assert_eq!(app.get_as(fresh, "/api/keys").await.json()["keys"], json!([]));
+}
+
+#[tokio::test]
 async fn logout_all_revokes_every_token_issued_before() {
-    let app = TestApp::new();
+    let app = app();
     let user = app.new_user().await;
     let other_session = app.login(&user.email, &user.password).await.json()["token"]
         .as_str()
@@ -240,12 +273,12 @@ async fn valid_claims(app: &TestApp) -> Value {
 
 #[tokio::test]
 async fn no_token_is_401() {
-    assert_rejected(&TestApp::new(), None).await;
+    assert_rejected(&app(), None).await;
 }
 
 #[tokio::test]
 async fn a_malformed_token_is_401() {
-    let app = TestApp::new();
+    let app = app();
     for junk in ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9..", "Bearer"] {
         assert_rejected(&app, Some(junk)).await;
     }
@@ -253,7 +286,7 @@ async fn a_malformed_token_is_401() {
 
 #[tokio::test]
 async fn an_unsigned_alg_none_token_is_401() {
-    let app = TestApp::new();
+    let app = app();
     let claims = valid_claims(&app).await;
     let token = format!(
         "{}.{}.",
@@ -265,7 +298,7 @@ async fn an_unsigned_alg_none_token_is_401() {
 
 #[tokio::test]
 async fn a_token_signed_with_another_algorithm_is_401() {
-    let app = TestApp::new();
+    let app = app();
     let claims = valid_claims(&app).await;
     assert_rejected(
         &app,
@@ -276,7 +309,7 @@ async fn a_token_signed_with_another_algorithm_is_401() {
 
 #[tokio::test]
 async fn a_token_signed_with_another_key_is_401() {
-    let app = TestApp::new();
+    let app = app();
     let claims = valid_claims(&app).await;
     assert_rejected(
         &app,
@@ -291,14 +324,14 @@ async fn a_token_signed_with_another_key_is_401() {
 
 #[tokio::test]
 async fn a_truncated_signature_is_401() {
-    let app = TestApp::new();
+    let app = app();
     let user = app.new_user().await;
     assert_rejected(&app, Some(&user.token[..user.token.len() - 4])).await;
 }
 
 #[tokio::test]
 async fn a_tampered_payload_is_401() {
-    let app = TestApp::new();
+    let app = app();
     let user = app.new_user().await;
     let other = app.new_user().await;
     let parts: Vec<&str> = user.token.split('.').collect();
@@ -309,7 +342,7 @@ async fn a_tampered_payload_is_401() {
 
 #[tokio::test]
 async fn an_expired_token_is_401() {
-    let app = TestApp::new();
+    let app = app();
     let mut claims = valid_claims(&app).await;
     claims["iat"] = json!(now() - 7200);
     claims["exp"] = json!(now() - 3600);
@@ -318,7 +351,7 @@ async fn an_expired_token_is_401() {
 
 #[tokio::test]
 async fn a_token_not_yet_valid_is_401() {
-    let app = TestApp::new();
+    let app = app();
     let mut claims = valid_claims(&app).await;
     claims["nbf"] = json!(now() + 3600);
     assert_rejected(&app, Some(&forge(&hs256(), &claims, JWT_SECRET.as_bytes()))).await;
@@ -329,7 +362,7 @@ async fn a_token_not_yet_valid_is_401() {
 
 #[tokio::test]
 async fn a_token_of_a_stale_version_is_401() {
-    let app = TestApp::new();
+    let app = app();
     let mut claims = valid_claims(&app).await;
     claims["ver"] = json!(-1);
     assert_rejected(&app, Some(&forge(&hs256(), &claims, JWT_SECRET.as_bytes()))).await;
@@ -337,14 +370,14 @@ async fn a_token_of_a_stale_version_is_401() {
 
 #[tokio::test]
 async fn a_token_of_a_user_that_does_not_exist_is_401() {
-    let app = TestApp::new();
+    let app = app();
     let claims = json!({"sub": "987654321", "ver": 0, "iat": now(), "exp": now() + 3600});
     assert_rejected(&app, Some(&forge(&hs256(), &claims, JWT_SECRET.as_bytes()))).await;
 }
 
 #[tokio::test]
 async fn a_correctly_forged_token_is_accepted_so_the_matrix_tests_the_right_thing() {
-    let app = TestApp::new();
+    let app = app();
     let claims = valid_claims(&app).await;
     me(&app, &forge(&hs256(), &claims, JWT_SECRET.as_bytes()))
         .await
@@ -355,7 +388,7 @@ async fn a_correctly_forged_token_is_accepted_so_the_matrix_tests_the_right_thin
 
 #[tokio::test]
 async fn an_api_key_is_shown_once_listed_without_secret_and_authenticates() {
-    let app = TestApp::new();
+    let app = app();
     let user = app.new_user().await;
     let created = app
         .create_key(
@@ -387,7 +420,7 @@ async fn an_api_key_is_shown_once_listed_without_secret_and_authenticates() {
 
 #[tokio::test]
 async fn a_revoked_key_stops_working_at_once() {
-    let app = TestApp::new();
+    let app = app();
     let user = app.new_user().await;
     let created = app.create_key(&user.token, &json!({"name": "temp"})).await;
     let key = created["key"].as_str().unwrap();
@@ -409,7 +442,7 @@ async fn a_revoked_key_stops_working_at_once() {
 
 #[tokio::test]
 async fn an_expired_key_is_refused() {
-    let app = TestApp::new();
+    let app = app();
     let user = app.new_user().await;
     let created = app
         .create_key(&user.token, &json!({"name": "short", "expires_at": now() + 2}))
@@ -424,7 +457,7 @@ async fn an_expired_key_is_refused() {
 
 #[tokio::test]
 async fn bad_key_requests_are_400s_naming_the_field() {
-    let app = TestApp::new();
+    let app = app();
     let user = app.new_user().await;
     for (body, param) in [
         (json!({"name": ""}), "name"),
@@ -447,7 +480,7 @@ async fn bad_key_requests_are_400s_naming_the_field() {
 
 #[tokio::test]
 async fn a_key_cannot_manage_keys_or_change_the_password() {
-    let app = TestApp::new();
+    let app = app();
     let user = app.new_user().await;
     let key = app.create_key(&user.token, &json!({"name": "limited"})).await["key"]
         .as_str()
@@ -462,16 +495,99 @@ async fn a_key_cannot_manage_keys_or_change_the_password() {
             &json!({"current_password": user.password, "new_password": "x12345678"}),
         )
         .await,
+        app.post_as(&key, "/api/auth/logout-all", &json!({})).await,
     ];
     for response in attempts {
         response.expect_status(403);
         assert_eq!(response.json()["detail"]["code"], "permission_denied");
     }
+    // The owner's session survived the key's attempt to sign everyone out.
+    me(&app, &user.token).await.expect_status(200);
+}
+
+#[tokio::test]
+async fn a_model_scoped_key_may_chat_but_not_touch_files_or_money() {
+    let app = app();
+    let user = app.new_user().await;
+    let created = app
+        .create_key(
+            &user.token,
+            &json!({"name": "one model", "models": ["gpt-4o-mini"]}),
+        )
+        .await;
+    assert_eq!(created["scopes"], json!([]));
+    let key = created["key"].as_str().unwrap();
+    let upload = app
+        .send(
+            app.client
+                .post(format!("{}/api/chat/upload", app.url))
+                .bearer_auth(key)
+                .multipart(reqwest::multipart::Form::new().part(
+                    "file",
+                    reqwest::multipart::Part::bytes(b"%PDF-1.4\n%%EOF\n".to_vec()).file_name("a.pdf"),
+                )),
+        )
+        .await;
+    let attempts = [
+        upload,
+        app.get_as(key, "/api/files").await,
+        app.get_as(key, "/api/files/0123456789abcdef01234567").await,
+        app.delete_as(key, "/api/files/0123456789abcdef01234567").await,
+        app.post_as(key, "/api/billing/topup", &json!({"amount_rub": 990}))
+            .await,
+        app.get_as(key, "/api/billing/history").await,
+    ];
+    for response in attempts {
+        response.expect_status(403);
+        assert_eq!(
+            response.json()["detail"]["code"],
+            "permission_denied",
+            "{}",
+            response.text
+        );
+    }
+    // What it is for still works.
+    app.get_as(key, "/v1/models").await.expect_status(200);
+    me(&app, key).await.expect_status(200);
+
+    // An unscoped key keeps files and billing; a scoped one may ask for them.
+    let unscoped = app.create_key(&user.token, &json!({"name": "all"})).await;
+    assert_eq!(unscoped["scopes"], json!(["billing", "files"]));
+    app.get_as(unscoped["key"].as_str().unwrap(), "/api/files")
+        .await
+        .expect_status(200);
+    let granted = app
+        .create_key(
+            &user.token,
+            &json!({"name": "files too", "models": ["gpt-4o-mini"], "scopes": ["files"]}),
+        )
+        .await;
+    let granted_key = granted["key"].as_str().unwrap();
+    app.get_as(granted_key, "/api/files").await.expect_status(200);
+    app.get_as(granted_key, "/api/billing/history")
+        .await
+        .expect_status(403);
+    let listed = app.get_as(&user.token, "/api/keys").await.json();
+    assert!(
+        listed["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["scopes"].is_array()),
+        "{listed}"
+    );
+    app.post_as(
+        &user.token,
+        "/api/keys",
+        &json!({"name": "x", "scopes": ["admin"]}),
+    )
+    .await
+    .expect_status(400);
 }
 
 #[tokio::test]
 async fn another_users_key_is_404() {
-    let app = TestApp::new();
+    let app = app();
     let owner = app.new_user().await;
     let stranger = app.new_user().await;
     let created = app.create_key(&owner.token, &json!({"name": "mine"})).await;
@@ -490,7 +606,7 @@ async fn another_users_key_is_404() {
 
 #[tokio::test]
 async fn me_shows_the_iskra_shape_with_real_counters() {
-    let app = TestApp::new();
+    let app = app();
     let user = app.new_user().await;
     let body = me(&app, &user.token).await.expect_status(200).json();
     assert_eq!(body["user"]["email"], user.email);
@@ -534,7 +650,7 @@ async fn mailed_code(app: &TestApp, email: &str) -> String {
 
 #[tokio::test]
 async fn email_code_registration_from_code_to_account() {
-    let app = TestApp::new();
+    let app = app();
     let email = format!("{}@example.com", unique("code"));
     let sent = app
         .post_json("/auth/send-code", &json!({"email": email}))
@@ -581,7 +697,7 @@ async fn email_code_registration_from_code_to_account() {
 
 #[tokio::test]
 async fn a_resend_within_a_minute_is_throttled() {
-    let app = TestApp::new();
+    let app = app();
     let email = format!("{}@example.com", unique("resend"));
     app.post_json("/auth/send-code", &json!({"email": email}))
         .await
@@ -595,7 +711,7 @@ async fn a_resend_within_a_minute_is_throttled() {
 
 #[tokio::test]
 async fn five_wrong_codes_spend_the_code() {
-    let app = TestApp::new();
+    let app = app();
     let email = format!("{}@example.com", unique("guess"));
     app.post_json("/auth/send-code", &json!({"email": email}))
         .await
@@ -618,7 +734,7 @@ async fn five_wrong_codes_spend_the_code() {
 
 #[tokio::test]
 async fn a_failing_mail_service_is_503_and_stores_no_code() {
-    let app = TestApp::new();
+    let app = app();
     let email = format!("fail-mail-{}@example.com", unique("m"));
     let response = app.post_json("/auth/send-code", &json!({"email": email})).await;
     response.expect_status(503);
@@ -636,21 +752,33 @@ async fn a_failing_mail_service_is_503_and_stores_no_code() {
     assert_eq!(retry.status, 503);
 }
 
-#[tokio::test]
-async fn complete_registration_for_a_taken_email_is_409_and_keeps_the_ticket() {
-    let app = TestApp::new();
-    let user = app.new_user().await;
-    app.post_json("/auth/send-code", &json!({"email": user.email}))
+/// A ticket for `email`, through the mailed code.
+async fn ticket_for(app: &TestApp, email: &str) -> String {
+    app.post_json("/auth/send-code", &json!({"email": email}))
         .await
         .expect_status(200);
-    let code = mailed_code(&app, &user.email).await;
-    let ticket = app
-        .post_json("/auth/verify-email", &json!({"email": user.email, "code": code}))
+    let code = mailed_code(app, email).await;
+    app.post_json("/auth/verify-email", &json!({"email": email, "code": code}))
         .await
+        .expect_status(200)
         .json()["ticket"]
         .as_str()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+#[tokio::test]
+async fn complete_registration_for_a_verified_email_is_409_and_keeps_the_ticket() {
+    let app = app();
+    let email = format!("{}@example.com", unique("verified"));
+    let first = ticket_for(&app, &email).await;
+    app.post_json(
+        "/auth/complete-registration",
+        &json!({"ticket": first, "password": "the owner's pw"}),
+    )
+    .await
+    .expect_status(200);
+    let ticket = ticket_for(&app, &email).await;
     let response = app
         .post_json(
             "/auth/complete-registration",
@@ -666,6 +794,41 @@ async fn complete_registration_for_a_taken_email_is_409_and_keeps_the_ticket() {
         .await;
     short.expect_status(400);
     assert_eq!(short.json()["error"]["param"], "password");
+    app.login(&email, "the owner's pw").await.expect_status(200);
+}
+
+#[tokio::test]
+async fn the_proven_owner_of_an_email_claims_an_account_someone_registered_with_it() {
+    let app = app();
+    // The squatter registers the address without being able to read its mail.
+    let squatter = app.new_user().await;
+    let squatter_key = app.create_key(&squatter.token, &json!({"name": "squat"})).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The owner proves the address with a code and sets a password.
+    let ticket = ticket_for(&app, &squatter.email).await;
+    let owner = app
+        .post_json(
+            "/auth/complete-registration",
+            &json!({"ticket": ticket, "password": "the real owner"}),
+        )
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(owner["user"]["id"], squatter.id);
+    me(&app, owner["token"].as_str().unwrap())
+        .await
+        .expect_status(200);
+    // The squatter is out: password, token and key.
+    app.login(&squatter.email, &squatter.password)
+        .await
+        .expect_status(401);
+    me(&app, &squatter.token).await.expect_status(401);
+    me(&app, &squatter_key).await.expect_status(401);
+    app.login(&squatter.email, "the real owner")
+        .await
+        .expect_status(200);
 }
 
 // ---- OAuth
@@ -681,7 +844,7 @@ fn google_claims(email: &str) -> Value {
 
 #[tokio::test]
 async fn google_sign_in_creates_an_account_then_signs_in_to_it() {
-    let app = TestApp::new();
+    let app = app();
     let email = format!("{}@gmail.com", unique("google"));
     let claims = google_claims(&email);
     let first = app
@@ -703,23 +866,79 @@ async fn google_sign_in_creates_an_account_then_signs_in_to_it() {
 }
 
 #[tokio::test]
-async fn google_sign_in_joins_the_password_account_with_the_same_email() {
-    let app = TestApp::new();
-    let user = app.new_user().await;
-    let body = app
+async fn a_google_sign_in_takes_an_unverified_account_away_from_whoever_registered_it() {
+    let app = app();
+    // The attacker registers the victim's address before the victim ever signs up.
+    let attacker = app.new_user().await;
+    let attacker_key = app.create_key(&attacker.token, &json!({"name": "later"})).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The victim signs in with Google (which vouches for the address) and lands on that account.
+    let victim = app
         .post_json(
             "/api/auth/google",
-            &json!({"id_token": google_token(&google_claims(&user.email))}),
+            &json!({"id_token": google_token(&google_claims(&attacker.email))}),
         )
         .await
         .expect_status(200)
         .json();
-    assert_eq!(body["user"]["id"], user.id);
+    assert_eq!(victim["user"]["id"], attacker.id);
+    let victim_token = victim["token"].as_str().unwrap().to_owned();
+    app.credit(attacker.id, 25.0, &unique("victim-topup"))
+        .await
+        .expect_status(200);
+    // The attacker's password, session and key no longer open it.
+    app.login(&attacker.email, &attacker.password)
+        .await
+        .expect_status(401);
+    me(&app, &attacker.token).await.expect_status(401);
+    me(&app, &attacker_key).await.expect_status(401);
+    me(&app, &victim_token).await.expect_status(200);
+    // The address is now verified: a later Google sign-in just signs in.
+    let again = app
+        .post_json(
+            "/api/auth/google",
+            &json!({"id_token": google_token(&google_claims(&attacker.email))}),
+        )
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(again["user"]["id"], attacker.id);
+    me(&app, &victim_token).await.expect_status(200);
+}
+
+#[tokio::test]
+async fn a_google_sign_in_joins_a_verified_account_of_the_same_mailbox() {
+    let app = app();
+    let email = format!("{}@gmail.com", unique("joined"));
+    let ticket = ticket_for(&app, &email).await;
+    let account = app
+        .post_json(
+            "/auth/complete-registration",
+            &json!({"ticket": ticket, "password": "keeps working"}),
+        )
+        .await
+        .expect_status(200)
+        .json();
+    // Google's spelling of the same Gmail mailbox.
+    let (local, _) = email.split_once('@').unwrap();
+    let dotted = format!("{}.{}@googlemail.com", &local[..3], &local[3..]);
+    let body = app
+        .post_json(
+            "/api/auth/google",
+            &json!({"id_token": google_token(&google_claims(&dotted))}),
+        )
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(body["user"]["id"], account["user"]["id"]);
+    app.login(&email, "keeps working").await.expect_status(200);
 }
 
 #[tokio::test]
 async fn google_tokens_for_another_app_unverified_expired_or_invalid_are_401() {
-    let app = TestApp::new();
+    let app = app();
     let email = format!("{}@gmail.com", unique("bad"));
     let mut cases = Vec::new();
     for (field, value) in [
@@ -749,9 +968,14 @@ fn yandex_code(id: &str, email: &str) -> String {
     B64.encode(json!({"id": id, "email": email}).to_string())
 }
 
+/// An access token the mock's Yandex says was issued to `client_id`.
+fn yandex_token_for(client_id: &str, id: &str, email: &str) -> String {
+    B64.encode(json!({"id": id, "email": email, "client_id": client_id}).to_string())
+}
+
 #[tokio::test]
 async fn yandex_sign_in_by_code_and_by_access_token() {
-    let app = TestApp::new();
+    let app = app();
     let email = format!("{}@yandex.ru", unique("ya"));
     let id = unique("");
     let by_code = app
@@ -763,7 +987,7 @@ async fn yandex_sign_in_by_code_and_by_access_token() {
     let by_token = app
         .post_json(
             "/api/auth/yandex",
-            &json!({"access_token": yandex_code(&id, &email)}),
+            &json!({"access_token": yandex_token_for(common::YANDEX_CLIENT_ID, &id, &email)}),
         )
         .await
         .expect_status(200)
@@ -783,8 +1007,37 @@ async fn yandex_sign_in_by_code_and_by_access_token() {
 }
 
 #[tokio::test]
+async fn a_yandex_token_issued_to_another_application_does_not_sign_in() {
+    let app = app();
+    // The victim has an account and once gave some other Yandex app a token.
+    let email = format!("{}@yandex.ru", unique("victim"));
+    let id = unique("");
+    app.post_json("/api/auth/yandex", &json!({"code": yandex_code(&id, &email)}))
+        .await
+        .expect_status(200);
+    let foreign = yandex_token_for("some-other-app", &id, &email);
+    let response = app
+        .post_json("/api/auth/yandex", &json!({"access_token": foreign}))
+        .await;
+    response.expect_status(401);
+    assert_eq!(response.json()["detail"]["code"], "invalid_oauth_token");
+    assert!(!response.text.contains("\"token\""), "{}", response.text);
+    // Nor does one for an address that has no account yet create one.
+    let stranger = format!("{}@yandex.ru", unique("nobody"));
+    app.post_json(
+        "/api/auth/yandex",
+        &json!({"access_token": yandex_token_for("some-other-app", &unique(""), &stranger)}),
+    )
+    .await
+    .expect_status(401);
+    app.register(&stranger, "the address is free")
+        .await
+        .expect_status(200);
+}
+
+#[tokio::test]
 async fn a_bad_yandex_code_or_token_is_401_and_a_bad_body_400() {
-    let app = TestApp::new();
+    let app = app();
     app.post_json("/api/auth/yandex", &json!({"code": "bad"}))
         .await
         .expect_status(401);

@@ -8,9 +8,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 #[tokio::test]
-async fn health_touches_d1_the_durable_object_and_r2() {
+async fn the_deep_health_check_touches_d1_the_durable_object_and_r2() {
     let app = TestApp::new();
-    let response = app.health().await;
+    let response = app.deep_health().await;
     response.expect_status(200);
     let body = response.json();
     assert_eq!(body["status"], "ok");
@@ -20,13 +20,44 @@ async fn health_touches_d1_the_durable_object_and_r2() {
     // Seeded plans prove the schema is loaded; the probe counter proves the DO's storage writes.
     assert_eq!(body["checks"]["d1"]["plans"], 5);
     let before = body["checks"]["durable_object"]["probes"].as_i64().unwrap();
-    let after = app.health().await.json()["checks"]["durable_object"]["probes"]
+    let after = app.deep_health().await.json()["checks"]["durable_object"]["probes"]
         .as_i64()
         .unwrap();
     assert!(
         after > before,
         "the durable object's counter should advance: {before} -> {after}"
     );
+}
+
+#[tokio::test]
+async fn the_public_health_check_is_liveness_that_touches_no_binding() {
+    let app = TestApp::new();
+    let probes = || async {
+        app.deep_health().await.json()["checks"]["durable_object"]["probes"]
+            .as_i64()
+            .unwrap()
+    };
+    let before = probes().await;
+    for _ in 0..5 {
+        let body = app.health().await.expect_status(200).json();
+        assert_eq!(body, json!({"status": "ok", "checks": {"config": {"ok": true}}}));
+    }
+    // Only the two deep checks wrote to the Durable Object (others may run in parallel, so
+    // compare against a run of public checks that would have added five).
+    let after = probes().await;
+    assert!(
+        after - before < 5,
+        "public checks wrote to the DO: {before} -> {after}"
+    );
+    // A wrong bearer gets no deep check.
+    let wrong = app
+        .send(
+            app.client
+                .get(format!("{}/health", app.url))
+                .bearer_auth("not-the-admin-token"),
+        )
+        .await;
+    wrong.expect_status(401);
 }
 
 #[tokio::test]

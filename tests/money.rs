@@ -619,3 +619,144 @@ async fn an_overrun_past_the_balance_stops_at_zero_with_the_remainder_on_record(
     assert_eq!(row["charged_nanos"].as_u64(), Some(2_000_000), "{row}");
     assert!(row["cost_nanos"].as_u64().unwrap() > 2_000_000, "{row}");
 }
+
+// ---- exactness past the small cases
+
+#[tokio::test]
+async fn ten_credits_of_a_million_dollars_add_up_exactly() {
+    let app = TestApp::new();
+    let user = app.new_user().await;
+    // $10,000,000 is 10^16 nano-USD, past 2^53: a double can no longer hold every amount.
+    for i in 0..10 {
+        let entry = app
+            .credit(user.id, 1_000_000.0, &unique(&format!("million{i}")))
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(entry["balance_usd"], json!(1_000_000.0 * f64::from(i + 1)));
+    }
+    // One nano-dollar more, through an exact path: the balance is 10^16 + 1000 nanos.
+    app.credit(user.id, 0.000001, &unique("micro"))
+        .await
+        .expect_status(200);
+    let me = app
+        .get_as(&user.token, "/auth/me")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(me["user"]["balance_usd"], json!(10_000_000.000001));
+    assert_eq!(app.assert_books_balance(&user.token).await, 10_000_000.000001);
+}
+
+// ---- refunds
+
+/// A user with `rub` paid in through YooKassa; the payment's id.
+async fn paid_user(app: &TestApp, rub: u32) -> (User, String) {
+    let user = app.new_user().await;
+    let payment = topup(app, &user, json!({"amount_rub": rub})).await;
+    let id = payment["payment_id"].as_str().unwrap().to_owned();
+    mock_pays(app, &id).await;
+    notify(app, &id).await.expect_status(200);
+    (user, id)
+}
+
+/// The shop refunds `rub` of a payment at (mock) YooKassa, as from its dashboard.
+async fn yookassa_refunds(app: &TestApp, payment_id: &str, rub: &str) -> Value {
+    let response = app
+        .client
+        .post(format!("{}/yookassa/v3/refunds", app.mock_url))
+        .basic_auth("123456", Some("test_secret_yookassa"))
+        .header("Idempotence-Key", unique("refund"))
+        .json(&json!({"payment_id": payment_id, "amount": {"value": rub, "currency": "RUB"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    response.json().await.unwrap()
+}
+
+async fn notify_refund(app: &TestApp, refund: &Value) -> common::TestResponse {
+    app.post_json(
+        "/api/billing/webhook/yookassa",
+        &json!({"type": "notification", "event": "refund.succeeded", "object": refund}),
+    )
+    .await
+}
+
+async fn flags(app: &TestApp, user: &User) -> Vec<Value> {
+    let found = app
+        .send(
+            app.client
+                .get(format!("{}/admin/users", app.url))
+                .query(&[("email", &user.email)])
+                .bearer_auth(common::ADMIN_TOKEN),
+        )
+        .await
+        .json();
+    found["users"][0]["flags"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_refund_yookassa_confirms_is_debited_once() {
+    let app = TestApp::new();
+    let (user, payment_id) = paid_user(&app, 925).await;
+    assert_eq!(app.balance(&user.token).await, 10.0);
+    let refund = yookassa_refunds(&app, &payment_id, "462.50").await;
+    notify_refund(&app, &refund).await.expect_status(200);
+    assert_eq!(app.balance(&user.token).await, 5.0);
+    // Replayed, even concurrently: once.
+    for response in join_all((0..4).map(|_| notify_refund(&app, &refund))).await {
+        response.expect_status(200);
+    }
+    assert_eq!(app.assert_books_balance(&user.token).await, 5.0);
+    let entries = app.history(&user.token).await;
+    assert_eq!(entries[0]["kind"], "refund");
+    assert_eq!(entries[0]["amount_usd"], json!(-5.0));
+    assert_eq!(
+        entries[0]["reference"],
+        format!("yookassa-refund:{}", refund["id"].as_str().unwrap())
+    );
+    assert!(flags(&app, &user).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_refund_of_money_already_spent_stops_the_balance_at_zero_and_flags_the_account() {
+    let app = TestApp::new();
+    let (user, payment_id) = paid_user(&app, 925).await;
+    // Some of it is spent.
+    app.chat(&user.token, &ask("gpt-4o", &unique("spend")))
+        .await
+        .expect_status(200);
+    app.wait_for_balance_below(&user.token, 10.0).await;
+    let left = app.balance(&user.token).await;
+    let refund = yookassa_refunds(&app, &payment_id, "925.00").await;
+    notify_refund(&app, &refund).await.expect_status(200);
+    assert_eq!(app.balance(&user.token).await, 0.0);
+    assert_eq!(app.assert_books_balance(&user.token).await, 0.0);
+    let entries = app.history(&user.token).await;
+    assert_eq!(entries[0]["kind"], "refund");
+    assert_eq!(entries[0]["amount_usd"], json!(-left));
+    let flags = flags(&app, &user).await;
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    assert_eq!(flags[0]["reason"], "refund_shortfall");
+    let shortfall: i64 = flags[0]["detail"]["shortfall_nanos"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(shortfall > 0 && shortfall < 10_000_000_000, "{shortfall}");
+}
+
+#[tokio::test]
+async fn a_forged_refund_notification_debits_nothing() {
+    let app = TestApp::new();
+    let (user, payment_id) = paid_user(&app, 925).await;
+    // YooKassa knows no such refund; the notification's own amount is never believed.
+    let forged = json!({"id": "2c5f0000-0015-5000-9000-1b2c3d4e5f60", "payment_id": payment_id,
+                        "status": "succeeded", "amount": {"value": "925.00", "currency": "RUB"}});
+    notify_refund(&app, &forged).await.expect_status(200);
+    // An absurd id is ignored (and never logged whole).
+    let junk = json!({"id": "x".repeat(5000), "payment_id": payment_id});
+    notify_refund(&app, &junk).await.expect_status(200);
+    assert_eq!(app.assert_books_balance(&user.token).await, 10.0);
+}
