@@ -192,3 +192,143 @@ mod tests {
         assert_eq!(token_cost(1_000_000, MicroUsd(1)), Nanos(1000));
     }
 }
+
+/// The rules of the books, as the D1 statements of `db` apply them, in plain code so their
+/// invariants can be checked over any sequence of operations: the ledger sums to the balance,
+/// the balance never goes negative, and open holds never exceed it.
+pub mod books {
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Default, Clone)]
+    pub struct Books {
+        pub balance: i64,
+        /// Open holds by request id.
+        pub holds: BTreeMap<u32, i64>,
+        /// Signed amounts, credits positive.
+        pub ledger: Vec<i64>,
+    }
+
+    impl Books {
+        pub fn held(&self) -> i64 {
+            self.holds.values().sum()
+        }
+
+        /// What may still be reserved: the balance minus open holds (`available_balance`).
+        pub fn available(&self) -> i64 {
+            self.balance - self.held()
+        }
+
+        /// `place_hold`: only if what is available covers it.
+        pub fn place_hold(&mut self, id: u32, amount: i64) -> bool {
+            if amount <= 0 || self.holds.contains_key(&id) || self.available() < amount {
+                return false;
+            }
+            self.holds.insert(id, amount);
+            true
+        }
+
+        /// `settle`: the cost capped at the hold is charged and the hold closed; a settlement of
+        /// a hold no longer open changes nothing. Returns what was charged.
+        pub fn settle(&mut self, id: u32, cost: i64) -> i64 {
+            let Some(hold) = self.holds.remove(&id) else { return 0 };
+            let charged = cost.clamp(0, hold);
+            if charged > 0 {
+                self.ledger.push(-charged);
+                self.balance -= charged;
+            }
+            charged
+        }
+
+        /// `release_hold`: nothing is charged.
+        pub fn release(&mut self, id: u32) {
+            self.holds.remove(&id);
+        }
+
+        /// `credit`: refused when the balance could not hold it (SQL would turn the sum into a
+        /// float).
+        pub fn credit(&mut self, amount: i64) -> bool {
+            match self.balance.checked_add(amount) {
+                Some(balance) if amount > 0 => {
+                    self.balance = balance;
+                    self.ledger.push(amount);
+                    true
+                }
+                _ => false,
+            }
+        }
+
+        /// `record_refund`: the refund capped at what is available (so open holds can still
+        /// settle), never below zero. Returns (debited, shortfall).
+        pub fn refund(&mut self, amount: i64) -> (i64, i64) {
+            let debit = amount.min(self.available().max(0)).max(0);
+            self.ledger.push(-debit);
+            self.balance -= debit;
+            (debit, amount - debit)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Hold(u32, i64),
+            Settle(u32, i64),
+            Release(u32),
+            Credit(i64),
+            Refund(i64),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let amount = prop_oneof![0..1_000_i64, 0..10_000_000_000_i64, Just(i64::MAX / 2)];
+            prop_oneof![
+                (0..8_u32, amount.clone()).prop_map(|(id, a)| Op::Hold(id, a)),
+                (0..8_u32, amount.clone()).prop_map(|(id, a)| Op::Settle(id, a)),
+                (0..8_u32).prop_map(Op::Release),
+                amount.clone().prop_map(Op::Credit),
+                amount.prop_map(Op::Refund),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_sequence_keeps_the_ledger_equal_to_the_balance(ops in prop::collection::vec(op(), 1..200)) {
+                let mut books = Books::default();
+                for op in ops {
+                    match op {
+                        Op::Hold(id, a) => { books.place_hold(id, a); }
+                        Op::Settle(id, cost) => {
+                            let hold = books.holds.get(&id).copied().unwrap_or(0);
+                            let charged = books.settle(id, cost);
+                            prop_assert!(charged <= hold, "charged {} over the hold {}", charged, hold);
+                        }
+                        Op::Release(id) => books.release(id),
+                        Op::Credit(a) => { books.credit(a); }
+                        Op::Refund(a) => {
+                            let (debit, shortfall) = books.refund(a);
+                            prop_assert_eq!(debit + shortfall, a);
+                            prop_assert!(shortfall >= 0);
+                        }
+                    }
+                    let sum: i128 = books.ledger.iter().map(|&a| i128::from(a)).sum();
+                    prop_assert_eq!(sum, i128::from(books.balance));
+                    prop_assert!(books.balance >= 0);
+                    prop_assert!(books.held() <= books.balance, "holds {} over the balance {}", books.held(), books.balance);
+                }
+            }
+        }
+
+        #[test]
+        fn a_refund_leaves_what_open_holds_need() {
+            let mut books = Books::default();
+            books.credit(100);
+            assert!(books.place_hold(1, 60));
+            assert_eq!(books.refund(100), (40, 60));
+            // The request in flight still settles in full.
+            assert_eq!(books.settle(1, 60), 60);
+            assert_eq!(books.balance, 0);
+        }
+    }
+}
