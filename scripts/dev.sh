@@ -95,9 +95,14 @@ if ! grep -qE '^EMAIL_API_KEY=.+' .dev.vars; then
   vars+=(--var "EMAIL_LOG_CODES:true")
   say "no EMAIL_API_KEY: email codes for /auth/send-code are printed in this log instead of mailed"
 fi
-if ! grep -qE '^ADMIN_TOKEN=.+' .dev.vars; then
+if ! grep -qE '^ADMIN_TOKEN=.{32,}' .dev.vars; then
+  if grep -qE '^ADMIN_TOKEN=.+' .dev.vars; then
+    say "ADMIN_TOKEN in .dev.vars is shorter than 32 bytes; replacing it with a new random one"
+  else
+    say "no ADMIN_TOKEN in .dev.vars; generated one there (the operator API's bearer)"
+  fi
+  sed -i '/^ADMIN_TOKEN=/d' .dev.vars
   echo "ADMIN_TOKEN=$(node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("hex"))')" >> .dev.vars
-  say "no ADMIN_TOKEN in .dev.vars; generated one there (the operator API's bearer)"
 fi
 
 say "loading schema.sql into the local D1 database"
