@@ -230,7 +230,9 @@ pub mod books {
         /// `settle`: the cost capped at the hold is charged and the hold closed; a settlement of
         /// a hold no longer open changes nothing. Returns what was charged.
         pub fn settle(&mut self, id: u32, cost: i64) -> i64 {
-            let Some(hold) = self.holds.remove(&id) else { return 0 };
+            let Some(hold) = self.holds.remove(&id) else {
+                return 0;
+            };
             let charged = cost.clamp(0, hold);
             if charged > 0 {
                 self.ledger.push(-charged);
