@@ -225,7 +225,9 @@ pub struct Settlement<'a> {
 /// What a settlement left: the balance after it, and what was taken.
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct Settled {
+    #[serde(deserialize_with = "exact::i64")]
     pub balance: i64,
+    #[serde(deserialize_with = "exact::i64")]
     pub charged: i64,
 }
 
@@ -252,11 +254,20 @@ pub struct HoldPlaced {
     pub available_before: i64,
 }
 
+/// The balance minus open holds, read exactly.
+#[derive(Deserialize)]
+struct AvailableRow {
+    #[serde(deserialize_with = "exact::i64")]
+    available: i64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct StaleHold {
     pub request_id: String,
     pub user_id: i64,
+    #[serde(deserialize_with = "exact::i64")]
     pub amount_nanos: i64,
+    #[serde(deserialize_with = "exact::i64")]
     pub prompt_cost_nanos: i64,
     pub prompt_tokens: i64,
     pub model: String,
@@ -833,14 +844,14 @@ impl Db {
     pub async fn place_hold(&self, hold: &NewHold<'_>) -> ApiResult<HoldPlaced> {
         let insert = self.statement(
             "INSERT INTO holds (request_id, user_id, amount_nanos, prompt_cost_nanos, prompt_tokens, model, provider, api_key_id, created_at, renewed_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9
+             SELECT ?1, ?2, CAST(?3 AS INTEGER), CAST(?4 AS INTEGER), ?5, ?6, ?7, ?8, ?9, ?9
              WHERE (SELECT balance_nanos FROM users WHERE id = ?2)
-                 - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?2 AND status = 'open') >= ?3",
+                 - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?2 AND status = 'open') >= CAST(?3 AS INTEGER)",
             &[
                 text(hold.request_id),
                 int(hold.user_id),
-                int(hold.amount),
-                int(hold.prompt_cost),
+                nanos(hold.amount),
+                nanos(hold.prompt_cost),
                 int(hold.prompt_tokens),
                 text(hold.model),
                 text(hold.provider),
@@ -849,7 +860,7 @@ impl Db {
             ],
         )?;
         let available = self.statement(
-            "SELECT balance_nanos - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?1 AND status = 'open') AS available FROM users WHERE id = ?1",
+            "SELECT CAST(balance_nanos - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?1 AND status = 'open') AS TEXT) AS available FROM users WHERE id = ?1",
             &[int(hold.user_id)],
         )?;
         let results = self
@@ -866,13 +877,9 @@ impl Db {
             .and_then(|m| m.changes)
             .unwrap_or(0)
             == 1;
-        #[derive(Deserialize)]
-        struct Available {
-            available: i64,
-        }
         let after = results
             .get(1)
-            .map(|r| r.results::<Available>())
+            .map(|r| r.results::<AvailableRow>())
             .transpose()
             .map_err(db_error("rows"))?
             .and_then(|rows| rows.into_iter().next())
@@ -885,15 +892,10 @@ impl Db {
 
     /// The balance minus open holds.
     pub async fn available_balance(&self, user_id: i64) -> ApiResult<i64> {
-        let available: Option<i64> = self
-            .statement(
-                "SELECT balance_nanos - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?1 AND status = 'open') AS available FROM users WHERE id = ?1",
-                &[int(user_id)],
-            )?
-            .first(Some("available"))
-            .await
-            .map_err(db_error("query"))?;
-        Ok(available.unwrap_or(0))
+        let available: Option<AvailableRow> = self
+            .first("SELECT CAST(balance_nanos - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?1 AND status = 'open') AS TEXT) AS available FROM users WHERE id = ?1", &[int(user_id)])
+            .await?;
+        Ok(available.map_or(0, |row| row.available))
     }
 
     /// Releases an open hold without charging (the request never reached the model).
@@ -930,10 +932,10 @@ impl Db {
             statements.push(self.statement(
                 "INSERT OR IGNORE INTO ledger (user_id, kind, amount_nanos, balance_after_nanos, reference, detail, created_at)
                  SELECT ?1, 'charge', -c.amount, u.balance_nanos - c.amount, ?3, ?4, ?5
-                 FROM users u, (SELECT MAX(0, MIN(?2, (SELECT balance_nanos FROM users WHERE id = ?1)
+                 FROM users u, (SELECT MAX(0, MIN(CAST(?2 AS INTEGER), (SELECT balance_nanos FROM users WHERE id = ?1)
                                     - (SELECT COALESCE(SUM(amount_nanos), 0) FROM holds WHERE user_id = ?1 AND status = 'open' AND request_id != ?3))) AS amount) c
                  WHERE u.id = ?1 AND c.amount > 0 AND EXISTS (SELECT 1 FROM holds WHERE request_id = ?3 AND status = 'open')",
-                &[int(s.user_id), int(s.to_charge), text(s.request_id), text(s.detail), int(s.now)],
+                &[int(s.user_id), nanos(s.to_charge), text(s.request_id), text(s.detail), int(s.now)],
             )?);
             statements.push(self.statement(
                 "UPDATE users SET balance_nanos = balance_nanos
@@ -944,7 +946,7 @@ impl Db {
         }
         statements.push(self.statement(
             "INSERT OR IGNORE INTO usage_events (request_id, user_id, api_key_id, model, provider, tokens_in, tokens_out, tokens_cached, tokens_cache_write, tokens_reasoning, estimated, cost_nanos, charged_nanos, billing_mode, status, latency_ms, created_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CAST(?12 AS INTEGER),
                     COALESCE(-(SELECT amount_nanos FROM ledger WHERE kind = 'charge' AND reference = ?1), 0), ?13, ?14, ?15, ?16
              WHERE ?17 = 0 OR EXISTS (SELECT 1 FROM holds WHERE request_id = ?1 AND status = 'open')",
             &[
@@ -959,7 +961,7 @@ impl Db {
                 int(s.tokens_cache_write),
                 int(s.tokens_reasoning),
                 int(i64::from(s.estimated)),
-                int(s.cost),
+                nanos(s.cost),
                 text(s.billing_mode),
                 text(s.status),
                 int(s.latency_ms),
@@ -976,7 +978,7 @@ impl Db {
             )?);
         }
         statements.push(self.statement(
-            "SELECT u.balance_nanos AS balance, COALESCE((SELECT charged_nanos FROM usage_events WHERE request_id = ?2), 0) AS charged
+            "SELECT CAST(u.balance_nanos AS TEXT) AS balance, CAST(COALESCE((SELECT charged_nanos FROM usage_events WHERE request_id = ?2), 0) AS TEXT) AS charged
              FROM users u WHERE u.id = ?1",
             &[int(s.user_id), text(s.request_id)],
         )?);
@@ -996,7 +998,7 @@ impl Db {
     /// Open holds not renewed since `older_than`: requests whose worker died.
     pub async fn stale_holds(&self, older_than: i64, limit: i64) -> ApiResult<Vec<StaleHold>> {
         self.all(
-            "SELECT request_id, user_id, amount_nanos, prompt_cost_nanos, prompt_tokens, model, provider, api_key_id, created_at FROM holds
+            "SELECT request_id, user_id, CAST(amount_nanos AS TEXT) AS amount_nanos, CAST(prompt_cost_nanos AS TEXT) AS prompt_cost_nanos, prompt_tokens, model, provider, api_key_id, created_at FROM holds
              WHERE status = 'open' AND COALESCE(renewed_at, created_at) < ?1 ORDER BY created_at LIMIT ?2",
             &[int(older_than), int(limit)],
         )

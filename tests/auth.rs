@@ -536,6 +536,16 @@ async fn a_model_scoped_key_may_chat_but_not_touch_files_or_money() {
         app.post_as(key, "/api/billing/topup", &json!({"amount_rub": 990}))
             .await,
         app.get_as(key, "/api/billing/history").await,
+        // A chat that reads an upload needs the scope too (the id need not exist: the scope is
+        // checked before the file is looked up).
+        app.post_as(
+            key,
+            "/api/chat",
+            &json!({"messages": [{"role": "user", "content": [
+                {"type": "text", "text": "what is in it?"},
+                {"type": "file", "file": {"file_id": "0123456789abcdef01234567"}}]}]}),
+        )
+        .await,
     ];
     for response in attempts {
         response.expect_status(403);

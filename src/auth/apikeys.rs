@@ -62,7 +62,11 @@ pub async fn authenticate(app: &App, db: &Db, key: &str, now: i64) -> ApiResult<
     let plan = crate::limits::plan::with_overrides(&user, plan)?;
     Ok(Principal {
         user,
-        credential: Credential::ApiKey { id: key_id, models, scopes },
+        credential: Credential::ApiKey {
+            id: key_id,
+            models,
+            scopes,
+        },
         plan,
     })
 }

@@ -104,6 +104,8 @@ async fn run(
     principal.require_model(&model.id)?;
     let mut timing = Timing::new();
     if crate::uploads::has_file_parts(&request) {
+        // Reading an upload is the `files` scope's, whichever route reads it.
+        principal.require_scope(crate::auth::Scope::Files)?;
         let started = time::now_ms();
         let db = Db::from_env(&app.env)?;
         crate::uploads::resolve_file_parts(&mut request, &db, &app.env, principal.user.id).await?;
