@@ -50,6 +50,8 @@ pub struct Config {
     pub upload_quota_bytes: u64,
     /// Uploads per user per hour.
     pub uploads_per_hour: u32,
+    /// Uploaded files one chat request may reference.
+    pub max_file_parts_per_request: usize,
     pub email_code_ttl_secs: i64,
     /// Seconds east of UTC of the zone whose midnight resets the daily allowance (`TIMEZONE`).
     pub utc_offset_secs: i64,
@@ -182,6 +184,7 @@ impl Config {
         let admin_failures_per_ip = number("ADMIN_FAILURES_PER_IP", 10, 1, 1_000_000) as u32;
         let upload_quota_bytes = number("UPLOAD_QUOTA_BYTES", 100 * 1024 * 1024, 0, 1 << 50);
         let uploads_per_hour = number("UPLOADS_PER_HOUR", 60, 1, 1_000_000) as u32;
+        let max_file_parts_per_request = number("MAX_FILE_PARTS_PER_REQUEST", 8, 0, 64) as usize;
         let lease_secs = number("LEASE_SECS", 900, 10, 86_400) as i64;
         let hold_timeout_secs = number("HOLD_TIMEOUT_SECS", 1800, 1, 7 * 86_400) as i64;
         let email_code_ttl_secs = number("EMAIL_CODE_TTL_SECS", 600, 1, 86_400) as i64;
@@ -244,6 +247,7 @@ impl Config {
             admin_failures_per_ip,
             upload_quota_bytes,
             uploads_per_hour,
+            max_file_parts_per_request,
             email_code_ttl_secs,
             utc_offset_secs,
             lease_secs,

@@ -1055,6 +1055,17 @@ impl Db {
         .await
     }
 
+    /// The user's files among `ids`, in one query (others' ids are simply not found).
+    pub async fn files_by_ids(&self, user_id: i64, ids: &[&str]) -> ApiResult<Vec<FileRow>> {
+        let ids = serde_json::to_string(ids).map_err(ApiError::internal)?;
+        self.all(
+            "SELECT id, user_id, r2_key, name, file_type, mime_type, size, sha256, pages, warning, created_at FROM files
+             WHERE user_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+            &[int(user_id), text(&ids)],
+        )
+        .await
+    }
+
     /// A page of the user's files, newest first, before `cursor` (a `seq`).
     pub async fn files_of(
         &self,

@@ -21,6 +21,12 @@ use crate::providers::{Upstream, UpstreamRequest};
 use crate::sse::parser::SseEvent;
 
 const MAX_IMAGES: u32 = 10;
+/// The catalog's `price_per_image` buys an image of up to this many pixels (1024×1024) at
+/// standard quality.
+const PIXELS_PRICED: u64 = 1024 * 1024;
+/// Qualities providers bill several times over; the gateway counts them as this many images.
+const HIGH_QUALITY: &[&str] = &["hd", "high"];
+const HIGH_QUALITY_FACTOR: u64 = 2;
 const MAX_PROMPT_CHARS: usize = 4000;
 /// Parameters passed to the provider as they are.
 const PASSTHROUGH: &[&str] = &[
@@ -89,6 +95,23 @@ impl ImageRequest {
             )),
         }
     }
+}
+
+/// How many catalog prices one image costs: its megapixels (1024×1024 each, rounded up; `auto`
+/// or no size is one) times 2 for a high quality. Providers bill big and high-quality images
+/// several times over; a flat price would let them cost the operator more than they earn.
+fn priced_units(size: Option<&str>, quality: Option<&str>) -> u64 {
+    let pixels = size
+        .and_then(|s| s.split_once('x'))
+        .and_then(|(w, h)| Some(w.parse::<u64>().ok()? * h.parse::<u64>().ok()?))
+        .unwrap_or(PIXELS_PRICED);
+    let size_units = pixels.div_ceil(PIXELS_PRICED).max(1);
+    let quality_units = if quality.is_some_and(|q| HIGH_QUALITY.contains(&q)) {
+        HIGH_QUALITY_FACTOR
+    } else {
+        1
+    };
+    size_units * quality_units
 }
 
 /// The images answer: OpenAI's body as the provider sent it, with what was charged.
@@ -179,8 +202,15 @@ pub async fn generate(mut req: Request, app: &App, principal: &Principal) -> Api
         ],
         body: payload.to_string(),
     };
-    // Micro-USD per image → nano-USD.
-    let price = Nanos(per_image.0.saturating_mul(1000));
+    let quality = body.extra.get("quality").and_then(Value::as_str);
+    let units_per_image = priced_units(body.size.as_deref(), quality);
+    // Micro-USD per image → nano-USD, times what this size and quality count as.
+    let price = Nanos(
+        per_image
+            .0
+            .saturating_mul(1000)
+            .saturating_mul(i64::try_from(units_per_image).unwrap_or(i64::MAX)),
+    );
     let call = Call {
         model,
         upstream: upstream.clone(),
@@ -192,7 +222,10 @@ pub async fn generate(mut req: Request, app: &App, principal: &Principal) -> Api
             price,
             units: u64::from(n),
         },
-        what: format!("{n} image(s) of `{}`", model.id),
+        what: match &body.size {
+            Some(size) => format!("{n} image(s) of `{}` at {size}", model.id),
+            None => format!("{n} image(s) of `{}`", model.id),
+        },
         timing: pipeline::timing::Timing::new(),
     };
     let relay = ImagesRelay {
@@ -206,4 +239,23 @@ pub async fn generate(mut req: Request, app: &App, principal: &Principal) -> Api
         Box::new(relay),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::priced_units;
+
+    #[test]
+    fn big_and_high_quality_images_count_as_several() {
+        assert_eq!(priced_units(None, None), 1);
+        assert_eq!(priced_units(Some("auto"), None), 1);
+        assert_eq!(priced_units(Some("512x512"), None), 1);
+        assert_eq!(priced_units(Some("1024x1024"), None), 1);
+        assert_eq!(priced_units(Some("1024x1536"), None), 2);
+        assert_eq!(priced_units(Some("2048x2048"), None), 4);
+        assert_eq!(priced_units(Some("4096x4096"), None), 16);
+        assert_eq!(priced_units(Some("1024x1024"), Some("hd")), 2);
+        assert_eq!(priced_units(Some("2048x2048"), Some("high")), 8);
+        assert_eq!(priced_units(Some("1024x1024"), Some("standard")), 1);
+    }
 }

@@ -224,6 +224,44 @@ async fn an_image_generation_is_charged_per_image_in_the_ledger() {
 }
 
 #[tokio::test]
+async fn a_large_or_high_quality_image_costs_more_than_a_small_one() {
+    let app = TestApp::new();
+    let user = app.funded_user(1.0).await;
+    let mut costs = Vec::new();
+    for extra in [
+        json!({"size": "1024x1024"}),
+        json!({"size": "2048x2048"}),
+        json!({"size": "1024x1024", "quality": "hd"}),
+    ] {
+        let mut body = json!({"model": "flux-schnell", "prompt": unique("img-size")});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let response = app
+            .post_as(&user.token, "/v1/images/generations", &body)
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(response["usage"]["images"], 1);
+        costs.push(response["usage"]["cost_usd"].as_f64().unwrap());
+    }
+    // $0.012 per megapixel at standard quality; four megapixels are four; "hd" counts twice.
+    assert_eq!(costs, vec![0.012, 0.048, 0.024]);
+    assert_eq!(app.assert_books_balance(&user.token).await, 0.916);
+    // A 4096×4096 image is 16 prices: a balance that covers one small image is refused it.
+    let poor = app.funded_user(0.1).await;
+    let refused = app
+        .post_as(
+            &poor.token,
+            "/v1/images/generations",
+            &json!({"model": "flux-schnell", "prompt": "big", "size": "4096x4096"}),
+        )
+        .await;
+    refused.expect_status(402);
+    assert_eq!(app.balance(&poor.token).await, 0.1);
+}
+
+#[tokio::test]
 async fn image_requests_are_validated_and_paid_for_in_advance() {
     let app = TestApp::new();
     let broke = app.new_user().await;

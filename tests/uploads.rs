@@ -340,3 +340,42 @@ async fn the_malformed_pdf_corpus_never_takes_the_worker_down() {
     tokio::join!(hostile, bystander);
     app.health().await.expect_status(200);
 }
+
+#[tokio::test]
+async fn a_chat_with_more_file_parts_than_allowed_is_a_400_and_costs_nothing() {
+    let app = TestApp::new();
+    let user = app.funded_user(1.0).await;
+    let image = upload(
+        &app,
+        &user.token,
+        fixture("images/gradient.png"),
+        "g.png",
+        "image/png",
+    )
+    .await
+    .json();
+    let marker = unique("many-files");
+    let part = json!({"type": "file", "file": {"file_id": image["file_id"]}});
+    let mut content = vec![json!({"type": "text", "text": marker})];
+    // The default MAX_FILE_PARTS_PER_REQUEST is 8: nine are refused, eight go through.
+    content.extend(std::iter::repeat(part.clone()).take(9));
+    let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": content}]});
+    let refused = app.chat(&user.token, &body).await;
+    refused.expect_status(400);
+    assert_eq!(refused.json()["error"]["code"], "too_many_file_parts");
+    assert_eq!(refused.json()["error"]["param"], "messages");
+    assert!(app.upstream_requests(&marker).await.is_empty());
+    assert_eq!(app.balance(&user.token).await, 1.0);
+
+    let mut content = vec![json!({"type": "text", "text": marker})];
+    content.extend(std::iter::repeat(part).take(8));
+    let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": content}]});
+    app.chat(&user.token, &body).await.expect_status(200);
+    let sent = &app.upstream_requests(&marker).await[0]["body"]["messages"][0]["content"];
+    assert_eq!(sent.as_array().unwrap().len(), 9);
+    assert!(sent.as_array().unwrap()[1..]
+        .iter()
+        .all(|p| p["image_url"]["url"] == image["content"]));
+    app.wait_for_balance_below(&user.token, 1.0).await;
+    app.assert_books_balance(&user.token).await;
+}

@@ -103,9 +103,16 @@ async fn run(
     }
     principal.require_model(&model.id)?;
     let mut timing = Timing::new();
-    if crate::uploads::has_file_parts(&request) {
+    let file_parts = crate::uploads::file_part_count(&request);
+    if file_parts > 0 {
         // Reading an upload is the `files` scope's, whichever route reads it.
         principal.require_scope(crate::auth::Scope::Files)?;
+        if file_parts > app.config.max_file_parts_per_request {
+            return Err(crate::uploads::too_many_file_parts(
+                file_parts,
+                app.config.max_file_parts_per_request,
+            ));
+        }
         let started = time::now_ms();
         let db = Db::from_env(&app.env)?;
         crate::uploads::resolve_file_parts(&mut request, &db, &app.env, principal.user.id).await?;

@@ -318,58 +318,100 @@ pub async fn delete(app: &App, principal: &Principal, id: &str) -> ApiResult<Res
     http::json(200, &json!({ "status": "ok", "file_id": id, "deleted": true }))
 }
 
-/// Whether a request references uploaded files (reading them is a remote step of its own).
-pub fn has_file_parts(request: &ChatRequest) -> bool {
-    request.messages.iter().any(|message| match message {
-        Message::User {
-            content: Content::Parts(parts),
-            ..
-        } => parts.iter().any(|p| matches!(p, ContentPart::File { .. })),
-        _ => false,
-    })
+/// How many uploaded files a request references (reading them is a remote step of its own).
+pub fn file_part_count(request: &ChatRequest) -> usize {
+    request
+        .messages
+        .iter()
+        .map(|message| match message {
+            Message::User {
+                content: Content::Parts(parts),
+                ..
+            } => parts
+                .iter()
+                .filter(|p| matches!(p, ContentPart::File { .. }))
+                .count(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// More file parts than `MAX_FILE_PARTS_PER_REQUEST`: a 400 before anything is read or consumed.
+pub fn too_many_file_parts(count: usize, limit: usize) -> ApiError {
+    ApiError::new(
+        ErrorKind::BadRequest,
+        "too_many_file_parts",
+        format!(
+            "A request may reference at most {limit} uploaded files (MAX_FILE_PARTS_PER_REQUEST); this one references {count}."
+        ),
+    )
+    .with_param("messages")
 }
 
 /// Replaces `{"type":"file","file":{"file_id"}}` parts with what the model can read: an image
 /// part (a data URL) or a text part (the PDF's text). Only the caller's own files; another's id
-/// is a 404.
+/// is a 404. One D1 query finds every file, then the R2 objects are read together.
 pub async fn resolve_file_parts(
     request: &mut ChatRequest,
     db: &Db,
     env: &Env,
     user_id: i64,
 ) -> ApiResult<()> {
-    for (i, message) in request.messages.iter_mut().enumerate() {
-        let content = match message {
-            Message::User { content, .. } => content,
-            _ => continue,
+    let mut wanted = Vec::new();
+    for (i, message) in request.messages.iter().enumerate() {
+        let Message::User {
+            content: Content::Parts(parts),
+            ..
+        } = message
+        else {
+            continue;
         };
-        let Content::Parts(parts) = content else { continue };
-        for (j, part) in parts.iter_mut().enumerate() {
-            let ContentPart::File { file } = part else {
-                continue;
-            };
-            let row = db.file(user_id, &file.file_id).await?.ok_or_else(|| {
-                not_found(&file.file_id).with_param(format!("messages[{i}].content[{j}].file.file_id"))
-            })?;
-            let content = stored_content(env, &row).await?;
-            *part = if row.file_type == "pdf" {
-                let note = row
-                    .warning
-                    .as_deref()
-                    .map(|w| format!("\n({w})"))
-                    .unwrap_or_default();
-                ContentPart::Text {
-                    text: format!("[File: {}]{note}\n\n{content}", row.name),
-                }
-            } else {
-                ContentPart::ImageUrl {
-                    image_url: ImageUrl {
-                        url: content,
-                        detail: None,
-                    },
-                }
-            };
+        for (j, part) in parts.iter().enumerate() {
+            if let ContentPart::File { file } = part {
+                wanted.push((i, j, file.file_id.clone()));
+            }
         }
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = wanted.iter().map(|(_, _, id)| id.as_str()).collect();
+    let rows = db.files_by_ids(user_id, &ids).await?;
+    let mut found = Vec::with_capacity(wanted.len());
+    for (i, j, id) in &wanted {
+        let row = rows
+            .iter()
+            .find(|row| &row.id == id)
+            .ok_or_else(|| not_found(id).with_param(format!("messages[{i}].content[{j}].file.file_id")))?;
+        found.push((*i, *j, row));
+    }
+    let contents =
+        futures_util::future::try_join_all(found.iter().map(|(_, _, row)| stored_content(env, row))).await?;
+    for ((i, j, row), content) in found.into_iter().zip(contents) {
+        let Some(Message::User {
+            content: Content::Parts(parts),
+            ..
+        }) = request.messages.get_mut(i)
+        else {
+            continue;
+        };
+        parts[j] = if row.file_type == "pdf" {
+            let note = row
+                .warning
+                .as_deref()
+                .map(|w| format!("\n({w})"))
+                .unwrap_or_default();
+            ContentPart::Text {
+                text: format!("[File: {}]{note}\n\n{content}", row.name),
+            }
+        } else {
+            ContentPart::ImageUrl {
+                image_url: ImageUrl {
+                    url: content,
+                    detail: None,
+                },
+            }
+        };
     }
     Ok(())
 }
