@@ -87,7 +87,7 @@ fn error_of(response: &TestResponse, status: u16, kind: &str) -> String {
 }
 
 #[tokio::test]
-async fn a_claude_request_reaches_anthropic_unchanged_and_is_billed_exactly() {
+async fn a_claude_request_reaches_anthropic_unchanged_and_is_billed_exactly_with_cache_prices() {
     let app = TestApp::new();
     let user = app.funded_user(5.0).await;
     let key = api_key(&app, &user).await;
@@ -127,9 +127,9 @@ async fn a_claude_request_reaches_anthropic_unchanged_and_is_billed_exactly() {
     assert_eq!(answer["content"][0]["text"], want.text());
     assert_eq!(answer["usage"]["cache_read_input_tokens"], 2000);
     assert_eq!(answer["usage"]["cache_creation_input_tokens"], 300);
-    // Sonnet 5.5: $8 in, $40 out per 1M = 8,000 / 40,000 nano-USD a token. The catalog has no
-    // cache prices yet, so reads and 5-minute writes are priced as input; the mock writes with a
-    // 1-hour TTL here (the system block asks for it), priced at twice the input.
+    // Sonnet 5.5: $8 in, $40 out per 1M = 8,000 / 40,000 nano-USD a token; cache reads $0.80
+    // (0.1×, 800), 5-minute writes $10 (1.25×); the mock writes with a 1-hour TTL here (the
+    // system block asks for it), priced at twice the input (16,000).
     let usage = expected_usage(Provider::Anthropic, &sent, &Defaults::default()).unwrap();
     assert_eq!(
         (usage.cache_read, usage.cache_write_5m + usage.cache_write_1h),
@@ -138,7 +138,9 @@ async fn a_claude_request_reaches_anthropic_unchanged_and_is_billed_exactly() {
     // The mock's `input` counts every prompt token, the cached ones included.
     let uncached = usage.input - usage.cache_read - usage.cache_write_5m - usage.cache_write_1h;
     assert_eq!(usage.cache_write_1h, 300, "the 1-hour TTL of the system block");
-    let cost = (uncached + usage.cache_read + usage.cache_write_5m) * 8_000
+    let cost = uncached * 8_000
+        + usage.cache_read * 800
+        + usage.cache_write_5m * 10_000
         + usage.cache_write_1h * 16_000
         + usage.output * 40_000;
     let row = settled_row(&user).await;

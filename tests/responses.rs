@@ -227,7 +227,7 @@ async fn store_false_keeps_nothing() {
 }
 
 #[tokio::test]
-async fn native_usage_details_are_shown_and_cache_tokens_billed_as_input() {
+async fn native_usage_details_are_shown_and_cache_reads_billed_at_the_cache_price() {
     let app = TestApp::new();
     let user = app.funded_user(5.0).await;
     let answer = create(
@@ -241,13 +241,11 @@ async fn native_usage_details_are_shown_and_cache_tokens_billed_as_input() {
     let usage = &answer["usage"];
     assert_eq!(usage["input_tokens_details"]["cached_tokens"], 40);
     assert_eq!(usage["output_tokens_details"]["reasoning_tokens"], 7);
-    // The catalog has no cache price yet: cached tokens cost the input price.
-    let cost = micros(
-        usage["input_tokens"].as_u64().unwrap(),
-        usage["output_tokens"].as_u64().unwrap(),
-        10_000_000,
-        40_000_000,
-    );
+    // gpt-4o: $10 in, $40 out, cached input $5 (OpenAI's 0.5× for gpt-4o), per 1M tokens.
+    let input = usage["input_tokens"].as_u64().unwrap();
+    let output = usage["output_tokens"].as_u64().unwrap();
+    let micro_units = (input - 40) * 10_000_000 + 40 * 5_000_000 + output * 40_000_000;
+    let cost = micro_units.div_ceil(1_000_000) as f64 / 1e6;
     assert_eq!(usage["cost_usd"].as_f64(), Some(cost));
 }
 

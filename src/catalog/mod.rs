@@ -106,11 +106,14 @@ impl Category {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pricing {
-    /// Micro-USD per 1M tokens; `weighted` is the catalog's display figure.
+    /// Micro-USD per 1M tokens; `weighted` is the catalog's display figure. The cache prices are
+    /// `None` where the provider has no prompt cache (its cache counts then cost plain input).
     PerToken {
         input: MicroUsd,
         output: MicroUsd,
         weighted: MicroUsd,
+        cache_read: Option<MicroUsd>,
+        cache_write: Option<MicroUsd>,
     },
     /// Micro-USD per image returned.
     PerImage { per_image: MicroUsd },
@@ -148,6 +151,11 @@ struct ModelRow {
     price_output: Option<String>,
     price_weighted: Option<String>,
     price_per_image: Option<String>,
+    /// USD per 1M tokens read from the provider's prompt cache; `null`: no cache.
+    price_cache_read: Option<String>,
+    /// USD per 1M tokens written to a 5-minute cache (Anthropic's 1-hour writes cost twice the
+    /// input price); `null` where writes cost plain input.
+    price_cache_write: Option<String>,
     context_length: u32,
     max_output_tokens: u32,
 }
@@ -156,11 +164,17 @@ impl Model {
     /// The per-1M-token prices billing uses (zero for a model priced per image).
     pub fn token_prices(&self) -> crate::billing::usage::TokenPrices {
         match self.pricing {
-            Pricing::PerToken { input, output, .. } => crate::billing::usage::TokenPrices {
+            Pricing::PerToken {
                 input,
                 output,
-                cache_read: None,
-                cache_write: None,
+                cache_read,
+                cache_write,
+                ..
+            } => crate::billing::usage::TokenPrices {
+                input,
+                output,
+                cache_read,
+                cache_write,
             },
             Pricing::PerImage { .. } => crate::billing::usage::TokenPrices::default(),
         }
@@ -232,15 +246,36 @@ impl Catalog {
             let output = price("price_output", &row.price_output)?;
             let weighted = price("price_weighted", &row.price_weighted)?;
             let per_image = price("price_per_image", &row.price_per_image)?;
+            let cache_read = price("price_cache_read", &row.price_cache_read)?;
+            let cache_write = price("price_cache_write", &row.price_cache_write)?;
             let pricing = match (row.category, input, output, weighted, per_image) {
-                (Category::Image, None, None, None, Some(per_image)) => Pricing::PerImage { per_image },
+                (Category::Image, None, None, None, Some(per_image))
+                    if cache_read.or(cache_write).is_none() =>
+                {
+                    Pricing::PerImage { per_image }
+                }
                 (category, Some(input), Some(output), Some(weighted), None)
                     if category != Category::Image =>
                 {
+                    // A cache read is a discount and a cache write a surcharge, never the reverse.
+                    if cache_read.is_some_and(|read| read > input) {
+                        return Err(format!(
+                            "model `{}`: price_cache_read is above price_input",
+                            row.id
+                        ));
+                    }
+                    if cache_write.is_some_and(|write| write < input) {
+                        return Err(format!(
+                            "model `{}`: price_cache_write is below price_input",
+                            row.id
+                        ));
+                    }
                     Pricing::PerToken {
                         input,
                         output,
                         weighted,
+                        cache_read,
+                        cache_write,
                     }
                 }
                 _ => {
@@ -317,6 +352,33 @@ mod tests {
     }
 
     #[test]
+    fn every_model_of_a_provider_that_reports_cache_reads_prices_them_below_input() {
+        let reporting = [
+            "openai",
+            "anthropic",
+            "google",
+            "deepseek",
+            "xai",
+            "alibaba",
+            "moonshot",
+            "zhipu",
+            "minimax",
+        ];
+        for model in &catalog().models {
+            let Pricing::PerToken {
+                input, cache_read, ..
+            } = model.pricing
+            else {
+                continue;
+            };
+            if reporting.contains(&model.provider.as_str()) {
+                let read = cache_read.unwrap_or_else(|| panic!("{} has no price_cache_read", model.id));
+                assert!(read <= input, "{}", model.id);
+            }
+        }
+    }
+
+    #[test]
     fn the_embedded_catalog_parses() {
         assert!(
             Catalog::embedded().is_ok(),
@@ -366,11 +428,32 @@ mod tests {
                 Pricing::PerToken {
                     input: MicroUsd(input),
                     output: MicroUsd(output),
-                    weighted: MicroUsd(weighted)
+                    weighted: MicroUsd(weighted),
+                    cache_read: model.token_prices().cache_read,
+                    cache_write: model.token_prices().cache_write,
                 },
                 "{id}"
             );
         }
+        // Cache prices follow each provider's published ratio to its input price.
+        let sonnet = catalog().model("claude-sonnet-4.5").unwrap().token_prices();
+        assert_eq!(
+            sonnet.cache_read,
+            Some(MicroUsd(1_200_000)),
+            "Anthropic reads are 0.1×"
+        );
+        assert_eq!(
+            sonnet.cache_write,
+            Some(MicroUsd(15_000_000)),
+            "Anthropic writes are 1.25×"
+        );
+        let gpt4o = catalog().model("gpt-4o").unwrap().token_prices();
+        assert_eq!(
+            gpt4o.cache_read,
+            Some(MicroUsd(5_000_000)),
+            "gpt-4o reads are 0.5×"
+        );
+        assert_eq!(gpt4o.cache_write, None, "OpenAI bills no cache writes");
         let flux = catalog().model("flux-schnell").unwrap();
         assert_eq!(
             flux.pricing,

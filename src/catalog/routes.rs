@@ -59,6 +59,10 @@ struct StoneModel<'a> {
     price_weighted: f64,
     price_input: Option<f64>,
     price_output: Option<f64>,
+    /// USD per 1M cached prompt tokens; `null` where the provider has no prompt cache.
+    price_cache_read: Option<f64>,
+    /// USD per 1M tokens written to a 5-minute cache; `null` where writes cost plain input.
+    price_cache_write: Option<f64>,
     /// `null` where it means nothing (image models).
     context_length: Option<String>,
 }
@@ -69,6 +73,7 @@ fn stone_model(model: &Model) -> StoneModel<'_> {
             input,
             output,
             weighted,
+            ..
         } => (
             weighted.as_usd_f64(),
             Some(input.as_usd_f64()),
@@ -76,6 +81,7 @@ fn stone_model(model: &Model) -> StoneModel<'_> {
         ),
         Pricing::PerImage { per_image } => (per_image.as_usd_f64(), None, None),
     };
+    let prices = model.token_prices();
     StoneModel {
         id: &model.id,
         name: &model.name,
@@ -85,6 +91,8 @@ fn stone_model(model: &Model) -> StoneModel<'_> {
         price_weighted: weighted,
         price_input: input,
         price_output: output,
+        price_cache_read: prices.cache_read.map(|p| p.as_usd_f64()),
+        price_cache_write: prices.cache_write.map(|p| p.as_usd_f64()),
         context_length: (model.context_length > 0).then(|| display_context_length(model.context_length)),
     }
 }
@@ -100,12 +108,30 @@ pub fn stone_list(catalog: &Catalog, filter: &ModelFilter) -> Value {
     json!({ "models": models })
 }
 
+/// OpenAI's model object, with Flint's prices (USD per 1M tokens, or per image) added under
+/// `pricing` — clients that don't know the field ignore it.
 fn openai_model(model: &Model) -> Value {
+    let pricing = match model.pricing {
+        Pricing::PerToken {
+            input,
+            output,
+            cache_read,
+            cache_write,
+            ..
+        } => json!({
+            "input": input.as_usd_f64(),
+            "output": output.as_usd_f64(),
+            "cache_read": cache_read.map(|p| p.as_usd_f64()),
+            "cache_write": cache_write.map(|p| p.as_usd_f64()),
+        }),
+        Pricing::PerImage { per_image } => json!({ "per_image": per_image.as_usd_f64() }),
+    };
     json!({
         "id": model.id,
         "object": "model",
         "created": CATALOG_EPOCH,
         "owned_by": model.company,
+        "pricing": pricing,
     })
 }
 
@@ -219,7 +245,8 @@ mod tests {
         assert_eq!(
             mini,
             &json!({"id":"gpt-4o-mini","name":"GPT-4o mini","company":"OpenAI","tier":"lite","category":"chat",
-                    "price_weighted":2.5,"price_input":0.9,"price_output":3.6,"context_length":"128K"})
+                    "price_weighted":2.5,"price_input":0.9,"price_output":3.6,
+                    "price_cache_read":0.45,"price_cache_write":null,"context_length":"128K"})
         );
         let flux = list["models"]
             .as_array()
