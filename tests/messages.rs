@@ -459,3 +459,78 @@ async fn a_preflight_allows_anthropics_headers() {
         assert!(allowed.contains(header), "{allowed}");
     }
 }
+
+#[tokio::test]
+async fn a_cap_too_small_for_any_budget_turns_thinking_off_and_says_so() {
+    let app = TestApp::new();
+    let user = app.funded_user(5.0).await;
+    // A plan capping answers at 1,000 tokens: no thinking budget of at least 1,024 fits under it.
+    app.set_plan(user.id, "enterprise", json!({"max_output_tokens": 1000}))
+        .await
+        .expect_status(200);
+    let key = api_key(&app, &user).await;
+    let marker = unique("no-room");
+    let body = json!({
+        "model": "claude-sonnet-5.5", "max_tokens": 4000,
+        "thinking": {"type": "enabled", "budget_tokens": 2000},
+        "messages": [{"role": "user", "content": format!("{marker} [[mock reasoning=5]]")}],
+    });
+    let answer = messages(&app, &key, &body).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let warning = answer.header("x-flint-warnings").expect("a warning header");
+    assert!(warning.contains("thinking"), "{warning}");
+    let sent = raw_body(&app.upstream_requests(&marker).await[0]);
+    assert_eq!(sent["max_tokens"], 1000);
+    assert!(sent.get("thinking").is_none(), "{sent}");
+    // Without thinking the mock answers no reasoning, and none is billed.
+    let answer = answer.json();
+    assert!(answer["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|b| b["type"] != "thinking"));
+    let usage = expected_usage(Provider::Anthropic, &sent, &Defaults::default()).unwrap();
+    assert_eq!(usage.reasoning, 0);
+    let row = settled_row(&user).await;
+    assert_eq!(row["tokens_out"].as_u64(), Some(usage.output));
+}
+
+#[tokio::test]
+async fn a_native_stream_failing_midway_ends_with_one_error_event_and_bills_what_came() {
+    let app = TestApp::new();
+    let user = app.funded_user(5.0).await;
+    let key = api_key(&app, &user).await;
+    let marker = unique("mid-error");
+    let body = json!({
+        "model": "claude-sonnet-5.5", "max_tokens": 500, "stream": true,
+        "messages": [{"role": "user", "content": format!("{marker} [[mock error_after=3]]")}],
+    });
+    let answer = messages(&app, &key, &body).await;
+    assert_eq!(answer.status, 200, "the stream had begun: {}", answer.text);
+    let events: Vec<Value> = sse_data(&answer.text)
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"message_start"));
+    assert_eq!(kinds.last(), Some(&"error"), "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "error").count(), 1, "{kinds:?}");
+    assert!(!kinds.contains(&"message_stop"), "{kinds:?}");
+    let error = events.last().unwrap();
+    assert!(
+        error["error"]["type"].is_string() && error["error"]["message"].is_string(),
+        "{error}"
+    );
+    let deltas = events
+        .iter()
+        .filter(|e| e["delta"]["type"] == "text_delta")
+        .count();
+    assert_eq!(
+        deltas, 3,
+        "what the upstream sent before failing reached the client"
+    );
+    // What was generated is billed (never more than the balance had), and the books balance.
+    let row = settled_row(&user).await;
+    assert!(row["cost_nanos"].as_i64().unwrap() > 0, "{row}");
+    app.assert_books_balance(&user.token).await;
+}
