@@ -59,6 +59,7 @@ fn main() {
     runtime.block_on(async {
         accounts(&app).await;
         chat_overhead(&app).await;
+        agent_overhead(&app).await;
         money_path(&app).await;
         remote_steps(&app).await;
     });
@@ -581,6 +582,150 @@ async fn chat_overhead(app: &TestApp) {
                 run.misses.note(&format!("{name} {batch}"), total);
             }
         }
+    }
+}
+
+// ---- agent protocols
+
+/// A streamed agent-protocol request (`/v1/messages` or `/v1/responses`) sent to `url`; complete
+/// when the stream carries its closing event and the mock's exact text.
+fn agent_probe<'a>(
+    client: &'a reqwest::Client,
+    url: String,
+    headers: Vec<(&'static str, String)>,
+    body: Value,
+    closing: &'static str,
+    text_of: fn(&Value) -> Option<&str>,
+    want: String,
+) -> Probe<'a> {
+    Probe {
+        build: Box::new(move || {
+            let mut request = client.post(&url).json(&body);
+            for (name, value) in &headers {
+                request = request.header(*name, value);
+            }
+            request
+        }),
+        check: Box::new(move |bytes: &[u8]| {
+            let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_owned())?;
+            let events: Vec<Value> = sse_data(text)
+                .iter()
+                .filter_map(|e| serde_json::from_str(e).ok())
+                .collect();
+            if events.last().and_then(|e| e["type"].as_str()) != Some(closing) {
+                return Err(format!("stream without {closing}"));
+            }
+            let got: String = events.iter().filter_map(text_of).collect();
+            if got != want {
+                return Err("wrong text".to_owned());
+            }
+            Ok(())
+        }),
+    }
+}
+
+/// What the gateway adds to the agents' own protocols, streamed, one request at a time: Claude
+/// Code's `/v1/messages` on `claude-haiku-4.5` (native, lite, free) and Codex's `/v1/responses` on
+/// `gpt-4o-mini` (native, lite, free), each against the same request sent to the mock directly.
+async fn agent_overhead(app: &TestApp) {
+    let client = reqwest::Client::new();
+    let user = roomy_user(app, 0.0).await;
+    println!();
+    println!(
+        "{:<34}{:>11}{:>11}{:>11}{:>11}",
+        "agent protocols, stream (ms)", "ttfb p50", "ttfb p99", "total p50", "total p99"
+    );
+    println!("  {CHAT_PROMPT:?}; c=1: {CHAT_SEQUENTIAL} one at a time (p99 = slowest)");
+    let messages_body = |model: &str| {
+        json!({"model": model, "max_tokens": 1024, "stream": true,
+               "messages": [{"role": "user", "content": CHAT_PROMPT}]})
+    };
+    let responses_body =
+        |model: &str| json!({"model": model, "stream": true, "input": CHAT_PROMPT, "store": false});
+    let text_of_messages: fn(&Value) -> Option<&str> = |e| e["delta"]["text"].as_str();
+    let text_of_responses: fn(&Value) -> Option<&str> = |e| {
+        (e["type"] == "response.output_text.delta")
+            .then(|| e["delta"].as_str())
+            .flatten()
+    };
+    let anthropic_want = expected_answer(
+        Provider::Anthropic,
+        &messages_body("claude-haiku-4-5-20251001"),
+        &Defaults::default(),
+    )
+    .map(|a| a.text())
+    .unwrap_or_default();
+    let openai_want = flint_mock::expected_response(&responses_body(LITE_MODEL), &Defaults::default())
+        .map(|a| a.text())
+        .unwrap_or_default();
+    let version = ("anthropic-version", "2023-06-01".to_owned());
+    let pairs = [
+        (
+            "/v1/messages",
+            agent_probe(
+                &client,
+                format!("{}/anthropic/v1/messages", app.mock_url),
+                vec![("x-api-key", MOCK_PROVIDER_KEY.to_owned()), version.clone()],
+                messages_body("claude-haiku-4-5-20251001"),
+                "message_stop",
+                text_of_messages,
+                anthropic_want.clone(),
+            ),
+            agent_probe(
+                &client,
+                format!("{}/v1/messages", app.url),
+                vec![("x-api-key", user.token.clone()), version.clone()],
+                messages_body("claude-haiku-4.5"),
+                "message_stop",
+                text_of_messages,
+                anthropic_want,
+            ),
+        ),
+        (
+            "/v1/responses",
+            agent_probe(
+                &client,
+                format!("{}/openai/v1/responses", app.mock_url),
+                vec![("authorization", format!("Bearer {MOCK_PROVIDER_KEY}"))],
+                responses_body(LITE_MODEL),
+                "response.completed",
+                text_of_responses,
+                openai_want.clone(),
+            ),
+            agent_probe(
+                &client,
+                format!("{}/v1/responses", app.url),
+                vec![("authorization", format!("Bearer {}", user.token))],
+                responses_body(LITE_MODEL),
+                "response.completed",
+                text_of_responses,
+                openai_want,
+            ),
+        ),
+    ];
+    for (route, direct, gateway) in &pairs {
+        run(direct, 4, 4).await;
+        run(gateway, 4, 4).await;
+        let runs = run_interleaved(&[direct, gateway], 1, CHAT_SEQUENTIAL).await;
+        chat_row(
+            &format!("{route:<17}direct"),
+            as_ms(runs[0].percentiles()),
+            true,
+            None,
+        );
+        chat_row(
+            &format!("{:<17}gateway", ""),
+            as_ms(runs[1].percentiles()),
+            true,
+            None,
+        );
+        let added = match (runs[0].percentiles(), runs[1].percentiles()) {
+            (Some(d), Some(g)) => Some(std::array::from_fn(|k| ms(g[k]) - ms(d[k]))),
+            _ => None,
+        };
+        chat_row(&format!("{:<17}gateway adds", ""), added, true, None);
+        runs[0].misses.note(&format!("direct {route}"), CHAT_SEQUENTIAL);
+        runs[1].misses.note(&format!("gateway {route}"), CHAT_SEQUENTIAL);
     }
 }
 
