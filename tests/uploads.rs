@@ -358,7 +358,7 @@ async fn a_chat_with_more_file_parts_than_allowed_is_a_400_and_costs_nothing() {
     let part = json!({"type": "file", "file": {"file_id": image["file_id"]}});
     let mut content = vec![json!({"type": "text", "text": marker})];
     // The default MAX_FILE_PARTS_PER_REQUEST is 8: nine are refused, eight go through.
-    content.extend(std::iter::repeat(part.clone()).take(9));
+    content.extend(std::iter::repeat_n(part.clone(), 9));
     let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": content}]});
     let refused = app.chat(&user.token, &body).await;
     refused.expect_status(400);
@@ -368,7 +368,7 @@ async fn a_chat_with_more_file_parts_than_allowed_is_a_400_and_costs_nothing() {
     assert_eq!(app.balance(&user.token).await, 1.0);
 
     let mut content = vec![json!({"type": "text", "text": marker})];
-    content.extend(std::iter::repeat(part).take(8));
+    content.extend(std::iter::repeat_n(part, 8));
     let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": content}]});
     app.chat(&user.token, &body).await.expect_status(200);
     let sent = &app.upstream_requests(&marker).await[0]["body"]["messages"][0]["content"];
@@ -378,4 +378,70 @@ async fn a_chat_with_more_file_parts_than_allowed_is_a_400_and_costs_nothing() {
         .all(|p| p["image_url"]["url"] == image["content"]));
     app.wait_for_balance_below(&user.token, 1.0).await;
     app.assert_books_balance(&user.token).await;
+}
+
+/// The `Server-Timing` step names of a response, in order.
+fn timing_steps(response: &TestResponse) -> Vec<String> {
+    response
+        .header("server-timing")
+        .unwrap_or_default()
+        .split(',')
+        .map(|entry| entry.trim().split(';').next().unwrap_or_default().to_owned())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+#[tokio::test]
+async fn files_are_read_only_after_admission_and_a_refused_request_reads_none() {
+    let app = TestApp::new();
+    let user = app.funded_user(1.0).await;
+    let image = upload(
+        &app,
+        &user.token,
+        fixture("images/gradient.png"),
+        "g.png",
+        "image/png",
+    )
+    .await
+    .json();
+    let with_file = |marker: &str| {
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": marker},
+            {"type": "file", "file": {"file_id": image["file_id"]}}]}]})
+    };
+    // Admitted: the limiter, then the files, then the hold sized on them, then the model.
+    let marker = unique("after-admission");
+    let answered = app.chat(&user.token, &with_file(&marker)).await;
+    answered.expect_status(200);
+    assert_eq!(
+        timing_steps(&answered),
+        ["auth", "admit", "files", "hold", "upstream"]
+    );
+    let sent = &app.upstream_requests(&marker).await[0]["body"]["messages"][0]["content"];
+    assert_eq!(sent[1]["image_url"]["url"], image["content"]);
+    app.wait_for_balance_below(&user.token, 1.0).await;
+    app.assert_books_balance(&user.token).await;
+
+    // Over the rate limit: refused by the limiter before any file is read.
+    app.set_plan(user.id, "enterprise", json!({"rpm": 1}))
+        .await
+        .expect_status(200);
+    let mut limited = None;
+    for _ in 0..3 {
+        let answer = app.chat(&user.token, &with_file(&unique("limited"))).await;
+        if answer.status == 429 {
+            limited = Some(answer);
+            break;
+        }
+    }
+    let limited = limited.expect("a 429 within 3 requests at 1 a minute");
+    assert_eq!(timing_steps(&limited), ["auth", "admit"]);
+
+    // Nothing on the balance for a premium model: a 402 before any file is read. Another
+    // user's file id would be a 404, but only once the request may read files at all.
+    let broke = app.new_user().await;
+    let refused = app.chat(&broke.token, &with_file(&unique("broke"))).await;
+    refused.expect_status(402);
+    assert_eq!(timing_steps(&refused), ["auth", "admit"]);
+    assert_eq!(app.balance(&broke.token).await, 0.0);
 }

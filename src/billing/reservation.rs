@@ -99,6 +99,15 @@ pub struct Ask<'a> {
     pub known_balance: Nanos,
 }
 
+/// A hold placed after admission (`Reservation::hold_now`).
+#[derive(Debug, Clone, Copy)]
+pub struct HoldAsk {
+    pub amount: Nanos,
+    pub prompt_cost: Nanos,
+    pub prompt_tokens: u64,
+    pub known_balance: Nanos,
+}
+
 /// Why a reservation could not be opened.
 #[derive(Debug, Clone)]
 pub enum Refused {
@@ -240,6 +249,50 @@ impl Reservation {
             started_ms: time::now_ms(),
             closed: false,
         }))
+    }
+
+    /// Places the hold of a reservation opened without one, once the request's real size is
+    /// known (its uploaded files were read after admission). A free request needs none. When the
+    /// balance can't cover it the reservation is given back and the refusal returned.
+    pub async fn hold_now(&mut self, hold: &HoldAsk) -> ApiResult<Result<(), (Nanos, Nanos)>> {
+        if self.mode == BillingMode::Free || hold.amount.0 <= 0 {
+            return Ok(Ok(()));
+        }
+        let refused = |available: i64| Ok(Err((Nanos(available), hold.amount)));
+        if hold.known_balance < hold.amount {
+            return refused(hold.known_balance.0);
+        }
+        let placed = Db::from_env(&self.env)?
+            .place_hold(&NewHold {
+                request_id: &self.request_id,
+                user_id: self.user_id,
+                amount: hold.amount.0,
+                prompt_cost: hold.prompt_cost.0,
+                prompt_tokens: i64::try_from(hold.prompt_tokens).unwrap_or(i64::MAX),
+                model: &self.model,
+                provider: &self.provider,
+                api_key_id: self.api_key_id.as_deref(),
+                now: time::now_secs(),
+            })
+            .await;
+        match placed {
+            Ok(placed) if placed.placed => {
+                self.hold = Some(hold.amount);
+                Ok(Ok(()))
+            }
+            Ok(placed) => refused(placed.available_before),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Gives the reservation back before anything was asked of the model and before any hold:
+    /// the limiter's slot and request are refunded, nothing is recorded.
+    pub fn cancel(mut self, ctx: &Context) {
+        self.closed = true;
+        if self.hold.is_some() {
+            release_hold_later(&self.env, ctx, &self.request_id);
+        }
+        self.lease.refund_later(&self.env, ctx);
     }
 
     /// What `consumption` costs at this request's prices, and what will be taken for it.

@@ -6,6 +6,8 @@ pub mod relay;
 pub mod render;
 pub mod types;
 
+use std::cell::RefCell;
+
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response};
@@ -14,7 +16,6 @@ use crate::app::App;
 use crate::auth::Principal;
 use crate::billing::estimate;
 use crate::catalog::{Catalog, Category, Pricing};
-use crate::db::Db;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::pipeline::timing::Timing;
 use crate::pipeline::{self, Call, Price};
@@ -85,7 +86,7 @@ pub async fn stone_chat(mut req: Request, app: &App, principal: &Principal) -> A
 async fn run(
     app: &App,
     principal: &Principal,
-    mut request: ChatRequest,
+    request: ChatRequest,
     surface: Surface,
 ) -> ApiResult<Response> {
     let catalog = Catalog::embedded()?;
@@ -102,7 +103,7 @@ async fn run(
         ));
     }
     principal.require_model(&model.id)?;
-    let mut timing = Timing::new();
+    let timing = Timing::new();
     let file_parts = crate::uploads::file_part_count(&request);
     if file_parts > 0 {
         // Reading an upload is the `files` scope's, whichever route reads it.
@@ -113,11 +114,10 @@ async fn run(
                 app.config.max_file_parts_per_request,
             ));
         }
-        let started = time::now_ms();
-        let db = Db::from_env(&app.env)?;
-        crate::uploads::resolve_file_parts(&mut request, &db, &app.env, principal.user.id).await?;
-        timing.record("files", started);
     }
+    // Uploaded files are read after admission (a refused request reads nothing); the builder
+    // then sees the request with them in place.
+    let files = crate::uploads::file_part_ids(&request);
     let provider = catalog
         .provider(&model.provider)
         .ok_or_else(|| ApiError::internal("model without provider"))?;
@@ -157,15 +157,26 @@ async fn run(
         what: "this request".to_owned(),
         timing,
     };
+    let request = RefCell::new(request);
     let build = |max_output_tokens: u32| {
         providers::build_request(
             &upstream,
             &Outgoing {
-                request: &request,
+                request: &request.borrow(),
                 max_output_tokens,
                 stream,
             },
         )
     };
-    pipeline::run(app, principal, call, &build, Box::new(relay)).await
+    let prepare: Option<pipeline::Prepare> = (!files.is_empty()).then(|| {
+        let request = &request;
+        let read = async move {
+            let parts = crate::uploads::read_file_parts(&files, &app.env, principal.user.id).await?;
+            let mut request = request.borrow_mut();
+            crate::uploads::replace_file_parts(&mut request, parts);
+            Ok(estimate::prompt_tokens(&request))
+        };
+        Box::pin(read) as pipeline::Prepare
+    });
+    pipeline::run_prepared(app, principal, call, prepare, &build, Box::new(relay)).await
 }

@@ -26,7 +26,7 @@ use crate::app::App;
 use crate::auth::Principal;
 use crate::billing::estimate;
 use crate::billing::money::Nanos;
-use crate::billing::reservation::{whole_micros, Ask, Consumption, Meter, Refused, Reservation};
+use crate::billing::reservation::{whole_micros, Ask, Consumption, HoldAsk, Meter, Refused, Reservation};
 use crate::billing::usage::{TokenPrices, TokenUsage};
 use crate::billing::BillingMode;
 use crate::catalog::{Model, Tier};
@@ -150,6 +150,11 @@ fn consumption_of(reported: Option<TokenUsage>, prompt_tokens: u64, delivered_ch
     }
 }
 
+/// Work a surface does after admission and before the hold, returning the prompt's new
+/// estimate: reading uploaded files, so a request the limiter refuses reads nothing and the hold
+/// is sized on what is really sent.
+pub type Prepare<'a> = futures_util::future::LocalBoxFuture<'a, ApiResult<u64>>;
+
 /// Runs a metered request: see the module's documentation.
 pub async fn run(
     app: &App,
@@ -158,28 +163,78 @@ pub async fn run(
     build: Build<'_>,
     relay: Box<dyn Relay>,
 ) -> ApiResult<Response> {
+    run_prepared(app, caller, call, None, build, relay).await
+}
+
+/// The hold a request needs, sized on the body really sent: every text field of the final
+/// body, images by size.
+struct Sized {
+    meter: Meter,
+    hold: Nanos,
+    prompt_cost: Nanos,
+    hold_tokens: u64,
+}
+
+fn meter_of(price: Price) -> Meter {
+    match price {
+        Price::Tokens(prices) => Meter::Tokens(prices),
+        Price::PerUnit { price, .. } => Meter::PerUnit(price),
+    }
+}
+
+fn size_hold(price: Price, prompt_tokens: u64, request: &UpstreamRequest, paid_max: u32) -> ApiResult<Sized> {
+    Ok(match price {
+        Price::Tokens(prices) => {
+            let hold_tokens = estimate::hold_tokens_of_body(&request.body)?.max(prompt_tokens);
+            Sized {
+                meter: meter_of(price),
+                hold: whole_micros(TokenUsage::new(hold_tokens, u64::from(paid_max)).cost(&prices)),
+                prompt_cost: TokenUsage::new(hold_tokens, 0).cost(&prices),
+                hold_tokens,
+            }
+        }
+        Price::PerUnit { price: each, units } => Sized {
+            meter: meter_of(price),
+            hold: Nanos(each.0.saturating_mul(i64::try_from(units).unwrap_or(i64::MAX))),
+            prompt_cost: Nanos::ZERO,
+            hold_tokens: 0,
+        },
+    })
+}
+
+/// `run` with a `prepare` step. With one, the order is admission → prepare → context check →
+/// hold (three remote steps); without, admission and hold run in parallel (one).
+pub async fn run_prepared(
+    app: &App,
+    caller: &Principal,
+    call: Call,
+    prepare: Option<Prepare<'_>>,
+    build: Build<'_>,
+    relay: Box<dyn Relay>,
+) -> ApiResult<Response> {
     let model = call.model;
     let lite = model.tier == Tier::Lite;
-    if let Price::Tokens(_) = call.price {
+    let tokens_metered = matches!(call.price, Price::Tokens(_));
+    if tokens_metered {
         check_context(model, call.prompt_tokens, call.prompt_param)?;
     }
     let plan = &caller.plan;
     let paid_max = output_cap(&app.config, plan, model, false, call.requested_max_output);
-    let mut request = build(paid_max)?;
-    let (meter, hold, prompt_cost, hold_tokens) = match call.price {
-        Price::Tokens(prices) => {
-            // Sized on what is really sent: every text field of the final body, images by size.
-            let hold_tokens = estimate::hold_tokens_of_body(&request.body)?.max(call.prompt_tokens);
-            let prompt_cost = TokenUsage::new(hold_tokens, 0).cost(&prices);
-            let hold = whole_micros(TokenUsage::new(hold_tokens, u64::from(paid_max)).cost(&prices));
-            (Meter::Tokens(prices), hold, prompt_cost, hold_tokens)
-        }
-        Price::PerUnit { price, units } => {
-            let total = Nanos(price.0.saturating_mul(i64::try_from(units).unwrap_or(i64::MAX)));
-            (Meter::PerUnit(price), total, Nanos::ZERO, 0)
-        }
+    let deferred = prepare.is_some();
+    // A deferred hold is sized once the request is complete; until then only its meter counts.
+    let (mut request, sized) = if deferred {
+        let sized = Sized {
+            meter: meter_of(call.price),
+            hold: Nanos::ZERO,
+            prompt_cost: Nanos::ZERO,
+            hold_tokens: call.prompt_tokens,
+        };
+        (None, sized)
+    } else {
+        let request = build(paid_max)?;
+        let sized = size_hold(call.price, call.prompt_tokens, &request, paid_max)?;
+        (Some(request), sized)
     };
-    let tokens_metered = matches!(meter, Meter::Tokens(_));
     let over_free_cap = call.prompt_tokens > app.config.max_prompt_tokens_lite;
     let ask = Ask {
         request_id: &app.request_id,
@@ -189,22 +244,45 @@ pub async fn run(
         provider: &call.upstream.provider.id,
         limits: plan.limits(),
         free_eligible: lite && tokens_metered && !over_free_cap,
-        reserve_tokens: hold_tokens.saturating_add(if tokens_metered { u64::from(paid_max) } else { 0 }),
-        hold,
-        prompt_cost,
-        prompt_tokens: hold_tokens,
-        meter,
+        reserve_tokens: sized.hold_tokens.saturating_add(if tokens_metered {
+            u64::from(paid_max)
+        } else {
+            0
+        }),
+        hold: sized.hold,
+        prompt_cost: sized.prompt_cost,
+        prompt_tokens: sized.hold_tokens,
+        meter: sized.meter,
         lease_ms: app.config.lease_secs * 1000,
         utc_offset_secs: app.config.utc_offset_secs,
         known_balance: Nanos(caller.user.balance_nanos),
     };
 
-    let mut timing = call.timing;
+    let mut timing = call.timing.clone();
+    // What the prompt is estimated at: after `prepare`, with the files it read.
+    let mut prompt_tokens = call.prompt_tokens;
     let started_ms = time::now_ms();
     let opened = Reservation::open(&app.env, &app.ctx, &ask).await;
-    timing.record("admit+hold", started_ms);
+    timing.record(if deferred { "admit" } else { "admit+hold" }, started_ms);
     let with_timing = |error: ApiError, timing: &Timing| error.with_header("Server-Timing", timing.header());
-    let reservation = match opened.map_err(|e| with_timing(e, &timing))? {
+    let refused_for_balance =
+        |admission: &crate::limits::policy::Admission, available, needed, prompt_tokens: u64| {
+            if lite && tokens_metered && prompt_tokens > app.config.max_prompt_tokens_lite {
+                refusals::with_rate_headers(
+                    context_length_exceeded(
+                        call.prompt_param,
+                        prompt_tokens,
+                        app.config.max_prompt_tokens_lite,
+                        true,
+                    ),
+                    &admission.snapshot,
+                    lite,
+                )
+            } else {
+                refusals::insufficient_balance(admission, plan, model, available, needed, &call.what)
+            }
+        };
+    let mut reservation = match opened.map_err(|e| with_timing(e, &timing))? {
         Ok(reservation) => reservation,
         Err(Refused::Limited(admission)) => {
             return Err(with_timing(
@@ -217,26 +295,99 @@ pub async fn run(
             available,
             needed,
         }) => {
-            let error = if lite && tokens_metered && over_free_cap {
-                refusals::with_rate_headers(
-                    context_length_exceeded(
-                        call.prompt_param,
-                        call.prompt_tokens,
-                        app.config.max_prompt_tokens_lite,
-                        true,
-                    ),
-                    &admission.snapshot,
-                    lite,
-                )
-            } else {
-                refusals::insufficient_balance(&admission, plan, model, available, needed, &call.what)
-            };
-            return Err(with_timing(error, &timing));
+            return Err(with_timing(
+                refused_for_balance(&admission, available, needed, call.prompt_tokens),
+                &timing,
+            ))
         }
     };
     let snapshot = reservation.admission.snapshot;
     let fail = |error: ApiError, timing: &Timing| {
         with_timing(refusals::with_rate_headers(error, &snapshot, lite), timing)
+    };
+    if let Some(prepare) = prepare {
+        if reservation.mode != BillingMode::Free && caller.user.balance_nanos <= 0 {
+            // Nothing on the balance covers any hold: refused before a file is read.
+            let needed = match call.price {
+                Price::Tokens(prices) => {
+                    whole_micros(TokenUsage::new(prompt_tokens, u64::from(paid_max)).cost(&prices))
+                }
+                Price::PerUnit { .. } => Nanos::ZERO,
+            };
+            let admission = reservation.admission;
+            reservation.cancel(&app.ctx);
+            return Err(with_timing(
+                refused_for_balance(
+                    &admission,
+                    Nanos(caller.user.balance_nanos.max(0)),
+                    needed,
+                    prompt_tokens,
+                ),
+                &timing,
+            ));
+        }
+        let started_ms = time::now_ms();
+        let prepared = prepare.await;
+        timing.record("files", started_ms);
+        let complete = prepared.and_then(|prepared_tokens| {
+            prompt_tokens = prepared_tokens;
+            if tokens_metered {
+                check_context(model, prompt_tokens, call.prompt_param)?;
+                if reservation.mode == BillingMode::Free && prompt_tokens > app.config.max_prompt_tokens_lite
+                {
+                    return Err(context_length_exceeded(
+                        call.prompt_param,
+                        prompt_tokens,
+                        app.config.max_prompt_tokens_lite,
+                        true,
+                    ));
+                }
+            }
+            let request = build(paid_max)?;
+            let sized = size_hold(call.price, prompt_tokens, &request, paid_max)?;
+            Ok((request, sized))
+        });
+        let (built, sized) = match complete {
+            Ok(done) => done,
+            Err(error) => {
+                reservation.cancel(&app.ctx);
+                return Err(fail(error, &timing));
+            }
+        };
+        let started_ms = time::now_ms();
+        let held = reservation
+            .hold_now(&HoldAsk {
+                amount: sized.hold,
+                prompt_cost: sized.prompt_cost,
+                prompt_tokens: sized.hold_tokens,
+                known_balance: Nanos(caller.user.balance_nanos),
+            })
+            .await;
+        if reservation.mode != BillingMode::Free {
+            timing.record("hold", started_ms);
+        }
+        match held {
+            Ok(Ok(())) => request = Some(built),
+            Ok(Err((available, needed))) => {
+                let admission = reservation.admission;
+                reservation.cancel(&app.ctx);
+                return Err(with_timing(
+                    refused_for_balance(&admission, available, needed, prompt_tokens),
+                    &timing,
+                ));
+            }
+            Err(error) => {
+                reservation.cancel(&app.ctx);
+                return Err(fail(error, &timing));
+            }
+        }
+    }
+    let Some(mut request) = request else {
+        reservation.cancel(&app.ctx);
+        return Err(fail(
+            ApiError::internal("the metered request was never built"),
+            &timing,
+        ));
     };
     if reservation.mode == BillingMode::Free {
         let free_max = output_cap(&app.config, plan, model, true, call.requested_max_output);
@@ -257,7 +408,7 @@ pub async fn run(
         upstream: call.upstream,
         request,
         reservation,
-        prompt_tokens: call.prompt_tokens,
+        prompt_tokens,
         first_byte: app.config.upstream_first_byte_timeout,
         times: PumpTimes {
             idle: app.config.upstream_idle_timeout,

@@ -348,15 +348,8 @@ pub fn too_many_file_parts(count: usize, limit: usize) -> ApiError {
     .with_param("messages")
 }
 
-/// Replaces `{"type":"file","file":{"file_id"}}` parts with what the model can read: an image
-/// part (a data URL) or a text part (the PDF's text). Only the caller's own files; another's id
-/// is a 404. One D1 query finds every file, then the R2 objects are read together.
-pub async fn resolve_file_parts(
-    request: &mut ChatRequest,
-    db: &Db,
-    env: &Env,
-    user_id: i64,
-) -> ApiResult<()> {
+/// Where each file part of a request is (message, part) and which file it names.
+pub fn file_part_ids(request: &ChatRequest) -> Vec<(usize, usize, String)> {
     let mut wanted = Vec::new();
     for (i, message) in request.messages.iter().enumerate() {
         let Message::User {
@@ -372,13 +365,25 @@ pub async fn resolve_file_parts(
             }
         }
     }
+    wanted
+}
+
+/// What the model reads in place of each `{"type":"file","file":{"file_id"}}` part: an image
+/// part (a data URL) or a text part (the PDF's text). Only the caller's own files; another's id
+/// is a 404. One D1 query finds every file, then the R2 objects are read together.
+pub async fn read_file_parts(
+    wanted: &[(usize, usize, String)],
+    env: &Env,
+    user_id: i64,
+) -> ApiResult<Vec<(usize, usize, ContentPart)>> {
     if wanted.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let db = Db::from_env(env)?;
     let ids: Vec<&str> = wanted.iter().map(|(_, _, id)| id.as_str()).collect();
     let rows = db.files_by_ids(user_id, &ids).await?;
     let mut found = Vec::with_capacity(wanted.len());
-    for (i, j, id) in &wanted {
+    for (i, j, id) in wanted {
         let row = rows
             .iter()
             .find(|row| &row.id == id)
@@ -387,31 +392,43 @@ pub async fn resolve_file_parts(
     }
     let contents =
         futures_util::future::try_join_all(found.iter().map(|(_, _, row)| stored_content(env, row))).await?;
-    for ((i, j, row), content) in found.into_iter().zip(contents) {
-        let Some(Message::User {
+    Ok(found
+        .into_iter()
+        .zip(contents)
+        .map(|((i, j, row), content)| {
+            let part = if row.file_type == "pdf" {
+                let note = row
+                    .warning
+                    .as_deref()
+                    .map(|w| format!("\n({w})"))
+                    .unwrap_or_default();
+                ContentPart::Text {
+                    text: format!("[File: {}]{note}\n\n{content}", row.name),
+                }
+            } else {
+                ContentPart::ImageUrl {
+                    image_url: ImageUrl {
+                        url: content,
+                        detail: None,
+                    },
+                }
+            };
+            (i, j, part)
+        })
+        .collect())
+}
+
+/// Puts what `read_file_parts` read in place of the file parts.
+pub fn replace_file_parts(request: &mut ChatRequest, read: Vec<(usize, usize, ContentPart)>) {
+    for (i, j, part) in read {
+        if let Some(Message::User {
             content: Content::Parts(parts),
             ..
         }) = request.messages.get_mut(i)
-        else {
-            continue;
-        };
-        parts[j] = if row.file_type == "pdf" {
-            let note = row
-                .warning
-                .as_deref()
-                .map(|w| format!("\n({w})"))
-                .unwrap_or_default();
-            ContentPart::Text {
-                text: format!("[File: {}]{note}\n\n{content}", row.name),
+        {
+            if let Some(slot) = parts.get_mut(j) {
+                *slot = part;
             }
-        } else {
-            ContentPart::ImageUrl {
-                image_url: ImageUrl {
-                    url: content,
-                    detail: None,
-                },
-            }
-        };
+        }
     }
-    Ok(())
 }
