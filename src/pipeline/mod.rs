@@ -4,7 +4,9 @@
 //!
 //! 1. the context-window check (nothing consumed when the prompt can't fit),
 //! 2. the output cap, and the hold sized on the body really sent,
-//! 3. admission and hold in parallel — one remote step (`admit+hold`) after authentication,
+//! 3. admission and hold in parallel — one remote step (`admit+hold`) after authentication
+//!    (a request with uploaded files: admission, then the files read by `prepare`, then the hold
+//!    sized on them — `admit`, `files`, `hold` — so a refused request reads nothing),
 //! 4. the upstream call and the answer, streamed or whole, under `ctx.wait_until`, so a client
 //!    that leaves doesn't stop the billing (the upstream is drained for a bounded window),
 //! 5. settlement after the answer has gone where the answer doesn't show the balance.
