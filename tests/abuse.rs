@@ -432,3 +432,43 @@ async fn uploads_are_limited_per_hour() {
     let other = app.new_user().await;
     upload(&app, &other.token, png(64)).await.expect_status(200);
 }
+
+#[tokio::test]
+async fn google_sign_ups_count_against_the_registrations_of_an_address() {
+    use base64::Engine;
+    let app = app();
+    let ip = "203.0.113.77";
+    let sign_in = |email: String, sub: String| {
+        let claims = json!({"aud": common::GOOGLE_CLIENT_ID, "iss": "https://accounts.google.com", "sub": sub,
+            "email": email, "email_verified": "true",
+            "exp": (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600).to_string()});
+        json!({"id_token": base64::engine::general_purpose::STANDARD.encode(claims.to_string())})
+    };
+    // Five password accounts and five Google accounts: the address's ten an hour.
+    for _ in 0..5 {
+        register_from(&app, ip).await.expect_status(200);
+    }
+    let mut returning = None;
+    for _ in 0..5 {
+        let (email, sub) = (format!("{}@gmail.com", unique("g-flood")), unique("g"));
+        app.post_json_from(ip, "/api/auth/google", &sign_in(email.clone(), sub.clone()))
+            .await
+            .expect_status(200);
+        returning = Some((email, sub));
+    }
+    let refused = app
+        .post_json_from(
+            ip,
+            "/api/auth/google",
+            &sign_in(format!("{}@gmail.com", unique("g-flood")), unique("g")),
+        )
+        .await;
+    refused.expect_status(429);
+    assert_eq!(error_code(&refused), "too_many_registrations");
+    register_from(&app, ip).await.expect_status(429);
+    // Signing in to an account that exists makes none: never throttled as a sign-up.
+    let (email, sub) = returning.unwrap();
+    app.post_json_from(ip, "/api/auth/google", &sign_in(email, sub))
+        .await
+        .expect_status(200);
+}

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use worker::{Method, Request, Response, Url};
 
-use super::{session_body, Email};
+use super::{routes, session_body, Email};
 use crate::app::App;
 use crate::db::{Db, UserRow};
 use crate::error::{ApiError, ApiResult, ErrorKind};
@@ -116,17 +116,30 @@ pub fn yandex_identity(profile: &Value, client_id: &str) -> ApiResult<Identity> 
 /// Signs in the user linked to `identity`, or the account of its mailbox, or a new user. The
 /// provider vouched for the address: an account of that mailbox nobody proved (a password
 /// registration, perhaps by someone else before the owner came) passes to the owner — its
-/// password is removed and every token and API key issued before is revoked.
-async fn sign_in(db: &Db, identity: &Identity) -> ApiResult<UserRow> {
+/// password is removed and every token and API key issued before is revoked. A new account
+/// counts against `REGISTRATIONS_PER_IP` like a password registration.
+async fn sign_in(app: &App, req: &Request, db: &Db, identity: &Identity) -> ApiResult<UserRow> {
     if let Some(user) = db.user_by_identity(identity.provider, &identity.subject).await? {
         return Ok(user);
     }
     let now = time::now_secs();
     let email = identity.email.as_str();
     let mailbox = identity.email.mailbox();
+    let new_account =
+        db.user_by_mailbox(&mailbox).await?.is_none() && db.user_by_email(email).await?.is_none();
+    let throttle = routes::registrations(app, req);
+    if new_account {
+        if let Err(retry_after) = throttle.take(&app.env, now).await? {
+            return Err(routes::too_many_registrations(retry_after));
+        }
+    }
     let user = match db.insert_user(email, &mailbox, None, Some(now), now).await? {
         Some(created) => created,
         None => {
+            if new_account {
+                // Someone else's sign-in made it first: this one made no account.
+                throttle.give(&app.env, now).await?;
+            }
             let existing = match db.user_by_mailbox(&mailbox).await? {
                 Some(user) => user,
                 None => db
@@ -182,7 +195,7 @@ pub async fn google(mut req: Request, app: &App) -> ApiResult<Response> {
     };
     let identity = google_identity(&claims, client_id, time::now_secs())?;
     let db = Db::from_env(&app.env)?;
-    let user = sign_in(&db, &identity).await?;
+    let user = sign_in(app, &req, &db, &identity).await?;
     http::json(200, &session_body(app, &user)?)
 }
 
@@ -278,7 +291,7 @@ pub async fn yandex(mut req: Request, app: &App) -> ApiResult<Response> {
     };
     let identity = yandex_identity(&profile, client_id)?;
     let db = Db::from_env(&app.env)?;
-    let user = sign_in(&db, &identity).await?;
+    let user = sign_in(app, &req, &db, &identity).await?;
     http::json(200, &session_body(app, &user)?)
 }
 
