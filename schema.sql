@@ -253,3 +253,28 @@ CREATE TABLE IF NOT EXISTS account_flags (
   created_at  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS account_flags_by_user ON account_flags (user_id, created_at);
+
+-- Redemption codes (/admin/codes, /api/billing/redeem): a batch credits `amount_nanos` per
+-- redemption; each code may be redeemed `uses_per_code` times, once per user. Codes are kept
+-- only as their SHA-256.
+CREATE TABLE IF NOT EXISTS code_batches (
+  id             TEXT PRIMARY KEY,
+  amount_nanos   INTEGER NOT NULL CHECK (amount_nanos > 0),
+  codes          INTEGER NOT NULL CHECK (codes > 0),
+  uses_per_code  INTEGER NOT NULL CHECK (uses_per_code > 0),
+  expires_at     INTEGER,                          -- NULL: never
+  note           TEXT,
+  created_at     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS codes (
+  code_hash  TEXT PRIMARY KEY,
+  batch_id   TEXT NOT NULL REFERENCES code_batches (id) ON DELETE CASCADE,
+  uses_left  INTEGER NOT NULL CHECK (uses_left >= 0)
+);
+CREATE INDEX IF NOT EXISTS codes_by_batch ON codes (batch_id);
+CREATE TABLE IF NOT EXISTS redemptions (
+  code_hash   TEXT NOT NULL REFERENCES codes (code_hash) ON DELETE CASCADE,
+  user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (code_hash, user_id)
+);

@@ -63,7 +63,7 @@ fn bearer_token(req: &Request) -> String {
         .to_owned()
 }
 
-async fn require_admin(req: &Request, app: &App) -> ApiResult<()> {
+pub async fn require_admin(req: &Request, app: &App) -> ApiResult<()> {
     if app.config.admin_token()?.is_none() {
         return Err(ApiError::new(
             ErrorKind::Forbidden,

@@ -254,6 +254,40 @@ pub struct HoldPlaced {
     pub available_before: i64,
 }
 
+/// A batch of redemption codes about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewCodeBatch<'a> {
+    pub id: &'a str,
+    pub amount: i64,
+    pub uses_per_code: i64,
+    pub expires_at: Option<i64>,
+    pub note: Option<&'a str>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CodeBatchRow {
+    pub id: String,
+    #[serde(deserialize_with = "exact::i64")]
+    pub amount_nanos: i64,
+    pub codes: i64,
+    pub uses_per_code: i64,
+    pub expires_at: Option<i64>,
+    pub note: Option<String>,
+    pub created_at: i64,
+    pub redeemed: i64,
+}
+
+/// What a code is to a user who could not redeem it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeState {
+    Unknown,
+    Expired,
+    UsedUp,
+    AlreadyRedeemed,
+    Redeemable,
+}
+
 /// The balance minus open holds, read exactly.
 #[derive(Deserialize)]
 struct AvailableRow {
@@ -1302,6 +1336,107 @@ impl Db {
         // Another request may have inserted it between our check and our batch.
         let replayed = changes.first().copied().unwrap_or(0) == 0;
         Ok((entry, replayed))
+    }
+
+    // ---- redemption codes
+
+    /// Stores a batch and its codes (as hashes) in one batch of statements.
+    pub async fn insert_code_batch(&self, batch: &NewCodeBatch<'_>, code_hashes: &[String]) -> ApiResult<()> {
+        let mut statements = Vec::with_capacity(code_hashes.len() + 1);
+        statements.push(self.statement(
+            "INSERT INTO code_batches (id, amount_nanos, codes, uses_per_code, expires_at, note, created_at)
+             VALUES (?1, CAST(?2 AS INTEGER), ?3, ?4, ?5, ?6, ?7)",
+            &[
+                text(batch.id),
+                nanos(batch.amount),
+                int(i64::try_from(code_hashes.len()).unwrap_or(i64::MAX)),
+                int(batch.uses_per_code),
+                batch.expires_at.map_or(JsValue::NULL, int),
+                opt_text(batch.note),
+                int(batch.now),
+            ],
+        )?);
+        for hash in code_hashes {
+            statements.push(self.statement(
+                "INSERT INTO codes (code_hash, batch_id, uses_left) VALUES (?1, ?2, ?3)",
+                &[text(hash), text(batch.id), int(batch.uses_per_code)],
+            )?);
+        }
+        self.batch(statements).await.map(|_| ())
+    }
+
+    /// Every batch, newest first, with how much of it was redeemed (never a code).
+    pub async fn code_batches(&self) -> ApiResult<Vec<CodeBatchRow>> {
+        self.all(
+            "SELECT b.id, CAST(b.amount_nanos AS TEXT) AS amount_nanos, b.codes, b.uses_per_code, b.expires_at, b.note, b.created_at,
+                    (SELECT COUNT(*) FROM redemptions r JOIN codes c ON c.code_hash = r.code_hash WHERE c.batch_id = b.id) AS redeemed
+             FROM code_batches b ORDER BY b.created_at DESC, b.id",
+            &[],
+        )
+        .await
+    }
+
+    /// Redeems a code for a user in one atomic batch: a use taken (if one is left, the code has
+    /// not expired and this user never redeemed it), the redemption recorded, the ledger row and
+    /// the balance — each statement only if the one before changed a row. Returns the ledger
+    /// entry when this call redeemed it.
+    pub async fn redeem_code(&self, code_hash: &str, user_id: i64, now: i64) -> ApiResult<Option<LedgerRow>> {
+        let reference = format!("code:{code_hash}:{user_id}");
+        let take = self.statement(
+            "UPDATE codes SET uses_left = uses_left - 1
+             WHERE code_hash = ?1 AND uses_left > 0
+               AND NOT EXISTS (SELECT 1 FROM redemptions WHERE code_hash = ?1 AND user_id = ?2)
+               AND EXISTS (SELECT 1 FROM code_batches b WHERE b.id = codes.batch_id AND (b.expires_at IS NULL OR b.expires_at > ?3))",
+            &[text(code_hash), int(user_id), int(now)],
+        )?;
+        let record = self.statement(
+            "INSERT INTO redemptions (code_hash, user_id, created_at) SELECT ?1, ?2, ?3 WHERE changes() = 1",
+            &[text(code_hash), int(user_id), int(now)],
+        )?;
+        let ledger = self.statement(
+            "INSERT INTO ledger (user_id, kind, amount_nanos, balance_after_nanos, reference, detail, created_at)
+             SELECT u.id, 'redeem', b.amount_nanos, u.balance_nanos + b.amount_nanos, ?3, json_object('batch', b.id), ?4
+             FROM users u, codes c JOIN code_batches b ON b.id = c.batch_id
+             WHERE u.id = ?2 AND c.code_hash = ?1 AND changes() = 1
+               AND u.balance_nanos <= 9223372036854775807 - b.amount_nanos",
+            &[text(code_hash), int(user_id), text(&reference), int(now)],
+        )?;
+        let balance = self.statement(
+            "UPDATE users SET balance_nanos = balance_nanos + (SELECT amount_nanos FROM ledger WHERE kind = 'redeem' AND reference = ?2),
+                              plan = CASE WHEN plan = 'free' THEN 'payg' ELSE plan END
+             WHERE id = ?1 AND changes() = 1",
+            &[int(user_id), text(&reference)],
+        )?;
+        let changes = self.batch(vec![take, record, ledger, balance]).await?;
+        if changes.get(2).copied().unwrap_or(0) == 0 {
+            return Ok(None);
+        }
+        self.ledger_entry("redeem", &reference).await
+    }
+
+    /// Why a code could not be redeemed by this user.
+    pub async fn code_state(&self, code_hash: &str, user_id: i64, now: i64) -> ApiResult<CodeState> {
+        #[derive(Deserialize)]
+        struct Row {
+            uses_left: i64,
+            expires_at: Option<i64>,
+            mine: i64,
+        }
+        let row: Option<Row> = self
+            .first(
+                "SELECT c.uses_left, b.expires_at,
+                        EXISTS (SELECT 1 FROM redemptions WHERE code_hash = ?1 AND user_id = ?2) AS mine
+                 FROM codes c JOIN code_batches b ON b.id = c.batch_id WHERE c.code_hash = ?1",
+                &[text(code_hash), int(user_id)],
+            )
+            .await?;
+        Ok(match row {
+            None => CodeState::Unknown,
+            Some(row) if row.mine != 0 => CodeState::AlreadyRedeemed,
+            Some(row) if row.expires_at.is_some_and(|at| at <= now) => CodeState::Expired,
+            Some(row) if row.uses_left <= 0 => CodeState::UsedUp,
+            Some(_) => CodeState::Redeemable,
+        })
     }
 
     pub async fn ledger_entry(&self, kind: &str, reference: &str) -> ApiResult<Option<LedgerRow>> {

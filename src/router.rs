@@ -33,6 +33,8 @@ pub enum Route<'a> {
     AdminCredit(&'a str),
     AdminPlan(&'a str),
     AdminUsers,
+    AdminCodes,
+    Redeem,
     ImageGenerations,
     Upload,
     ListFiles,
@@ -83,6 +85,11 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
         ["api", "billing", "topup"] => vec![(Method::Post, Route::Topup)],
         ["api", "billing", "webhook", "yookassa"] => vec![(Method::Post, Route::YooKassaWebhook)],
         ["api", "billing", "history"] => vec![(Method::Get, Route::BillingHistory)],
+        ["api", "billing", "redeem"] => vec![(Method::Post, Route::Redeem)],
+        ["admin", "codes"] => vec![
+            (Method::Get, Route::AdminCodes),
+            (Method::Post, Route::AdminCodes),
+        ],
         ["admin", "users"] => vec![(Method::Get, Route::AdminUsers)],
         ["admin", "users", id, "credit"] => vec![(Method::Post, Route::AdminCredit(id))],
         ["admin", "users", id, "plan"] => vec![(Method::Put, Route::AdminPlan(id))],
@@ -152,6 +159,7 @@ impl Route<'_> {
                 | Route::AdminCredit(_)
                 | Route::AdminPlan(_)
                 | Route::AdminUsers
+                | Route::AdminCodes
                 | Route::YooKassaWebhook
         )
     }
@@ -186,6 +194,8 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
             Route::AdminCredit(id) => admin::credit(req, app, id).await,
             Route::AdminPlan(id) => admin::set_plan(req, app, id).await,
             Route::AdminUsers => admin::find_users(req, app).await,
+            Route::AdminCodes if req.method() == Method::Post => billing::codes::create_batch(req, app).await,
+            Route::AdminCodes => billing::codes::list_batches(req, app).await,
             Route::YooKassaWebhook => billing::payments::webhook(req, app).await,
             _ => Err(ApiError::internal(
                 "route table: an authenticated route without a caller",
@@ -216,6 +226,7 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
         Route::DeleteFile(id) => uploads::delete(app, caller, id).await,
         Route::Topup => billing::payments::topup(req, app, caller).await,
         Route::BillingHistory => billing::payments::history(req, app, caller).await,
+        Route::Redeem => billing::codes::redeem(req, app, caller).await,
         Route::CreateResponse => responses::create(req, app, caller).await,
         Route::Response(id) if req.method() == Method::Delete => responses::delete(app, caller, id).await,
         Route::Response(id) => responses::retrieve(app, caller, id).await,
@@ -266,6 +277,13 @@ mod tests {
             Route::OpenAiModel("claude-haiku-4.5")
         );
         assert_eq!(resolve(&Method::Head, "/api/models").unwrap(), Route::StoneModels);
+        assert_eq!(
+            resolve(&Method::Post, "/api/billing/redeem").unwrap(),
+            Route::Redeem
+        );
+        assert_eq!(resolve(&Method::Get, "/admin/codes").unwrap(), Route::AdminCodes);
+        assert_eq!(resolve(&Method::Post, "/admin/codes").unwrap(), Route::AdminCodes);
+        assert!(Route::Redeem.needs_caller() && !Route::AdminCodes.needs_caller());
     }
 
     #[test]

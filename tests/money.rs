@@ -760,3 +760,141 @@ async fn a_forged_refund_notification_debits_nothing() {
     notify_refund(&app, &junk).await.expect_status(200);
     assert_eq!(app.assert_books_balance(&user.token).await, 10.0);
 }
+
+// ---- redemption codes
+
+async fn create_codes(app: &TestApp, body: &Value) -> common::TestResponse {
+    app.post_as(common::ADMIN_TOKEN, "/admin/codes", body).await
+}
+
+#[tokio::test]
+async fn a_single_use_code_credits_once_under_twenty_concurrent_redemptions() {
+    let app = TestApp::new();
+    let batch = create_codes(&app, &json!({"amount_usd": 2.5, "count": 2, "note": "launch"}))
+        .await
+        .expect_status(200)
+        .json();
+    let codes: Vec<String> = batch["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 2);
+    assert_ne!(codes[0], codes[1]);
+    // Made one after another: twenty password hashes at once would only test the CPU.
+    let mut users = Vec::new();
+    for _ in 0..20 {
+        users.push(app.new_user().await);
+    }
+    let attempts = join_all(users.iter().map(|user| async {
+        app.post_as(&user.token, "/api/billing/redeem", &json!({"code": codes[0]}))
+            .await
+    }))
+    .await;
+    let statuses: Vec<u16> = attempts.iter().map(|r| r.status).collect();
+    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|&s| s == 200 || s == 409), "{statuses:?}");
+    let refused = attempts.iter().find(|r| r.status == 409).unwrap();
+    assert_eq!(
+        refused.json()["detail"]["code"],
+        "code_used_up",
+        "{}",
+        refused.text
+    );
+    let mut credited = 0.0;
+    for user in &users {
+        let balance = app.assert_books_balance(&user.token).await;
+        credited += balance;
+        if balance > 0.0 {
+            let entries = app.history(&user.token).await;
+            assert_eq!(entries.len(), 1);
+            assert_eq!(entries[0]["kind"], "redeem");
+            assert_eq!(entries[0]["amount_usd"], json!(2.5));
+        }
+    }
+    assert_eq!(credited, 2.5);
+    // The second code, typed loosely, works once per user; the operator's list shows no code.
+    let user = &users[0];
+    let loose = codes[1].to_lowercase().replace('-', " ");
+    app.post_as(&user.token, "/api/billing/redeem", &json!({"code": loose}))
+        .await
+        .expect_status(200);
+    let listed = app.get_as(common::ADMIN_TOKEN, "/admin/codes").await;
+    listed.expect_status(200);
+    assert!(!listed.text.contains(&codes[1][6..]), "{}", listed.text);
+    let mine = listed.json()["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["batch_id"] == batch["batch_id"])
+        .cloned()
+        .unwrap();
+    assert_eq!(mine["redeemed"], 2);
+    assert_eq!(mine["note"], "launch");
+}
+
+#[tokio::test]
+async fn a_multi_use_code_credits_each_user_once_and_wrong_codes_are_throttled() {
+    let app = TestApp::new();
+    let batch = create_codes(
+        &app,
+        &json!({"amount_usd": 1, "count": 1, "uses_per_code": 3, "expires_at": "2099-12-31"}),
+    )
+    .await
+    .expect_status(200)
+    .json();
+    let code = batch["codes"][0].as_str().unwrap().to_owned();
+    let user = app.new_user().await;
+    app.post_as(&user.token, "/api/billing/redeem", &json!({"code": code}))
+        .await
+        .expect_status(200);
+    let again = app
+        .post_as(&user.token, "/api/billing/redeem", &json!({"code": code}))
+        .await;
+    again.expect_status(409);
+    assert_eq!(again.json()["detail"]["code"], "code_already_redeemed");
+    assert_eq!(app.assert_books_balance(&user.token).await, 1.0);
+
+    // Wrong codes: ten an hour, then 429 with Retry-After — even for a right one.
+    let guesser = app.new_user().await;
+    for i in 0..10 {
+        let wrong = app
+            .post_as(
+                &guesser.token,
+                "/api/billing/redeem",
+                &json!({"code": format!("FLINT-WRONG-{i:05}")}),
+            )
+            .await;
+        wrong.expect_status(400);
+        assert_eq!(wrong.json()["detail"]["code"], "invalid_code");
+    }
+    let blocked = app
+        .post_as(&guesser.token, "/api/billing/redeem", &json!({"code": code}))
+        .await;
+    blocked.expect_status(429);
+    assert!(blocked.header("retry-after").is_some());
+    assert_eq!(app.balance(&guesser.token).await, 0.0);
+
+    // The operator's API: bad batches are 400s naming the field; no token, no codes.
+    for (body, param) in [
+        (json!({"amount_usd": 0, "count": 1}), "amount_usd"),
+        (json!({"amount_usd": 1, "count": 0}), "count"),
+        (json!({"amount_usd": 1, "count": 1001}), "count"),
+        (
+            json!({"amount_usd": 1, "count": 1, "expires_at": "2001-01-01"}),
+            "expires_at",
+        ),
+        (
+            json!({"amount_usd": 1, "count": 1, "uses_per_code": 0}),
+            "uses_per_code",
+        ),
+    ] {
+        let refused = create_codes(&app, &body).await;
+        refused.expect_status(400);
+        assert_eq!(refused.json()["error"]["param"], param, "{body}");
+    }
+    app.post_as(&user.token, "/admin/codes", &json!({"amount_usd": 1, "count": 1}))
+        .await
+        .expect_status(401);
+}
