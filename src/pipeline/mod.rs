@@ -29,7 +29,7 @@ use crate::billing::money::Nanos;
 use crate::billing::reservation::{whole_micros, Ask, Consumption, Meter, Refused, Reservation};
 use crate::billing::usage::{TokenPrices, TokenUsage};
 use crate::billing::BillingMode;
-use crate::catalog::{Model, Tier};
+use crate::catalog::{Category, Model, Tier};
 use crate::config::Config;
 use crate::db::PlanRow;
 use crate::error::{ApiError, ApiResult, ErrorKind};
@@ -160,7 +160,8 @@ pub async fn run(
 ) -> ApiResult<Response> {
     let model = call.model;
     let lite = model.tier == Tier::Lite;
-    if let Price::Tokens(_) = call.price {
+    // An embedding model's window bounds each input, not their sum: its surface checks them.
+    if matches!(call.price, Price::Tokens(_)) && model.category != Category::Embedding {
         check_context(model, call.prompt_tokens, call.prompt_param)?;
     }
     let plan = &caller.plan;
