@@ -269,8 +269,14 @@ mod tests {
             Route::OpenAiModel("claude-haiku-4.5")
         );
         assert_eq!(resolve(&Method::Head, "/api/models").unwrap(), Route::StoneModels);
-        assert_eq!(resolve(&Method::Post, "/v1/embeddings").unwrap(), Route::Embeddings);
-        assert_eq!(resolve(&Method::Post, "/ai/v1/embeddings/").unwrap(), Route::Embeddings);
+        assert_eq!(
+            resolve(&Method::Post, "/v1/embeddings").unwrap(),
+            Route::Embeddings
+        );
+        assert_eq!(
+            resolve(&Method::Post, "/ai/v1/embeddings/").unwrap(),
+            Route::Embeddings
+        );
     }
 
     #[test]

@@ -35,7 +35,11 @@ fn floats(embedding: &Value) -> Vec<f32> {
 
 fn decoded(embedding: &Value) -> Vec<f32> {
     let bytes = base64::engine::general_purpose::STANDARD
-        .decode(embedding.as_str().unwrap_or_else(|| panic!("not base64: {embedding}")))
+        .decode(
+            embedding
+                .as_str()
+                .unwrap_or_else(|| panic!("not base64: {embedding}")),
+        )
         .unwrap();
     assert_eq!(bytes.len() % 4, 0);
     bytes
@@ -124,7 +128,10 @@ async fn base64_and_dimensions_give_the_same_floats_as_float() {
     assert_eq!(sent[0]["body"]["dimensions"], 256);
     let decoded_vectors = vectors(&as_base64, decoded);
     assert_eq!(decoded_vectors, vectors(&as_float, floats));
-    assert_eq!(decoded_vectors, expected_embeddings(&sent[1]["body"]).unwrap().vectors);
+    assert_eq!(
+        decoded_vectors,
+        expected_embeddings(&sent[1]["body"]).unwrap().vectors
+    );
     assert_eq!(decoded_vectors[0].len(), 256);
     // OpenAI's shortened vectors are unit length again.
     let norm: f64 = decoded_vectors[1].iter().map(|x| f64::from(*x).powi(2)).sum();
@@ -170,7 +177,10 @@ async fn gemini_embeddings_go_to_batch_embed_contents_and_bill_the_estimate() {
     let app = TestApp::new();
     let user = app.funded_user(1.0).await;
     let marker = unique("gem");
-    let texts = [format!("{marker} semantic search"), "Ünïcødé text, eleven".to_owned()];
+    let texts = [
+        format!("{marker} semantic search"),
+        "Ünïcødé text, eleven".to_owned(),
+    ];
     let body = json!({"model": "gemini-embedding-001", "input": texts, "dimensions": 768});
     let answer = embed(&app, &user.token, &body).await;
     let sent = only_upstream(&app, &marker).await;
@@ -192,10 +202,7 @@ async fn gemini_embeddings_go_to_batch_embed_contents_and_bill_the_estimate() {
     assert_eq!(answer["object"], "list");
     assert_eq!(answer["model"], "gemini-embedding-001");
     // Gemini reports no usage: ceil(characters / 4) of each text is billed, and said so.
-    let estimate: u64 = texts
-        .iter()
-        .map(|t| (t.chars().count() as u64).div_ceil(4))
-        .sum();
+    let estimate: u64 = texts.iter().map(|t| (t.chars().count() as u64).div_ceil(4)).sum();
     let cost = charge_usd(estimate, 600);
     assert_eq!(
         answer["usage"],
@@ -289,15 +296,42 @@ async fn bad_requests_are_400s_naming_the_field_and_cost_nothing() {
         (json!({"model": "text-embedding-3-small"}), "input"),
         (json!({"model": "text-embedding-3-small", "input": ""}), "input"),
         (json!({"model": "text-embedding-3-small", "input": []}), "input"),
-        (json!({"model": "text-embedding-3-small", "input": [marker, 3]}), "input"),
-        (json!({"model": "text-embedding-3-small", "input": vec![json!(marker); 2049]}), "input"),
-        (json!({"model": "gemini-embedding-001", "input": [1, 2, 3]}), "input"),
-        (json!({"model": "gemini-embedding-001", "input": vec![json!(marker); 101]}), "input"),
-        (json!({"model": "text-embedding-3-small", "input": marker, "encoding_format": "int8"}), "encoding_format"),
-        (json!({"model": "text-embedding-3-small", "input": marker, "dimensions": 0}), "dimensions"),
-        (json!({"model": "text-embedding-3-small", "input": marker, "dimensions": 4096}), "dimensions"),
-        (json!({"model": "mistral-embed", "input": marker, "dimensions": 256}), "dimensions"),
-        (json!({"model": "text-embedding-3-small", "input": marker, "task_type": "query"}), "task_type"),
+        (
+            json!({"model": "text-embedding-3-small", "input": [marker, 3]}),
+            "input",
+        ),
+        (
+            json!({"model": "text-embedding-3-small", "input": vec![json!(marker); 2049]}),
+            "input",
+        ),
+        (
+            json!({"model": "gemini-embedding-001", "input": [1, 2, 3]}),
+            "input",
+        ),
+        (
+            json!({"model": "gemini-embedding-001", "input": vec![json!(marker); 101]}),
+            "input",
+        ),
+        (
+            json!({"model": "text-embedding-3-small", "input": marker, "encoding_format": "int8"}),
+            "encoding_format",
+        ),
+        (
+            json!({"model": "text-embedding-3-small", "input": marker, "dimensions": 0}),
+            "dimensions",
+        ),
+        (
+            json!({"model": "text-embedding-3-small", "input": marker, "dimensions": 4096}),
+            "dimensions",
+        ),
+        (
+            json!({"model": "mistral-embed", "input": marker, "dimensions": 256}),
+            "dimensions",
+        ),
+        (
+            json!({"model": "text-embedding-3-small", "input": marker, "task_type": "query"}),
+            "task_type",
+        ),
         (json!({"model": "gpt-4o", "input": marker}), "model"),
         (json!({"model": "flux-schnell", "input": marker}), "model"),
     ] {
@@ -366,10 +400,7 @@ async fn an_embedding_model_is_refused_by_chat_responses_and_messages() {
     chat.expect_status(400);
     let error = &chat.json()["error"];
     assert_eq!(error["param"], "model");
-    assert!(error["message"]
-        .as_str()
-        .unwrap()
-        .contains("POST /v1/embeddings"));
+    assert!(error["message"].as_str().unwrap().contains("POST /v1/embeddings"));
     let stone = app
         .post_as(
             &user.token,
@@ -444,8 +475,12 @@ async fn the_catalog_lists_embedding_models_by_category() {
     ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
-    assert!(listed["models"].as_array().unwrap().iter().all(|m| m["category"] == "embedding"
-        && m["tier"] == "premium"
-        && m["price_output"] == json!(0.0)
-        && m["price_weighted"] == m["price_input"]));
+    assert!(listed["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["category"] == "embedding"
+            && m["tier"] == "premium"
+            && m["price_output"] == json!(0.0)
+            && m["price_weighted"] == m["price_input"]));
 }

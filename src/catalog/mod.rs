@@ -215,9 +215,12 @@ impl Model {
     /// naming the route that serves it.
     pub fn not_for_chat(&self) -> Option<String> {
         let category = self.category.as_str();
-        self.category
-            .own_route()
-            .map(|route| format!("`{}` is an {category} model (category `{category}`); use {route}.", self.id))
+        self.category.own_route().map(|route| {
+            format!(
+                "`{}` is an {category} model (category `{category}`); use {route}.",
+                self.id
+            )
+        })
     }
 
     /// The per-1M-token prices billing uses (zero for a model priced per image).
@@ -322,7 +325,10 @@ impl Catalog {
             };
             match (row.category, &row.embedding) {
                 (Category::Embedding, None) => {
-                    return Err(format!("embedding model `{}` needs its `embedding` facts", row.id))
+                    return Err(format!(
+                        "embedding model `{}` needs its `embedding` facts",
+                        row.id
+                    ))
                 }
                 (Category::Embedding, Some(spec)) => {
                     match provider_ids.get(&row.provider) {
@@ -341,16 +347,24 @@ impl Catalog {
                         _ => {}
                     }
                     if spec.dimensions == 0
-                        || spec.dimensions_min.is_some_and(|min| min == 0 || min > spec.dimensions)
+                        || spec
+                            .dimensions_min
+                            .is_some_and(|min| min == 0 || min > spec.dimensions)
                         || (spec.dimensions_min.is_some() && !spec.dimensions_choices.is_empty())
                         || spec.dimensions_choices.contains(&0)
                         || spec.max_inputs == Some(0)
                     {
-                        return Err(format!("embedding model `{}`: inconsistent `embedding` facts", row.id));
+                        return Err(format!(
+                            "embedding model `{}`: inconsistent `embedding` facts",
+                            row.id
+                        ));
                     }
                 }
                 (_, Some(_)) => {
-                    return Err(format!("model `{}`: only embedding models have `embedding` facts", row.id))
+                    return Err(format!(
+                        "model `{}`: only embedding models have `embedding` facts",
+                        row.id
+                    ))
                 }
                 (_, None) => {}
             }
@@ -558,7 +572,11 @@ mod tests {
                 panic!("{} is not priced per token", model.id)
             };
             assert!(input.0 > 0 && output.0 == 0 && weighted == input, "{}", model.id);
-            assert!(model.embedding.is_some() && model.context_length > 0, "{}", model.id);
+            assert!(
+                model.embedding.is_some() && model.context_length > 0,
+                "{}",
+                model.id
+            );
             assert_ne!(c.provider(&model.provider).unwrap().wire, WireFormat::Anthropic);
             assert!(model.not_for_chat().unwrap().contains("POST /v1/embeddings"));
         }
@@ -576,9 +594,18 @@ mod tests {
             ("mistral-embed", 400_000),
         ];
         for (id, micros) in prices {
-            assert_eq!(c.model(id).unwrap().token_prices().input, MicroUsd(micros), "{id}");
+            assert_eq!(
+                c.model(id).unwrap().token_prices().input,
+                MicroUsd(micros),
+                "{id}"
+            );
         }
-        let small = c.model("text-embedding-3-small").unwrap().embedding.clone().unwrap();
+        let small = c
+            .model("text-embedding-3-small")
+            .unwrap()
+            .embedding
+            .clone()
+            .unwrap();
         assert!(small.openai_native && small.allows_dimensions(1) && small.allows_dimensions(1536));
         assert!(!small.allows_dimensions(1537));
         assert_eq!(c.model("gpt-4o").unwrap().not_for_chat(), None);

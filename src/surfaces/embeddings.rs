@@ -99,9 +99,11 @@ fn parse_inputs(input: &Value) -> ApiResult<Vec<Input>> {
             .iter()
             .enumerate()
             .map(|(i, item)| match item.as_array().map(Vec::as_slice) {
-                Some(tokens) if !tokens.is_empty() => token_array(tokens)
-                    .map(Input::Tokens)
-                    .ok_or_else(|| bad_input(format!("`input[{i}]` must hold non-negative integer token ids."))),
+                Some(tokens) if !tokens.is_empty() => {
+                    token_array(tokens).map(Input::Tokens).ok_or_else(|| {
+                        bad_input(format!("`input[{i}]` must hold non-negative integer token ids."))
+                    })
+                }
                 _ => Err(bad_input(format!("`input[{i}]` is an empty token array."))),
             })
             .collect(),
@@ -186,7 +188,8 @@ impl EmbeddingsRequest {
                 let allowed = match spec.dimensions_min {
                     Some(min) => format!("from {min} to {}", spec.dimensions),
                     None => {
-                        let choices: Vec<String> = spec.dimensions_choices.iter().map(u32::to_string).collect();
+                        let choices: Vec<String> =
+                            spec.dimensions_choices.iter().map(u32::to_string).collect();
                         format!("one of {}", choices.join(", "))
                     }
                 };
@@ -212,7 +215,13 @@ impl EmbeddingsRequest {
         }
         let window = u64::from(model.context_length);
         if window > 0 {
-            if let Some(longest) = self.inputs.iter().map(Input::tokens).max().filter(|&t| t > window) {
+            if let Some(longest) = self
+                .inputs
+                .iter()
+                .map(Input::tokens)
+                .max()
+                .filter(|&t| t > window)
+            {
                 return Err(pipeline::context_length_exceeded("input", longest, window, false));
             }
         }
@@ -221,7 +230,11 @@ impl EmbeddingsRequest {
 }
 
 /// The upstream request for `request` on `upstream`.
-pub fn build_request(upstream: &Upstream, spec: &EmbeddingSpec, request: &EmbeddingsRequest) -> UpstreamRequest {
+pub fn build_request(
+    upstream: &Upstream,
+    spec: &EmbeddingSpec,
+    request: &EmbeddingsRequest,
+) -> UpstreamRequest {
     let model = &upstream.model.upstream_id;
     match upstream.provider.wire {
         WireFormat::Gemini => {
@@ -234,7 +247,8 @@ pub fn build_request(upstream: &Upstream, spec: &EmbeddingSpec, request: &Embedd
                         // Refused before: a Gemini model takes text.
                         Input::Tokens(_) => "",
                     };
-                    let mut one = json!({"model": format!("models/{model}"), "content": {"parts": [{"text": text}]}});
+                    let mut one =
+                        json!({"model": format!("models/{model}"), "content": {"parts": [{"text": text}]}});
                     if let Some(d) = request.dimensions {
                         one["outputDimensionality"] = json!(d);
                     }
@@ -253,7 +267,11 @@ pub fn build_request(upstream: &Upstream, spec: &EmbeddingSpec, request: &Embedd
         WireFormat::Openai | WireFormat::Anthropic => {
             let mut body = json!({"model": model, "input": request.raw_input});
             let native = spec.openai_native;
-            body["encoding_format"] = json!(if native && request.base64 { "base64" } else { "float" });
+            body["encoding_format"] = json!(if native && request.base64 {
+                "base64"
+            } else {
+                "float"
+            });
             if let Some(d) = request.dimensions {
                 body["dimensions"] = json!(d);
             }
@@ -495,10 +513,7 @@ mod tests {
                 "{bad}"
             );
         }
-        assert_eq!(
-            param(parse(json!({"model": "m"}))),
-            (400, Some("input".into()))
-        );
+        assert_eq!(param(parse(json!({"model": "m"}))), (400, Some("input".into())));
         assert!(parse(json!({"model": "m", "input": vec![json!("x"); MAX_INPUTS]})).is_ok());
     }
 
@@ -527,11 +542,11 @@ mod tests {
         assert_eq!(with(json!({"user": "u-1"})).unwrap().user.as_deref(), Some("u-1"));
         let unknown = with(json!({"task_type": "x"})).unwrap_err();
         assert_eq!(unknown.param.as_deref(), Some("task_type"));
-        assert_eq!(unknown.message, "Unrecognized request argument supplied: task_type");
         assert_eq!(
-            param(parse(json!({"input": "x"}))),
-            (400, Some("model".into()))
+            unknown.message,
+            "Unrecognized request argument supplied: task_type"
         );
+        assert_eq!(param(parse(json!({"input": "x"}))), (400, Some("model".into())));
     }
 
     fn model(id: &str) -> &'static Model {
@@ -556,7 +571,11 @@ mod tests {
         assert!(request("text-embedding-3-small", json!({"dimensions": 1536})).is_ok());
         let too_wide = request("text-embedding-3-small", json!({"dimensions": 1537})).unwrap_err();
         assert_eq!(too_wide.param.as_deref(), Some("dimensions"));
-        assert!(too_wide.message.contains("from 1 to 1536"), "{}", too_wide.message);
+        assert!(
+            too_wide.message.contains("from 1 to 1536"),
+            "{}",
+            too_wide.message
+        );
         assert!(request("gemini-embedding-001", json!({"dimensions": 768})).is_ok());
         assert!(request("gemini-embedding-001", json!({"dimensions": 64})).is_err());
         assert!(request("text-embedding-v4", json!({"dimensions": 2048})).is_ok());
@@ -577,7 +596,10 @@ mod tests {
         assert!(checked("gemini-embedding-001", eleven).is_ok());
         let many = json!({"model": "x", "input": vec![json!("t"); 101]});
         assert_eq!(
-            checked("gemini-embedding-001", many).unwrap_err().param.as_deref(),
+            checked("gemini-embedding-001", many)
+                .unwrap_err()
+                .param
+                .as_deref(),
             Some("input")
         );
         // The window bounds each input, not their sum.
