@@ -46,6 +46,7 @@ pub enum Route<'a> {
     CreateResponse,
     Response(&'a str),
     ResponseInputItems(&'a str),
+    Embeddings,
 }
 
 /// The routes a path serves, with their methods. An empty list means the path is unknown.
@@ -96,6 +97,7 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
         ["api", "keys"] => vec![(Method::Get, Route::ListKeys), (Method::Post, Route::CreateKey)],
         ["api", "keys", id] if !id.is_empty() => vec![(Method::Delete, Route::RevokeKey(id))],
         ["v1", "responses"] => vec![(Method::Post, Route::CreateResponse)],
+        ["v1", "embeddings"] | ["ai", "v1", "embeddings"] => vec![(Method::Post, Route::Embeddings)],
         ["v1", "responses", id] if !id.is_empty() => vec![
             (Method::Get, Route::Response(id)),
             (Method::Delete, Route::Response(id)),
@@ -231,6 +233,7 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
         Route::Response(id) if req.method() == Method::Delete => responses::delete(app, caller, id).await,
         Route::Response(id) => responses::retrieve(app, caller, id).await,
         Route::ResponseInputItems(id) => responses::input_items(req, app, caller, id).await,
+        Route::Embeddings => surfaces::embeddings::create(req, app, caller).await,
         _ => Err(ApiError::internal("route table: an open route with a caller")),
     };
     let mut response = match answered {
@@ -284,6 +287,22 @@ mod tests {
         assert_eq!(resolve(&Method::Get, "/admin/codes").unwrap(), Route::AdminCodes);
         assert_eq!(resolve(&Method::Post, "/admin/codes").unwrap(), Route::AdminCodes);
         assert!(Route::Redeem.needs_caller() && !Route::AdminCodes.needs_caller());
+        assert_eq!(
+            resolve(&Method::Post, "/v1/embeddings").unwrap(),
+            Route::Embeddings
+        );
+        assert_eq!(
+            resolve(&Method::Post, "/ai/v1/embeddings/").unwrap(),
+            Route::Embeddings
+        );
+    }
+
+    #[test]
+    fn embeddings_are_a_post_for_an_authenticated_caller() {
+        let error = resolve(&Method::Get, "/v1/embeddings").unwrap_err();
+        assert_eq!(error.status(), 405);
+        assert_eq!(error.headers, vec![("Allow", "POST".to_owned())]);
+        assert!(Route::Embeddings.needs_caller());
     }
 
     #[test]

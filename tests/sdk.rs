@@ -82,3 +82,16 @@ async fn the_openai_node_sdk_cannot_tell_claude_or_gemini_from_openai() {
         &[("FLINT_API_KEY", key["key"].as_str().unwrap().to_owned())],
     );
 }
+
+#[tokio::test]
+async fn the_openai_node_sdk_embeds_in_base64_and_float_alike() {
+    let app = common::TestApp::new();
+    let user = app.funded_user(5.0).await;
+    let key = app
+        .create_key(&user.token, &serde_json::json!({"name": "sdk-embeddings"}))
+        .await;
+    run_node_tests(
+        &["embeddings.test.mjs"],
+        &[("FLINT_API_KEY", key["key"].as_str().unwrap().to_owned())],
+    );
+}

@@ -76,7 +76,9 @@ struct BatchRequest {
 }
 
 fn parse_expiry(text: &str) -> Option<i64> {
-    time::parse_iso8601(text).or_else(|| time::parse_iso8601(&format!("{text}T23:59:59Z")))
+    let text = text.trim();
+    let date_only = !text.contains(['T', 't', ' ']);
+    time::parse_iso8601(text).map(|at| if date_only { at + 86_399 } else { at })
 }
 
 /// `POST /admin/codes {"amount_usd","count","uses_per_code","expires_at","note"}` → the codes,

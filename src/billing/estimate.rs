@@ -3,6 +3,8 @@
 //! - **Usage estimate** (an upstream that sent no usage): `ceil(characters / 4)` of the text,
 //!   plus 4 tokens per message for the prompt, the rule of thumb OpenAI documents for English.
 //!   It is never zero when any text was delivered. Usage so estimated is marked `estimated`.
+//!   Embedding inputs (Gemini reports no usage for them): `ceil(characters / 4)` of each text,
+//!   the length of each token array.
 //! - **Hold estimate** (before the call): deliberately generous so the hold covers the real
 //!   prompt, and taken from the body really sent upstream, so nothing the gateway adds or
 //!   translates (tools, schemas pasted into a system prompt, file text) escapes it:

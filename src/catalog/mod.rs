@@ -90,6 +90,8 @@ pub enum Category {
     Reason,
     Search,
     Code,
+    /// Vectors for text (`POST /v1/embeddings`), priced per input token.
+    Embedding,
 }
 
 impl Category {
@@ -100,6 +102,54 @@ impl Category {
             Category::Reason => "reason",
             Category::Search => "search",
             Category::Code => "code",
+            Category::Embedding => "embedding",
+        }
+    }
+
+    /// The route serving a category that does not chat (images, embeddings); `None` for the
+    /// ones chat, Responses and Messages serve.
+    pub fn own_route(self) -> Option<&'static str> {
+        match self {
+            Category::Image => Some("POST /v1/images/generations"),
+            Category::Embedding => Some("POST /v1/embeddings"),
+            Category::Chat | Category::Reason | Category::Search | Category::Code => None,
+        }
+    }
+}
+
+/// What an embedding model takes and gives, from its provider's documentation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingSpec {
+    /// The vectors' width when `dimensions` is not asked for.
+    pub dimensions: u32,
+    /// `dimensions` may be asked for, from this up to the default width (OpenAI, Gemini).
+    #[serde(default)]
+    pub dimensions_min: Option<u32>,
+    /// `dimensions` may be asked for, only these values, wider than the default too (Alibaba).
+    #[serde(default)]
+    pub dimensions_choices: Vec<u32>,
+    /// The most inputs one request takes, when the provider takes fewer than OpenAI's 2048.
+    #[serde(default)]
+    pub max_inputs: Option<u32>,
+    /// The provider serves OpenAI's embeddings API in full: token arrays, `encoding_format:
+    /// base64` and `user` go to it as they came. Otherwise the gateway sends text only, asks for
+    /// floats (encoding base64 itself when asked) and keeps `user` to itself.
+    #[serde(default)]
+    pub openai_native: bool,
+}
+
+impl EmbeddingSpec {
+    /// Whether `dimensions` may be asked for at all.
+    pub fn shortens(&self) -> bool {
+        self.dimensions_min.is_some() || !self.dimensions_choices.is_empty()
+    }
+
+    /// Whether `dimensions` may be `wanted`.
+    pub fn allows_dimensions(&self, wanted: u32) -> bool {
+        match self.dimensions_min {
+            Some(min) => (min..=self.dimensions).contains(&wanted),
+            None => self.dimensions_choices.contains(&wanted),
         }
     }
 }
@@ -132,6 +182,8 @@ pub struct Model {
     pub pricing: Pricing,
     pub context_length: u32,
     pub max_output_tokens: u32,
+    /// For category `embedding` (and only there): what the model takes and gives.
+    pub embedding: Option<EmbeddingSpec>,
 }
 
 /// A row of models.json as written.
@@ -158,9 +210,23 @@ struct ModelRow {
     price_cache_write: Option<String>,
     context_length: u32,
     max_output_tokens: u32,
+    #[serde(default)]
+    embedding: Option<EmbeddingSpec>,
 }
 
 impl Model {
+    /// Why chat, Responses and Messages refuse this model (of category `image` or `embedding`),
+    /// naming the route that serves it.
+    pub fn not_for_chat(&self) -> Option<String> {
+        let category = self.category.as_str();
+        self.category.own_route().map(|route| {
+            format!(
+                "`{}` is an {category} model (category `{category}`); use {route}.",
+                self.id
+            )
+        })
+    }
+
     /// The per-1M-token prices billing uses (zero for a model priced per image).
     pub fn token_prices(&self) -> crate::billing::usage::TokenPrices {
         match self.pricing {
@@ -285,6 +351,51 @@ impl Catalog {
                 ))
                 }
             };
+            match (row.category, &row.embedding) {
+                (Category::Embedding, None) => {
+                    return Err(format!(
+                        "embedding model `{}` needs its `embedding` facts",
+                        row.id
+                    ))
+                }
+                (Category::Embedding, Some(spec)) => {
+                    match provider_ids.get(&row.provider) {
+                        Some(WireFormat::Anthropic) => {
+                            return Err(format!(
+                                "embedding model `{}`: Anthropic's wire has no embeddings",
+                                row.id
+                            ))
+                        }
+                        Some(WireFormat::Gemini) if spec.openai_native => {
+                            return Err(format!(
+                                "embedding model `{}`: Gemini's wire is not OpenAI's",
+                                row.id
+                            ))
+                        }
+                        _ => {}
+                    }
+                    if spec.dimensions == 0
+                        || spec
+                            .dimensions_min
+                            .is_some_and(|min| min == 0 || min > spec.dimensions)
+                        || (spec.dimensions_min.is_some() && !spec.dimensions_choices.is_empty())
+                        || spec.dimensions_choices.contains(&0)
+                        || spec.max_inputs == Some(0)
+                    {
+                        return Err(format!(
+                            "embedding model `{}`: inconsistent `embedding` facts",
+                            row.id
+                        ));
+                    }
+                }
+                (_, Some(_)) => {
+                    return Err(format!(
+                        "model `{}`: only embedding models have `embedding` facts",
+                        row.id
+                    ))
+                }
+                (_, None) => {}
+            }
             let position = models.len();
             for name in std::iter::once(&row.id).chain(row.aliases.iter()) {
                 if name.is_empty() || name.chars().any(char::is_whitespace) {
@@ -308,6 +419,7 @@ impl Catalog {
                 pricing,
                 context_length: row.context_length,
                 max_output_tokens: row.max_output_tokens,
+                embedding: row.embedding,
             });
         }
         Ok(Catalog {
@@ -371,7 +483,7 @@ mod tests {
             else {
                 continue;
             };
-            if reporting.contains(&model.provider.as_str()) {
+            if reporting.contains(&model.provider.as_str()) && model.category != Category::Embedding {
                 let read = cache_read.unwrap_or_else(|| panic!("{} has no price_cache_read", model.id));
                 assert!(read <= input, "{}", model.id);
             }
@@ -507,9 +619,99 @@ mod tests {
             Category::Reason,
             Category::Search,
             Category::Code,
+            Category::Embedding,
         ] {
             assert!(categories.contains(&category), "{category:?} missing");
         }
+    }
+
+    #[test]
+    fn embedding_models_are_premium_priced_per_input_token_on_wires_that_embed() {
+        let c = catalog();
+        let embedding: Vec<&Model> = c
+            .models
+            .iter()
+            .filter(|m| m.category == Category::Embedding)
+            .collect();
+        let providers: HashSet<&str> = embedding.iter().map(|m| m.provider.as_str()).collect();
+        for provider in ["openai", "google", "alibaba", "mistral"] {
+            assert!(providers.contains(provider), "no embedding model of {provider}");
+        }
+        for model in &embedding {
+            assert_eq!(model.tier, Tier::Premium, "{}", model.id);
+            let Pricing::PerToken {
+                input,
+                output,
+                weighted,
+                ..
+            } = model.pricing
+            else {
+                panic!("{} is not priced per token", model.id)
+            };
+            assert!(input.0 > 0 && output.0 == 0 && weighted == input, "{}", model.id);
+            assert!(
+                model.embedding.is_some() && model.context_length > 0,
+                "{}",
+                model.id
+            );
+            assert_ne!(c.provider(&model.provider).unwrap().wire, WireFormat::Anthropic);
+            assert!(model.not_for_chat().unwrap().contains("POST /v1/embeddings"));
+        }
+        assert!(c
+            .models
+            .iter()
+            .filter(|m| m.category != Category::Embedding)
+            .all(|m| m.embedding.is_none()));
+        // The operator's usual markup over the providers' list prices: 4×.
+        let prices = [
+            ("text-embedding-3-small", 80_000),
+            ("text-embedding-3-large", 520_000),
+            ("gemini-embedding-001", 600_000),
+            ("text-embedding-v4", 280_000),
+            ("mistral-embed", 400_000),
+        ];
+        for (id, micros) in prices {
+            assert_eq!(
+                c.model(id).unwrap().token_prices().input,
+                MicroUsd(micros),
+                "{id}"
+            );
+        }
+        let small = c
+            .model("text-embedding-3-small")
+            .unwrap()
+            .embedding
+            .clone()
+            .unwrap();
+        assert!(small.openai_native && small.allows_dimensions(1) && small.allows_dimensions(1536));
+        assert!(!small.allows_dimensions(1537));
+        assert_eq!(c.model("gpt-4o").unwrap().not_for_chat(), None);
+    }
+
+    #[test]
+    fn parse_refuses_embedding_rows_without_their_facts_and_facts_on_other_rows() {
+        let providers = r#"[{"id":"p","name":"P","base_url":"https://p","wire":"openai","auth":"bearer"},
+                            {"id":"a","name":"A","base_url":"https://a","wire":"anthropic","auth":"x-api-key"}]"#;
+        let row = |category: &str, provider: &str, facts: &str| {
+            format!(
+                r#"[{{"id":"e","name":"n","company":"c","provider":"{provider}","upstream_id":"u","tier":"premium","category":"{category}","price_input":"0.1","price_output":"0","price_weighted":"0.1","price_per_image":null,"price_cache_read":null,"price_cache_write":null,"context_length":8192,"max_output_tokens":0{facts}}}]"#
+            )
+        };
+        let facts = r#","embedding":{"dimensions":1024}"#;
+        assert!(Catalog::parse(providers, &row("embedding", "p", facts)).is_ok());
+        assert!(Catalog::parse(providers, &row("embedding", "p", ""))
+            .unwrap_err()
+            .contains("needs its `embedding` facts"));
+        assert!(Catalog::parse(providers, &row("chat", "p", facts))
+            .unwrap_err()
+            .contains("only embedding models"));
+        assert!(Catalog::parse(providers, &row("embedding", "a", facts))
+            .unwrap_err()
+            .contains("no embeddings"));
+        let wrong = r#","embedding":{"dimensions":1024,"dimensions_min":2048}"#;
+        assert!(Catalog::parse(providers, &row("embedding", "p", wrong))
+            .unwrap_err()
+            .contains("inconsistent"));
     }
 
     #[test]

@@ -260,6 +260,24 @@ mod tests {
     }
 
     #[test]
+    fn the_embedding_category_lists_the_embedding_models_priced_per_input_token() {
+        let catalog = Catalog::embedded().unwrap();
+        let list = stone_list(catalog, &filter(&[("category", "embedding")]));
+        let models = list["models"].as_array().unwrap();
+        assert!(models.len() >= 5, "{models:?}");
+        let small = models
+            .iter()
+            .find(|m| m["id"] == "text-embedding-3-small")
+            .unwrap();
+        assert_eq!(
+            small,
+            &json!({"id":"text-embedding-3-small","name":"OpenAI text-embedding-3-small","company":"OpenAI",
+                    "tier":"premium","category":"embedding","price_weighted":0.08,"price_input":0.08,
+                    "price_output":0.0,"price_cache_read":null,"price_cache_write":null,"context_length":"8K"})
+        );
+    }
+
+    #[test]
     fn openai_get_resolves_aliases_and_refuses_unknown_models() {
         let catalog = Catalog::embedded().unwrap();
         assert_eq!(

@@ -15,7 +15,7 @@ use worker::{Request, Response};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::billing::estimate;
-use crate::catalog::{Catalog, Category, Pricing};
+use crate::catalog::{Catalog, Pricing};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::pipeline::timing::Timing;
 use crate::pipeline::{self, Call, Price};
@@ -93,14 +93,8 @@ async fn run(
     let model = catalog
         .model(&request.model)
         .ok_or_else(|| ApiError::model_not_found(&request.model))?;
-    if model.category == Category::Image {
-        return Err(ApiError::bad_request(
-            "model",
-            format!(
-                "`{}` is an image model (category `image`); use POST /v1/images/generations.",
-                model.id
-            ),
-        ));
+    if let Some(reason) = model.not_for_chat() {
+        return Err(ApiError::bad_request("model", reason));
     }
     principal.require_model(&model.id)?;
     let timing = Timing::new();

@@ -31,7 +31,7 @@ use crate::billing::money::Nanos;
 use crate::billing::reservation::{whole_micros, Ask, Consumption, HoldAsk, Meter, Refused, Reservation};
 use crate::billing::usage::{TokenPrices, TokenUsage};
 use crate::billing::BillingMode;
-use crate::catalog::{Model, Tier};
+use crate::catalog::{Category, Model, Tier};
 use crate::config::Config;
 use crate::db::PlanRow;
 use crate::error::{ApiError, ApiResult, ErrorKind};
@@ -217,7 +217,8 @@ pub async fn run_prepared(
     let model = call.model;
     let lite = model.tier == Tier::Lite;
     let tokens_metered = matches!(call.price, Price::Tokens(_));
-    if tokens_metered {
+    // An embedding model's window bounds each input, not their sum: its surface checks them.
+    if tokens_metered && model.category != Category::Embedding {
         check_context(model, call.prompt_tokens, call.prompt_param)?;
     }
     let plan = &caller.plan;

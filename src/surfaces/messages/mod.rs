@@ -44,7 +44,7 @@ pub mod translate;
 pub mod types;
 pub mod validate;
 
-use crate::catalog::{Catalog, Category, Model, WireFormat};
+use crate::catalog::{Catalog, Model, WireFormat};
 use crate::error::{ApiError, ApiResult};
 
 /// The response header carrying the warnings of `native::Built` and `translate::Translated`
@@ -62,13 +62,10 @@ pub enum Route {
 
 /// The route of `model`, or a 400 naming `model` when `/v1/messages` cannot serve it.
 pub fn route(catalog: &Catalog, model: &Model) -> ApiResult<Route> {
-    if model.category == Category::Image {
+    if let Some(reason) = model.not_for_chat() {
         return Err(types::invalid(
             "model",
-            format!(
-                "`{}` is an image model; /v1/messages serves chat models",
-                model.id
-            ),
+            format!("{reason} /v1/messages serves chat models."),
         ));
     }
     let provider = catalog
@@ -105,8 +102,10 @@ mod tests {
         assert_eq!(route_of("gpt-4o-mini").unwrap(), Route::Translated);
         assert_eq!(route_of("gemini-2.5-flash").unwrap(), Route::Translated);
         assert_eq!(route_of("deepseek-flash").unwrap(), Route::Translated);
-        let error = route_of("flux-schnell").unwrap_err();
-        assert_eq!((error.status(), error.param.as_deref()), (400, Some("model")));
+        for other in ["flux-schnell", "text-embedding-3-small"] {
+            let error = route_of(other).unwrap_err();
+            assert_eq!((error.status(), error.param.as_deref()), (400, Some("model")));
+        }
     }
 
     #[test]

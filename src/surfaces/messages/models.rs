@@ -2,15 +2,15 @@
 //! `anthropic-version` (the Anthropic SDKs and Claude Code always do). Pure: from the catalog.
 //!
 //! The list pages as Anthropic's does: `limit` (default 20, 1 to 1000), `after_id`,
-//! `before_id`; `has_more`, `first_id` and `last_id` say where the page sits. Image models
-//! are left out: `/v1/messages` cannot serve them.
+//! `before_id`; `has_more`, `first_id` and `last_id` say where the page sits. Image and
+//! embedding models are left out: `/v1/messages` cannot serve them.
 
 use std::borrow::Cow;
 
 use serde_json::{json, Value};
 
 use super::types::invalid;
-use crate::catalog::{Catalog, Category, Model};
+use crate::catalog::{Catalog, Model};
 use crate::error::{ApiError, ApiResult};
 
 pub const DEFAULT_LIMIT: usize = 20;
@@ -89,7 +89,7 @@ pub fn anthropic_list(
     let models: Vec<&Model> = catalog
         .models
         .iter()
-        .filter(|m| m.category != Category::Image && allowed(m))
+        .filter(|m| m.category.own_route().is_none() && allowed(m))
         .collect();
     let position = |id: &str, param: &str| -> ApiResult<usize> {
         models
@@ -126,7 +126,7 @@ pub fn anthropic_list(
 pub fn anthropic_model_by_id(catalog: &Catalog, id: &str) -> ApiResult<Value> {
     catalog
         .model(id)
-        .filter(|m| m.category != Category::Image)
+        .filter(|m| m.category.own_route().is_none())
         .map(anthropic_model)
         .ok_or_else(|| ApiError::model_not_found(id).with_param("model"))
 }
@@ -168,7 +168,7 @@ mod tests {
         assert_eq!(page["first_id"], first["id"]);
         assert_eq!(page["last_id"], page["data"][DEFAULT_LIMIT - 1]["id"]);
 
-        // Walking with after_id visits every non-image model once.
+        // Walking with after_id visits every model /v1/messages serves once.
         let mut seen = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -183,7 +183,7 @@ mod tests {
         let expected: Vec<String> = catalog()
             .models
             .iter()
-            .filter(|m| m.category != Category::Image)
+            .filter(|m| m.category.own_route().is_none())
             .map(|m| m.id.clone())
             .collect();
         assert_eq!(seen, expected);

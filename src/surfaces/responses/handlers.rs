@@ -11,7 +11,7 @@ use super::{native, store, translate, types};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::billing::estimate;
-use crate::catalog::{Catalog, Category, Pricing, WireFormat};
+use crate::catalog::{Catalog, Pricing, WireFormat};
 use crate::error::{ApiError, ApiResult};
 use crate::pipeline::timing::Timing;
 use crate::pipeline::{self, Call, Price};
@@ -55,14 +55,8 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
     let model = catalog
         .model(&request.model)
         .ok_or_else(|| ApiError::model_not_found(&request.model))?;
-    if model.category == Category::Image {
-        return Err(ApiError::bad_request(
-            "model",
-            format!(
-                "`{}` is an image model (category `image`); use POST /v1/images/generations.",
-                model.id
-            ),
-        ));
+    if let Some(reason) = model.not_for_chat() {
+        return Err(ApiError::bad_request("model", reason));
     }
     principal.require_model(&model.id)?;
     let Pricing::PerToken { .. } = model.pricing else {
