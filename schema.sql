@@ -142,6 +142,7 @@ CREATE TABLE IF NOT EXISTS usage_events (
   created_at     INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS usage_by_user ON usage_events (user_id, created_at);
+CREATE INDEX IF NOT EXISTS usage_by_time ON usage_events (created_at);
 
 -- Payments created at YooKassa: top-ups of the balance and months of a plan. The webhook credits
 -- a payment once, after YooKassa itself reports it succeeded.

@@ -254,6 +254,46 @@ pub struct HoldPlaced {
     pub available_before: i64,
 }
 
+/// Whose usage a summary covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageFilter {
+    User(i64),
+    Everyone,
+}
+
+/// What a usage summary is grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageGroup {
+    Day,
+    Model,
+    Key,
+    User,
+}
+
+impl UsageGroup {
+    /// The name of the group's column in answers (`day`, `model`, `key_id`, `user_id`).
+    pub fn name(self) -> &'static str {
+        match self {
+            UsageGroup::Day => "day",
+            UsageGroup::Model => "model",
+            UsageGroup::Key => "key_id",
+            UsageGroup::User => "user_id",
+        }
+    }
+}
+
+/// One group of a usage summary.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UsageRow {
+    pub key: Option<String>,
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub cached_tokens: i64,
+    pub output_tokens: i64,
+    #[serde(deserialize_with = "exact::i64")]
+    pub charged_nanos: i64,
+}
+
 /// A batch of redemption codes about to be stored.
 #[derive(Debug, Clone)]
 pub struct NewCodeBatch<'a> {
@@ -1336,6 +1376,37 @@ impl Db {
         // Another request may have inserted it between our check and our batch.
         let replayed = changes.first().copied().unwrap_or(0) == 0;
         Ok((entry, replayed))
+    }
+
+    // ---- usage analytics
+
+    /// Usage rows summed per group over `[start, end)` (Unix seconds), ordered by the group key.
+    pub async fn usage_summary(
+        &self,
+        filter: UsageFilter,
+        group: UsageGroup,
+        start: i64,
+        end: i64,
+    ) -> ApiResult<Vec<UsageRow>> {
+        let key = match group {
+            UsageGroup::Day => "strftime('%Y-%m-%d', created_at, 'unixepoch')",
+            UsageGroup::Model => "model",
+            UsageGroup::Key => "api_key_id",
+            UsageGroup::User => "CAST(user_id AS TEXT)",
+        };
+        let user = match filter {
+            UsageFilter::User(id) => id,
+            UsageFilter::Everyone => -1,
+        };
+        let sql = format!(
+            "SELECT {key} AS key, COUNT(*) AS requests, COALESCE(SUM(tokens_in), 0) AS input_tokens,
+                    COALESCE(SUM(tokens_cached), 0) AS cached_tokens, COALESCE(SUM(tokens_out), 0) AS output_tokens,
+                    CAST(COALESCE(SUM(charged_nanos), 0) AS TEXT) AS charged_nanos
+             FROM usage_events
+             WHERE (?1 < 0 OR user_id = ?1) AND created_at >= ?2 AND created_at < ?3
+             GROUP BY {key} ORDER BY {key}"
+        );
+        self.all(&sql, &[int(user), int(start), int(end)]).await
     }
 
     // ---- redemption codes

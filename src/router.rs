@@ -34,7 +34,9 @@ pub enum Route<'a> {
     AdminPlan(&'a str),
     AdminUsers,
     AdminCodes,
+    AdminUsage,
     Redeem,
+    Usage,
     ImageGenerations,
     Upload,
     ListFiles,
@@ -87,6 +89,8 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
         ["api", "billing", "webhook", "yookassa"] => vec![(Method::Post, Route::YooKassaWebhook)],
         ["api", "billing", "history"] => vec![(Method::Get, Route::BillingHistory)],
         ["api", "billing", "redeem"] => vec![(Method::Post, Route::Redeem)],
+        ["api", "usage"] => vec![(Method::Get, Route::Usage)],
+        ["admin", "usage"] => vec![(Method::Get, Route::AdminUsage)],
         ["admin", "codes"] => vec![
             (Method::Get, Route::AdminCodes),
             (Method::Post, Route::AdminCodes),
@@ -162,6 +166,7 @@ impl Route<'_> {
                 | Route::AdminPlan(_)
                 | Route::AdminUsers
                 | Route::AdminCodes
+                | Route::AdminUsage
                 | Route::YooKassaWebhook
         )
     }
@@ -198,6 +203,7 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
             Route::AdminUsers => admin::find_users(req, app).await,
             Route::AdminCodes if req.method() == Method::Post => billing::codes::create_batch(req, app).await,
             Route::AdminCodes => billing::codes::list_batches(req, app).await,
+            Route::AdminUsage => billing::analytics::everyone(req, app).await,
             Route::YooKassaWebhook => billing::payments::webhook(req, app).await,
             _ => Err(ApiError::internal(
                 "route table: an authenticated route without a caller",
@@ -229,6 +235,7 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
         Route::Topup => billing::payments::topup(req, app, caller).await,
         Route::BillingHistory => billing::payments::history(req, app, caller).await,
         Route::Redeem => billing::codes::redeem(req, app, caller).await,
+        Route::Usage => billing::analytics::mine(req, app, caller).await,
         Route::CreateResponse => responses::create(req, app, caller).await,
         Route::Response(id) if req.method() == Method::Delete => responses::delete(app, caller, id).await,
         Route::Response(id) => responses::retrieve(app, caller, id).await,
@@ -287,6 +294,9 @@ mod tests {
         assert_eq!(resolve(&Method::Get, "/admin/codes").unwrap(), Route::AdminCodes);
         assert_eq!(resolve(&Method::Post, "/admin/codes").unwrap(), Route::AdminCodes);
         assert!(Route::Redeem.needs_caller() && !Route::AdminCodes.needs_caller());
+        assert_eq!(resolve(&Method::Get, "/api/usage").unwrap(), Route::Usage);
+        assert_eq!(resolve(&Method::Get, "/admin/usage").unwrap(), Route::AdminUsage);
+        assert!(Route::Usage.needs_caller() && !Route::AdminUsage.needs_caller());
         assert_eq!(
             resolve(&Method::Post, "/v1/embeddings").unwrap(),
             Route::Embeddings

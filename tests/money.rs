@@ -898,3 +898,98 @@ async fn a_multi_use_code_credits_each_user_once_and_wrong_codes_are_throttled()
         .await
         .expect_status(401);
 }
+
+// ---- usage analytics
+
+#[tokio::test]
+async fn usage_by_day_model_and_key_adds_up_to_the_ledger() {
+    let app = TestApp::new();
+    let user = app.funded_user(5.0).await;
+    let key = app.create_key(&user.token, &json!({"name": "reports"})).await;
+    let key_id = key["id"].as_str().unwrap().to_owned();
+    let key = key["key"].as_str().unwrap().to_owned();
+    for (token, model) in [
+        (&user.token, "gpt-5.1"),
+        (&user.token, "claude-sonnet-4.5"),
+        (&key, "gpt-5.1"),
+    ] {
+        app.chat(token, &ask(model, &unique("usage")))
+            .await
+            .expect_status(200);
+    }
+    // Bills settle in the background: wait until the three charges are in the ledger.
+    let mut charges = Vec::new();
+    for _ in 0..100 {
+        charges = app
+            .history(&user.token)
+            .await
+            .into_iter()
+            .filter(|e| e["kind"] == "charge")
+            .collect();
+        if charges.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(charges.len(), 3);
+    let charged: i64 = charges
+        .iter()
+        .map(|e| (e["amount_usd"].as_f64().unwrap() * -1e6).round() as i64)
+        .sum();
+    let micros = |v: &Value| (v.as_f64().unwrap() * 1e6).round() as i64;
+    for group in ["day", "model", "key"] {
+        let report = app
+            .get_as(&user.token, &format!("/api/usage?group={group}"))
+            .await
+            .expect_status(200)
+            .json();
+        let rows = report["rows"].as_array().unwrap();
+        let sum: i64 = rows.iter().map(|r| micros(&r["cost_usd"])).sum();
+        assert_eq!(sum, charged, "{group}: {report}");
+        assert_eq!(micros(&report["totals"]["cost_usd"]), charged);
+        assert_eq!(report["totals"]["requests"], 3, "{report}");
+        match group {
+            "model" => assert_eq!(rows.len(), 2, "{report}"),
+            "key" => {
+                let by_key = rows.iter().find(|r| r["key_id"] == key_id.as_str()).unwrap();
+                assert_eq!(by_key["requests"], 1);
+                assert!(rows.iter().any(|r| r["key_id"].is_null() && r["requests"] == 2));
+            }
+            _ => assert_eq!(rows.len(), 1, "{report}"),
+        }
+    }
+    let csv = app.get_as(&user.token, "/api/usage?group=model&format=csv").await;
+    csv.expect_status(200);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    let lines: Vec<&str> = csv.text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "model,requests,input_tokens,cached_tokens,output_tokens,cost_usd"
+    );
+    assert_eq!(lines.len(), 3, "{}", csv.text);
+    // The operator sees the same for this user, and the user among the top users.
+    let admin = app
+        .get_as(
+            common::ADMIN_TOKEN,
+            &format!("/admin/usage?group=model&user_id={}", user.id),
+        )
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(micros(&admin["totals"]["cost_usd"]), charged);
+    assert_eq!(admin["top_users"][0]["user_id"], user.id);
+    // Bad queries are 400s naming the parameter; another user's usage is not reachable.
+    let refused = app.get_as(&user.token, "/api/usage?from=last-week").await;
+    refused.expect_status(400);
+    assert_eq!(refused.json()["detail"]["param"], "from");
+    app.get_as(&user.token, &format!("/api/usage?user_id={}", user.id + 1))
+        .await
+        .expect_status(400);
+    let stranger = app.new_user().await;
+    let theirs = app
+        .get_as(&stranger.token, "/api/usage")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(theirs["totals"]["requests"], 0);
+}

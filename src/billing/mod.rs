@@ -2,6 +2,7 @@
 //! `Reservation` every paid request takes. Holds, settlement and the ledger are D1 statements in
 //! `db`; the rules that size and settle them live here.
 
+pub mod analytics;
 pub mod codes;
 pub mod estimate;
 pub mod money;
