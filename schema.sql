@@ -279,3 +279,12 @@ CREATE TABLE IF NOT EXISTS redemptions (
   created_at  INTEGER NOT NULL,
   PRIMARY KEY (code_hash, user_id)
 );
+
+-- A spending cap on an API key, per local day or calendar month in `TIMEZONE` (what it spent is
+-- read from `usage_events`, what it holds from `holds`).
+CREATE TABLE IF NOT EXISTS api_key_budgets (
+  key_id        TEXT PRIMARY KEY REFERENCES api_keys (id) ON DELETE CASCADE,
+  budget_nanos  INTEGER NOT NULL CHECK (budget_nanos > 0),
+  period        TEXT NOT NULL CHECK (period IN ('day', 'month'))
+);
+CREATE INDEX IF NOT EXISTS usage_by_key ON usage_events (api_key_id, created_at);

@@ -147,6 +147,11 @@ pub struct ApiKeyRow {
     pub expires_at: Option<i64>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// The key's budget in nano-USD (as text) and its period, when it has one.
+    #[serde(default)]
+    pub budget_nanos: Option<String>,
+    #[serde(default)]
+    pub budget_period: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -441,6 +446,14 @@ pub struct CallerRow {
     /// JSON array of the key's scopes; `None`: the default of the key's kind.
     #[serde(default)]
     pub key_scopes: Option<String>,
+    /// The key's budget (nano-USD, as text) and its period, when it has one; what the current
+    /// window spent and holds.
+    #[serde(default)]
+    pub key_budget_nanos: Option<String>,
+    #[serde(default)]
+    pub key_budget_period: Option<String>,
+    #[serde(default)]
+    pub key_budget_used: Option<String>,
 }
 
 impl CallerRow {
@@ -542,17 +555,32 @@ impl Db {
         .await
     }
 
-    pub async fn caller_by_key_hash(&self, key_hash: &str, now: i64) -> ApiResult<Option<CallerRow>> {
+    /// The caller of an API key: user, plan in force, the key, its scopes and its budget with
+    /// what the budget's window (`day_start` or `month_start` on) spent and holds — one query.
+    pub async fn caller_by_key_hash(
+        &self,
+        key_hash: &str,
+        now: i64,
+        day_start: i64,
+        month_start: i64,
+    ) -> ApiResult<Option<CallerRow>> {
         self.first(
             concat!(
                 "SELECT ",
                 caller_columns!(),
-                ", k.id AS key_id, k.models AS key_models, k.expires_at AS key_expires_at, k.last_used_at AS key_last_used_at, s.scopes AS key_scopes
-                 FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN api_key_scopes s ON s.key_id = k.id",
+                ", k.id AS key_id, k.models AS key_models, k.expires_at AS key_expires_at, k.last_used_at AS key_last_used_at, s.scopes AS key_scopes,
+                 CAST(b.budget_nanos AS TEXT) AS key_budget_nanos, b.period AS key_budget_period,
+                 CASE WHEN b.key_id IS NULL THEN NULL ELSE CAST(
+                     (SELECT COALESCE(SUM(e.charged_nanos), 0) FROM usage_events e
+                      WHERE e.api_key_id = k.id AND e.created_at >= CASE b.period WHEN 'day' THEN ?3 ELSE ?4 END)
+                   + (SELECT COALESCE(SUM(h.amount_nanos), 0) FROM holds h WHERE h.api_key_id = k.id AND h.status = 'open')
+                   AS TEXT) END AS key_budget_used
+                 FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN api_key_scopes s ON s.key_id = k.id
+                 LEFT JOIN api_key_budgets b ON b.key_id = k.id",
                 plan_in_force_join!(),
                 " WHERE k.key_hash = ?1"
             ),
-            &[text(key_hash), int(now)],
+            &[text(key_hash), int(now), int(day_start), int(month_start)],
         )
         .await
     }
@@ -785,6 +813,7 @@ impl Db {
         models: Option<&str>,
         scopes: &str,
         expires_at: Option<i64>,
+        budget: Option<(i64, &str)>,
         now: i64,
     ) -> ApiResult<()> {
         let key = self.statement(
@@ -795,13 +824,21 @@ impl Db {
             "INSERT INTO api_key_scopes (key_id, scopes) VALUES (?1, ?2)",
             &[text(id), text(scopes)],
         )?;
-        self.batch(vec![key, scopes]).await.map(|_| ())
+        let mut statements = vec![key, scopes];
+        if let Some((budget_nanos, period)) = budget {
+            statements.push(self.statement(
+                "INSERT INTO api_key_budgets (key_id, budget_nanos, period) VALUES (?1, CAST(?2 AS INTEGER), ?3)",
+                &[text(id), nanos(budget_nanos), text(period)],
+            )?);
+        }
+        self.batch(statements).await.map(|_| ())
     }
 
     pub async fn api_keys_of(&self, user_id: i64) -> ApiResult<Vec<ApiKeyRow>> {
         self.all(
-            "SELECT k.id, k.user_id, k.name, k.prefix, k.models, s.scopes, k.expires_at, k.created_at, k.last_used_at
-             FROM api_keys k LEFT JOIN api_key_scopes s ON s.key_id = k.id WHERE k.user_id = ?1 ORDER BY k.created_at DESC, k.id",
+            "SELECT k.id, k.user_id, k.name, k.prefix, k.models, s.scopes, k.expires_at, k.created_at, k.last_used_at,
+                    CAST(b.budget_nanos AS TEXT) AS budget_nanos, b.period AS budget_period
+             FROM api_keys k LEFT JOIN api_key_scopes s ON s.key_id = k.id LEFT JOIN api_key_budgets b ON b.key_id = k.id WHERE k.user_id = ?1 ORDER BY k.created_at DESC, k.id",
             &[int(user_id)],
         )
         .await
@@ -809,8 +846,9 @@ impl Db {
 
     pub async fn api_key_by_hash(&self, key_hash: &str) -> ApiResult<Option<ApiKeyRow>> {
         self.first(
-            "SELECT k.id, k.user_id, k.name, k.prefix, k.models, s.scopes, k.expires_at, k.created_at, k.last_used_at
-             FROM api_keys k LEFT JOIN api_key_scopes s ON s.key_id = k.id WHERE k.key_hash = ?1",
+            "SELECT k.id, k.user_id, k.name, k.prefix, k.models, s.scopes, k.expires_at, k.created_at, k.last_used_at,
+                    CAST(b.budget_nanos AS TEXT) AS budget_nanos, b.period AS budget_period
+             FROM api_keys k LEFT JOIN api_key_scopes s ON s.key_id = k.id LEFT JOIN api_key_budgets b ON b.key_id = k.id WHERE k.key_hash = ?1",
             &[text(key_hash)],
         )
         .await

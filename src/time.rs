@@ -39,6 +39,21 @@ pub fn day_at(now_ms: i64, offset_secs: i64) -> Day {
     }
 }
 
+/// The start and end (Unix seconds) of the local calendar month containing `now_secs`, for a zone
+/// `offset_secs` east of UTC.
+pub fn month_at(now_secs: i64, offset_secs: i64) -> (i64, i64) {
+    let days = (now_secs + offset_secs).div_euclid(86_400);
+    let (year, month, _) = civil_from_days(days);
+    let first = days_from_civil(year, month, 1);
+    let (next_year, next_month) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    let next = days_from_civil(next_year, next_month, 1);
+    (first * 86_400 - offset_secs, next * 86_400 - offset_secs)
+}
+
 /// `UTC`, `Z`, or an offset `±HH:MM[:SS]` → seconds east of UTC. Named zones with daylight
 /// saving are not supported (a fixed offset is exact for zones without it, e.g. Moscow +03:00).
 pub fn parse_utc_offset(text: &str) -> Option<i64> {

@@ -993,3 +993,71 @@ async fn usage_by_day_model_and_key_adds_up_to_the_ledger() {
         .json();
     assert_eq!(theirs["totals"]["requests"], 0);
 }
+
+// ---- key budgets
+
+#[tokio::test]
+async fn a_key_budget_stops_the_key_at_its_cap_and_nothing_else() {
+    let app = TestApp::new();
+    let user = roomy_user(&app, 5.0, json!({})).await;
+    let created = app
+        .create_key(
+            &user.token,
+            &json!({"name": "capped", "budget_usd": 0.003, "budget_period": "day"}),
+        )
+        .await;
+    assert_eq!(created["budget"], json!({"usd": 0.003, "period": "day"}));
+    let key = created["key"].as_str().unwrap().to_owned();
+    let small = |marker: &str| json!({"model": "gpt-5.1", "max_tokens": 20, "messages": [{"role": "user", "content": marker}]});
+    let mut refused = None;
+    let mut answered = 0;
+    for _ in 0..30 {
+        let response = app.chat(&key, &small(&unique("budget"))).await;
+        if response.status == 402 {
+            refused = Some(response);
+            break;
+        }
+        response.expect_status(200);
+        answered += 1;
+        // Each bill settles in the background; the budget counts what is settled and held.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let refused = refused.expect("the budget refused a request");
+    assert!(answered >= 2, "{answered} requests before the cap");
+    let error = refused.json();
+    assert_eq!(error["error"]["code"], "key_budget_exceeded", "{error}");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("$0.003 per day"), "{message}");
+    // What the key spent stays under its cap; the account itself is not stopped.
+    let spent: f64 = app
+        .history(&user.token)
+        .await
+        .iter()
+        .filter(|e| e["kind"] == "charge")
+        .map(|e| -e["amount_usd"].as_f64().unwrap())
+        .sum();
+    assert!(spent <= 0.003 + 1e-9, "spent {spent}");
+    app.chat(&user.token, &small(&unique("session")))
+        .await
+        .expect_status(200);
+    let listed = app
+        .get_as(&user.token, "/api/keys")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(listed["keys"][0]["budget"]["period"], "day", "{listed}");
+    // Bad budgets are 400s naming the field.
+    for (body, param) in [
+        (json!({"name": "x", "budget_usd": 0}), "budget_usd"),
+        (
+            json!({"name": "x", "budget_usd": 1, "budget_period": "week"}),
+            "budget_period",
+        ),
+        (json!({"name": "x", "budget_period": "day"}), "budget_usd"),
+    ] {
+        let response = app.post_as(&user.token, "/api/keys", &body).await;
+        response.expect_status(400);
+        assert_eq!(response.json()["detail"]["param"], param, "{body}");
+    }
+    app.assert_books_balance(&user.token).await;
+}

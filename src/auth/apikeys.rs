@@ -8,8 +8,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use worker::{Request, Response};
 
-use super::{unauthorized, Credential, Principal, Scope};
+use super::{unauthorized, BudgetPeriod, Credential, KeyBudget, Principal, Scope};
 use crate::app::App;
+use crate::billing::money::Nanos;
 use crate::catalog::Catalog;
 use crate::db::{ApiKeyRow, Db};
 use crate::error::{ApiError, ApiResult, ErrorKind};
@@ -33,8 +34,11 @@ fn new_key() -> ApiResult<String> {
 /// The key's owner and plan in one query; the last-use stamp is written after the response.
 pub async fn authenticate(app: &App, db: &Db, key: &str, now: i64) -> ApiResult<Principal> {
     let invalid = || unauthorized("invalid_api_key", "Invalid API key; it may have been revoked.");
+    let offset = app.config.utc_offset_secs;
+    let (day_start, _) = BudgetPeriod::Day.window(now, offset);
+    let (month_start, _) = BudgetPeriod::Month.window(now, offset);
     let row = db
-        .caller_by_key_hash(&hash_key(key), now)
+        .caller_by_key_hash(&hash_key(key), now, day_start, month_start)
         .await?
         .ok_or_else(invalid)?;
     if row.key_expires_at.is_some_and(|at| at <= now) {
@@ -58,6 +62,24 @@ pub async fn authenticate(app: &App, db: &Db, key: &str, now: i64) -> ApiResult<
         Some(stored) => parse_scopes(stored)?,
         None => Scope::defaults(models.as_deref()),
     };
+    let budget = match (row.key_budget_nanos.as_deref(), row.key_budget_period.as_deref()) {
+        (Some(limit), Some(period)) => {
+            let period = BudgetPeriod::parse(period)
+                .ok_or_else(|| ApiError::internal(format!("api_key_budgets.period `{period}`")))?;
+            let exact = |text: &str| {
+                text.parse::<i64>()
+                    .map(Nanos)
+                    .map_err(|e| ApiError::internal(format!("key budget `{text}`: {e}")))
+            };
+            Some(KeyBudget {
+                limit: exact(limit)?,
+                period,
+                used: exact(row.key_budget_used.as_deref().unwrap_or("0"))?,
+                resets_at: period.window(now, offset).1,
+            })
+        }
+        _ => None,
+    };
     let (user, plan) = row.split();
     let plan = crate::limits::plan::with_overrides(&user, plan)?;
     Ok(Principal {
@@ -66,6 +88,7 @@ pub async fn authenticate(app: &App, db: &Db, key: &str, now: i64) -> ApiResult<
             id: key_id,
             models,
             scopes,
+            budget,
         },
         plan,
     })
@@ -98,6 +121,7 @@ fn key_json(row: &ApiKeyRow) -> ApiResult<Value> {
         "prefix": row.prefix,
         "models": models,
         "scopes": scopes,
+        "budget": budget_json(row.budget_nanos.as_deref(), row.budget_period.as_deref()),
         "expires_at": row.expires_at.map(time::iso8601),
         "created_at": time::iso8601(row.created_at),
         "last_used_at": row.last_used_at.map(time::iso8601),
@@ -115,6 +139,51 @@ struct CreateKey {
     scopes: Option<Vec<Scope>>,
     #[serde(default)]
     expires_at: Option<ExpiresAt>,
+    /// A spending cap in USD per `budget_period` (`day` or `month`, default `month`).
+    #[serde(default)]
+    budget_usd: Option<serde_json::Number>,
+    #[serde(default)]
+    budget_period: Option<String>,
+}
+
+/// The largest budget a key may carry: $1,000,000 per period.
+const MAX_BUDGET_NANOS: i64 = 1_000_000 * 1_000_000_000;
+
+fn parse_budget(
+    usd: Option<&serde_json::Number>,
+    period: Option<&str>,
+) -> ApiResult<Option<(i64, BudgetPeriod)>> {
+    let period = match period {
+        None => None,
+        Some(text) => Some(BudgetPeriod::parse(text).ok_or_else(|| {
+            ApiError::bad_request("budget_period", "`budget_period` must be `day` or `month`.")
+        })?),
+    };
+    let Some(usd) = usd else {
+        if period.is_some() {
+            return Err(ApiError::bad_request(
+                "budget_usd",
+                "`budget_period` needs a `budget_usd`.",
+            ));
+        }
+        return Ok(None);
+    };
+    let nanos = crate::admin::usd_to_nanos(usd)
+        .filter(|&n| n > 0 && n <= MAX_BUDGET_NANOS)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "budget_usd",
+                "`budget_usd` must be a positive amount of at most $1,000,000.",
+            )
+        })?;
+    Ok(Some((nanos, period.unwrap_or(BudgetPeriod::Month))))
+}
+
+fn budget_json(nanos: Option<&str>, period: Option<&str>) -> Value {
+    match (nanos.and_then(|n| n.parse::<i64>().ok()), period) {
+        (Some(nanos), Some(period)) => json!({"usd": Nanos(nanos).as_usd_f64(), "period": period}),
+        _ => Value::Null,
+    }
 }
 
 /// `expires_at` as an ISO 8601 time or Unix seconds.
@@ -182,6 +251,7 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
             "`expires_at` must be in the future.",
         ));
     }
+    let budget = parse_budget(body.budget_usd.as_ref(), body.budget_period.as_deref())?;
     if db.api_keys_of(principal.user.id).await?.len() >= MAX_KEYS_PER_USER {
         return Err(ApiError::new(
             ErrorKind::Forbidden,
@@ -210,6 +280,7 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
         models_json.as_deref(),
         &scopes_json,
         expires_at,
+        budget.map(|(nanos, period)| (nanos, period.name())),
         now,
     )
     .await?;
@@ -222,6 +293,7 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
             "prefix": prefix,
             "models": models,
             "scopes": scopes,
+            "budget": budget.map(|(nanos, period)| json!({"usd": Nanos(nanos).as_usd_f64(), "period": period.name()})),
             "expires_at": expires_at.map(time::iso8601),
             "created_at": time::iso8601(now),
         }),

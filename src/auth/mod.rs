@@ -114,7 +114,53 @@ pub enum Credential {
         id: String,
         models: Option<Vec<String>>,
         scopes: Vec<Scope>,
+        budget: Option<KeyBudget>,
     },
+}
+
+/// The window an API key's budget covers: the local day or calendar month (`TIMEZONE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetPeriod {
+    Day,
+    Month,
+}
+
+impl BudgetPeriod {
+    pub fn parse(text: &str) -> Option<BudgetPeriod> {
+        match text {
+            "day" => Some(BudgetPeriod::Day),
+            "month" => Some(BudgetPeriod::Month),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BudgetPeriod::Day => "day",
+            BudgetPeriod::Month => "month",
+        }
+    }
+
+    /// The start and end (Unix seconds) of the window containing `now`.
+    pub fn window(self, now: i64, utc_offset_secs: i64) -> (i64, i64) {
+        match self {
+            BudgetPeriod::Day => {
+                let ends = crate::time::day_at(now * 1000, utc_offset_secs).ends_ms / 1000;
+                (ends - 86_400, ends)
+            }
+            BudgetPeriod::Month => crate::time::month_at(now, utc_offset_secs),
+        }
+    }
+}
+
+/// An API key's spending cap, and what the current window has spent and holds of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyBudget {
+    pub limit: crate::billing::money::Nanos,
+    pub period: BudgetPeriod,
+    pub used: crate::billing::money::Nanos,
+    /// When the window ends (Unix seconds).
+    pub resets_at: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +195,14 @@ impl Principal {
                 "permission_denied",
                 format!("API keys cannot {what}; use the token from signing in."),
             )),
+        }
+    }
+
+    /// The API key's budget, when the caller used a key that has one.
+    pub fn key_budget(&self) -> Option<KeyBudget> {
+        match &self.credential {
+            Credential::ApiKey { budget, .. } => *budget,
+            Credential::Jwt => None,
         }
     }
 
@@ -352,6 +406,7 @@ mod tests {
                 id: "k".into(),
                 models: Some(vec!["gpt-4o-mini".into()]),
                 scopes: Scope::defaults(Some(&["gpt-4o-mini".to_owned()])),
+                budget: None,
             },
         };
         assert_eq!(scoped.require_scope(Scope::Files).unwrap_err().status(), 403);

@@ -70,6 +70,25 @@ pub fn rate_limited(admission: &Admission, plan: &PlanRow, model: &Model) -> Api
 
 /// The balance can't cover what the request may cost: 402, or 429 for a lite model whose free
 /// allowance is spent (it will be free again tomorrow).
+/// An API key whose budget can't take this request (what it spent and holds, plus this hold).
+pub fn key_budget_exceeded(budget: &crate::auth::KeyBudget, needed: Nanos) -> ApiError {
+    ApiError::new(
+        ErrorKind::PaymentRequired,
+        "key_budget_exceeded",
+        format!(
+            "This API key's budget of ${} per {} is spent: ${} used or held, and this request may cost up to ${}. It resets at {}.",
+            budget.limit.as_usd_f64(),
+            budget.period.name(),
+            budget.used.as_usd_f64(),
+            needed.as_usd_f64(),
+            crate::time::iso8601(budget.resets_at)
+        ),
+    )
+    .with_detail("budget_usd", budget.limit.as_usd_f64())
+    .with_detail("budget_period", budget.period.name())
+    .with_detail("used_usd", budget.used.as_usd_f64())
+}
+
 pub fn insufficient_balance(
     admission: &Admission,
     plan: &PlanRow,

@@ -308,6 +308,18 @@ pub async fn run_prepared(
     let fail = |error: ApiError, timing: &Timing| {
         with_timing(refusals::with_rate_headers(error, &snapshot, lite), timing)
     };
+    // An API key's budget bounds what its paid requests may hold.
+    let over_budget = |mode: BillingMode, hold: Nanos| {
+        let budget = caller.key_budget().filter(|_| mode != BillingMode::Free)?;
+        (budget.used.0.saturating_add(hold.0) > budget.limit.0)
+            .then(|| refusals::key_budget_exceeded(&budget, hold))
+    };
+    if !deferred {
+        if let Some(error) = over_budget(reservation.mode, sized.hold) {
+            reservation.cancel(&app.ctx);
+            return Err(fail(error, &timing));
+        }
+    }
     if let Some(prepare) = prepare {
         if reservation.mode != BillingMode::Free && caller.user.balance_nanos <= 0 {
             // Nothing on the balance covers any hold: refused before a file is read.
@@ -357,6 +369,10 @@ pub async fn run_prepared(
                 return Err(fail(error, &timing));
             }
         };
+        if let Some(error) = over_budget(reservation.mode, sized.hold) {
+            reservation.cancel(&app.ctx);
+            return Err(fail(error, &timing));
+        }
         let started_ms = time::now_ms();
         let held = reservation
             .hold_now(&HoldAsk {
