@@ -358,7 +358,7 @@ async fn a_chat_with_more_file_parts_than_allowed_is_a_400_and_costs_nothing() {
     let part = json!({"type": "file", "file": {"file_id": image["file_id"]}});
     let mut content = vec![json!({"type": "text", "text": marker})];
     // The default MAX_FILE_PARTS_PER_REQUEST is 8: nine are refused, eight go through.
-    content.extend(std::iter::repeat(part.clone()).take(9));
+    content.extend(std::iter::repeat_n(part.clone(), 9));
     let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": content}]});
     let refused = app.chat(&user.token, &body).await;
     refused.expect_status(400);
@@ -368,7 +368,7 @@ async fn a_chat_with_more_file_parts_than_allowed_is_a_400_and_costs_nothing() {
     assert_eq!(app.balance(&user.token).await, 1.0);
 
     let mut content = vec![json!({"type": "text", "text": marker})];
-    content.extend(std::iter::repeat(part).take(8));
+    content.extend(std::iter::repeat_n(part, 8));
     let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": content}]});
     app.chat(&user.token, &body).await.expect_status(200);
     let sent = &app.upstream_requests(&marker).await[0]["body"]["messages"][0]["content"];

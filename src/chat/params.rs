@@ -211,7 +211,7 @@ fn rewrite_legacy_messages(messages: &mut [Value]) -> ApiResult<bool> {
                     .unwrap_or("{}")
                     .to_owned();
                 let id = format!("call_fn_{i}");
-                if !object.get("tool_calls").is_some_and(|t| !t.is_null()) {
+                if object.get("tool_calls").is_none_or(Value::is_null) {
                     object.insert(
                         "tool_calls".into(),
                         json!([{"id": id, "type": "function", "function": {"name": name, "arguments": arguments}}]),

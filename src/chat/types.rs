@@ -349,7 +349,7 @@ fn check_passthrough(key: &str, value: &Value) -> ApiResult<()> {
     }
     match key {
         "logprobs" | "store" if !value.is_boolean() => Err(invalid(key, "a boolean")),
-        "top_logprobs" if !value.as_u64().is_some_and(|n| n <= 20) => {
+        "top_logprobs" if value.as_u64().is_none_or(|n| n > 20) => {
             Err(invalid(key, "an integer between 0 and 20"))
         }
         "logit_bias" => match value.as_object() {

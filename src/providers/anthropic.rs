@@ -31,13 +31,14 @@
 //! | `max_tokens` / `max_completion_tokens` | `max_tokens` = the gateway's enforced ceiling, always sent (Anthropic requires it) |
 //! | `temperature` | sent, clamped to Anthropic's range 0–1 (OpenAI's 1–2 become 1) |
 //! | `top_p` | sent, unless `temperature` is also set: current Claude models refuse both together, so `temperature` wins |
-//! | `stop` | `stop_sequences`; a whitespace-only sequence (e.g. `"\n"`) is **refused** (400 on `stop`): Anthropic rejects it |
+//! | `stop` | `stop_sequences`; whitespace-only sequences (e.g. `"\n"`) are dropped (Anthropic refuses them) |
 //! | `tools`, `tool_choice`, `parallel_tool_calls: false` | `tools` (`input_schema`), `tool_choice` auto/any/tool/none, `disable_parallel_tool_use: true`; a tool's `strict` is dropped |
 //! | `response_format` json_object / json_schema | **emulated**: an instruction appended to `system` asking for JSON only (with the schema); not enforced by the API, so the answer may still stray |
 //! | `user` | `metadata.user_id` |
-//! | `logprobs: true`, `top_logprobs` | **refused** (400 naming the parameter): Claude returns no log probabilities |
-//! | `seed`, `presence_penalty`, `frequency_penalty`, `logit_bias` | dropped silently (no equivalent) |
-//! | `reasoning_effort`, `metadata`, `store`, `service_tier`, `verbosity`, `stream_options` | dropped silently (usage is always streamed by Anthropic) |
+//! | `reasoning_effort` | `thinking: {"type": "enabled", "budget_tokens": N}` ([`THINKING_BUDGETS`], at most half of `max_tokens`, at least 1,024, below `max_tokens`); off (with a warning) when no budget fits, with a forcing `tool_choice`, or when the request continues a tool call or a prefill (Anthropic would want the earlier signed thinking back); with thinking on, `temperature` other than 1 and `top_p` below 0.95 are dropped |
+//! | `cache_control` on a content part, a message (its last block) or a tool | `cache_control` on that block / tool (`ttl` kept); a system message with marks becomes `system` blocks; at most the latest four are kept and a 1-hour mark after a 5-minute one is sent as 5-minute (Anthropic's rules) |
+//! | `logprobs`, `top_logprobs`, `seed`, `presence_penalty`, `frequency_penalty`, `logit_bias`, `n`, `metadata`, `store`, `service_tier`, `verbosity`, `prompt_cache_*`, `safety_identifier`, `modalities`, `audio`, `prediction`, `web_search_options`, `moderation` | dropped, named in the warnings |
+//! | `stream_options` | dropped silently (Anthropic always streams usage) |
 //! | message `name`, image `detail` | dropped silently |
 //! | `image_url` parts | `data:` URLs (JPEG, PNG, GIF, WebP, base64) → base64 image blocks; http(s) URLs → URL image blocks; anything else is refused (400 naming the part) |
 //! | `file` parts | skipped (the chat handler refuses them first) |
@@ -49,7 +50,10 @@
 //! tools) are ignored. `stop_reason` maps to `finish_reason`: `end_turn`, `stop_sequence` and
 //! `pause_turn` → `stop`; `max_tokens` and `model_context_window_exceeded` → `length`;
 //! `tool_use` → `tool_calls`; `refusal` → `content_filter`. Prompt tokens are `input_tokens`
-//! plus the cache read and creation input tokens.
+//! plus the cache read and creation input tokens; `cached_tokens` are the reads, and the writes
+//! go to billing by lifetime (`cache_creation.ephemeral_5m_input_tokens` /
+//! `ephemeral_1h_input_tokens`; writes without the breakdown are 5-minute ones). Claude's
+//! thinking is inside `output_tokens` and not counted apart, so `reasoning_tokens` stay 0.
 //!
 //! Streams are translated event by event by [`AnthropicStream`].
 

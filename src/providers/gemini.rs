@@ -17,8 +17,9 @@
 //! | `presence_penalty`, `frequency_penalty` | dropped: Gemini 2.5+ answers 400 to any penalty |
 //! | the gateway's output ceiling | `generationConfig.maxOutputTokens`, always |
 //! | `response_format` json_object / json_schema | `responseMimeType: application/json` / plus `responseSchema` (cleaned) |
-//! | `logprobs: true`, `top_logprobs` > 0 | refused, 400 naming the parameter |
-//! | `user`, `parallel_tool_calls`, `logit_bias`, `reasoning_effort`, `metadata`, `store`, `service_tier`, `verbosity`, message `name`s, image `detail`, tool `strict` | dropped |
+//! | `reasoning_effort` | `generationConfig.thinkingConfig`: `thinkingLevel` on Gemini 3+ (Pro `low`/`high`, Flash also `minimal`/`medium`), `thinkingBudget` on 2.5 ([`thinking_config`]) |
+//! | `logprobs`, `top_logprobs`, `user`, `parallel_tool_calls`, `logit_bias`, `n`, `metadata`, `store`, `service_tier`, `verbosity`, `prompt_cache_*`, `safety_identifier`, `modalities`, `audio`, `prediction`, `web_search_options`, `moderation` | dropped, named in the warnings |
+//! | message `name`s, image `detail`, tool `strict`, `cache_control` | dropped |
 //!
 //! Schemas keep Gemini's OpenAPI subset: `type`, `format` (string: `enum`/`date-time`; number:
 //! `float`/`double`; integer: `int32`/`int64`), `description`, `nullable`, `enum` (strings), `items`,

@@ -154,10 +154,12 @@ pub fn request_body(
         {
             continue;
         }
-        if !forwards(upstream, &key) {
-            if map.remove(&key).is_some_and(|v| !v.is_null()) && key != "n" && key != "stream_options" {
-                warnings.push(dropped(&key, upstream));
-            }
+        if !forwards(upstream, &key)
+            && map.remove(&key).is_some_and(|v| !v.is_null())
+            && key != "n"
+            && key != "stream_options"
+        {
+            warnings.push(dropped(&key, upstream));
         }
     }
     if let Some(Value::Array(messages)) = map.get_mut("messages") {
