@@ -547,14 +547,29 @@ async fn a_deepseek_tool_loop_gets_its_reasoning_content_back() {
         seen[1]["body"]["messages"][1]["reasoning_content"],
         flint_mock::REASONING_TEXT
     );
-    // `reasoning_effort: none` turns DeepSeek's thinking off, which lifts the rule.
+    assert!(seen[1]["body"].get("thinking").is_none());
+    // A history whose tool call lost its reasoning_content (a client that drops it) would be
+    // DeepSeek's 400 in thinking mode: the request goes without thinking, and says so.
     let mut without = follow_up.clone();
     without["messages"][1]
         .as_object_mut()
         .unwrap()
         .remove("reasoning_content");
+    let response = app.chat(&user.token, &without).await;
+    response.expect_status(200);
+    assert!(response
+        .header("x-flint-warnings")
+        .unwrap()
+        .contains("thinking disabled"));
+    assert_eq!(
+        app.upstream_requests(&marker).await[2]["body"]["thinking"],
+        json!({"type": "disabled"})
+    );
+    // `reasoning_effort: none` asks for that itself.
     without["reasoning_effort"] = json!("none");
-    app.chat(&user.token, &without).await.expect_status(200);
+    let response = app.chat(&user.token, &without).await;
+    response.expect_status(200);
+    assert!(response.header("x-flint-warnings").is_none());
     // Other providers never see the field.
     let marker = unique("ds-other");
     let mut other = follow_up.clone();

@@ -298,9 +298,6 @@ fn request_body<'a>(
         stop_sequences.retain(|s| !s.trim().is_empty());
         warnings.push("whitespace-only stop sequences not sent: Claude refuses them".to_owned());
     }
-    let mut temperature = request.temperature.map(|t| t.min(1.0));
-    // Current Claude models refuse `temperature` and `top_p` together.
-    let mut top_p = request.top_p.filter(|_| temperature.is_none());
     let thinking = thinking(
         request,
         outgoing.max_output_tokens,
@@ -308,16 +305,17 @@ fn request_body<'a>(
         &tool_choice,
         &mut warnings,
     );
-    if thinking.is_some() {
-        // Thinking takes temperature 1 only and top_p of at least 0.95.
-        if temperature.is_some_and(|t| t != 1.0) {
-            temperature = None;
-            warnings.push("temperature not sent: Claude thinks at temperature 1 only".to_owned());
-        }
-        if top_p.is_some_and(|p| p < 0.95) {
-            top_p = None;
-            warnings.push("top_p not sent: Claude's thinking takes 0.95 to 1 only".to_owned());
-        }
+    let mut temperature = request.temperature.map(|t| t.min(1.0));
+    // Thinking takes temperature 1 only and top_p of at least 0.95.
+    if thinking.is_some() && temperature.is_some_and(|t| t != 1.0) {
+        temperature = None;
+        warnings.push("temperature not sent: Claude thinks at temperature 1 only".to_owned());
+    }
+    // Current Claude models refuse `temperature` and `top_p` together.
+    let mut top_p = request.top_p.filter(|_| temperature.is_none());
+    if thinking.is_some() && top_p.is_some_and(|p| p < 0.95) {
+        top_p = None;
+        warnings.push("top_p not sent: Claude's thinking takes 0.95 to 1 only".to_owned());
     }
     let mut body = MessagesRequest {
         model: &upstream.model.upstream_id,
@@ -1837,13 +1835,12 @@ mod tests {
             warnings.iter().any(|w| w.starts_with("temperature")),
             "{warnings:?}"
         );
-        // top_p of 0.95 or more stays.
+        // top_p of 0.95 or more stays, also when the temperature beside it had to go.
         let mut body = with("reasoning_effort", json!("low"));
         body["top_p"] = json!(0.97);
-        assert_eq!(
-            build_with(body, &Annotations::default(), 8192).unwrap().0["top_p"],
-            json!(0.97)
-        );
+        body["temperature"] = json!(0.5);
+        let (sent, _) = build_with(body, &Annotations::default(), 8192).unwrap();
+        assert_eq!((sent.get("temperature"), &sent["top_p"]), (None, &json!(0.97)));
     }
 
     #[test]

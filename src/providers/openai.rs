@@ -14,7 +14,7 @@
 //! | `temperature`, `top_p`, `presence_penalty`, `frequency_penalty` | everyone but OpenAI's reasoning models (and the vendors whose row drops them) |
 //! | `n` | OpenAI, xAI, Mistral, Together, Fireworks (elsewhere one choice) |
 //! | `reasoning_effort` | OpenAI's reasoning models as given; xAI's reasoning models and Groq's gpt-oss as `low`/`medium`/`high`; DeepSeek as `low`/`high`/`max` (`none`: `thinking: {"type": "disabled"}`) |
-//! | an assistant message's `reasoning_content` | DeepSeek |
+//! | an assistant message's `reasoning_content` | DeepSeek (a history whose tool calls lack it goes with `thinking: {"type": "disabled"}`: thinking mode would refuse it) |
 //! | a message's `name` | everyone but Groq (which refuses it) |
 //! | `parallel_tool_calls` | with `tools` only |
 //!
@@ -165,7 +165,42 @@ pub fn request_body(
     if let Some(Value::Array(messages)) = map.get_mut("messages") {
         annotate_messages(upstream, request.messages.as_slice(), messages, notes);
     }
+    if upstream.provider.id == "deepseek" && !thinking_history_complete(map) {
+        // DeepSeek's thinking mode refuses a tool call in the history without its reasoning
+        // (a client that drops `reasoning_content`, a translated surface): without thinking it
+        // takes the history.
+        map.remove("reasoning_effort");
+        map.insert("thinking".into(), json!({"type": "disabled"}));
+        warnings.push(
+            "thinking disabled: an earlier tool call lacks the reasoning_content DeepSeek's thinking mode needs back"
+                .to_owned(),
+        );
+    }
     Ok((body, warnings))
+}
+
+/// Whether DeepSeek's thinking mode takes this body: it is off, or every assistant message
+/// that made tool calls carries its `reasoning_content`.
+fn thinking_history_complete(body: &serde_json::Map<String, Value>) -> bool {
+    if body
+        .get("thinking")
+        .and_then(|t| t.get("type"))
+        .and_then(Value::as_str)
+        == Some("disabled")
+    {
+        return true;
+    }
+    body.get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+        .filter(|m| {
+            m.get("tool_calls")
+                .and_then(Value::as_array)
+                .is_some_and(|c| !c.is_empty())
+        })
+        .all(|m| m.get("reasoning_content").is_some_and(Value::is_string))
 }
 
 fn dropped(param: &str, upstream: &Upstream) -> String {
@@ -538,6 +573,19 @@ mod tests {
         let (deepseek, _) = sent("deepseek-v4-pro", json!({"messages": body["messages"]}), &notes);
         assert_eq!(deepseek["messages"][1]["reasoning_content"], "I should call f");
         assert!(deepseek["messages"][0].get("reasoning_content").is_none());
+        assert!(deepseek.get("thinking").is_none());
+        // Without it (a client or a surface that dropped it) DeepSeek thinks not, and takes it.
+        let (without, warnings) = sent(
+            "deepseek-v4-pro",
+            json!({"messages": body["messages"], "reasoning_effort": "high"}),
+            &Annotations::default(),
+        );
+        assert_eq!(without["thinking"], json!({"type": "disabled"}));
+        assert!(without.get("reasoning_effort").is_none());
+        assert!(
+            warnings.iter().any(|w| w.starts_with("thinking disabled")),
+            "{warnings:?}"
+        );
         let (openai, _) = sent("gpt-4o", json!({"messages": body["messages"]}), &notes);
         assert!(openai["messages"][1].get("reasoning_content").is_none());
         let (groq, _) = sent("gpt-oss-120b", json!({}), &Annotations::default());
