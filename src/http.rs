@@ -68,6 +68,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     Ok(value)
 }
 
+/// A parsed JSON body into `T`, with the errors of `parse_json` (the offending field in `param`).
+pub fn from_json_value<T: DeserializeOwned>(value: serde_json::Value) -> ApiResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|error| json_error(&error))
+}
+
 fn json_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let inner = error.inner();
     match inner.classify() {

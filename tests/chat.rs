@@ -7,8 +7,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{sse_data, unique, TestApp, MOCK_PROVIDER_KEY};
-use flint_mock::{expected_answer, Defaults, Provider};
+use common::{charge_micros, openai_usage_counts, sse_data, unique, TestApp, MOCK_PROVIDER_KEY};
+use flint_mock::{expected_answer, expected_usage, Defaults, Provider};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
@@ -185,7 +185,13 @@ async fn an_unknown_model_is_404_and_bad_parameters_are_400s_naming_them() {
     missing.expect_status(404);
     assert_eq!(missing.json()["error"]["code"], "model_not_found");
     for (patch, param) in [
-        (json!({"n": 3}), "n"),
+        (json!({"n": 129}), "n"),
+        (json!({"reasoning_effort": "extreme"}), "reasoning_effort"),
+        (json!({"service_tier": "platinum"}), "service_tier"),
+        (
+            json!({"messages": [{"role": "user", "content": [{"type": "text", "text": "x", "cache_control": {"type": "forever"}}]}]}),
+            "messages[0].content[0].cache_control",
+        ),
         (json!({"temperature": 9}), "temperature"),
         (json!({"messages": []}), "messages"),
         (
@@ -203,6 +209,15 @@ async fn an_unknown_model_is_404_and_bad_parameters_are_400s_naming_them() {
         response.expect_status(400);
         assert_eq!(response.json()["error"]["param"], param, "{}", response.text);
     }
+    // A name no vendor documents is refused in OpenAI's words.
+    let mut invented = ask("gpt-4o-mini", "hi");
+    invented["temperature_boost"] = json!(2);
+    let refused = app.chat(&user.token, &invented).await;
+    refused.expect_status(400);
+    assert_eq!(
+        refused.json()["error"]["message"],
+        "Unrecognized request argument supplied: temperature_boost"
+    );
     let image = app.chat(&user.token, &ask("flux-schnell", "hi")).await;
     assert!(image.json()["error"]["message"]
         .as_str()
@@ -422,12 +437,12 @@ async fn stone_chat_streams_content_usage_billing_done_in_that_order() {
     assert_eq!(content, want.text());
     assert_eq!(
         usage,
-        json!({"usage": {"tokens_in": want.prompt_tokens, "tokens_out": want.completion_tokens}})
+        json!({"usage": {"tokens_in": want.prompt_tokens, "tokens_out": want.completion_tokens, "tokens_cached": 0}})
     );
     let nanos = (want.prompt_tokens * 4_900_000 + want.completion_tokens * 39_200_000).div_ceil(1000);
     assert_eq!(
         billing,
-        json!({"billing": {"tokens_in": want.prompt_tokens, "tokens_out": want.completion_tokens,
+        json!({"billing": {"tokens_in": want.prompt_tokens, "tokens_out": want.completion_tokens, "tokens_cached": 0,
                            "cost_usd": nanos.div_ceil(1000) as f64 / 1e6,
                            "balance_usd": (10_000_000 - nanos.div_ceil(1000)) as f64 / 1e6,
                            "billing_mode": "per_token"}})
@@ -498,4 +513,256 @@ async fn no_response_or_log_line_contains_a_provider_key() {
         !log.contains(MOCK_PROVIDER_KEY),
         "the provider key is in the wrangler log"
     );
+}
+
+// ---- the current parameters
+
+#[tokio::test]
+async fn every_current_openai_parameter_is_accepted_and_the_ones_that_cost_the_operator_never_leave() {
+    let app = TestApp::new();
+    let user = app.new_user().await;
+    let marker = unique("params");
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": marker}],
+        "prompt_cache_key": "conv-1", "prompt_cache_retention": "24h", "safety_identifier": "user-hash", "user": "u-1",
+        "service_tier": "priority", "store": true, "metadata": {"project": "x"}, "modalities": ["text", "audio"],
+        "audio": {"voice": "alloy", "format": "mp3"}, "prediction": {"type": "content", "content": "Mock answer"},
+        "web_search_options": {"search_context_size": "low"}, "verbosity": "high", "reasoning_effort": "low",
+        "parallel_tool_calls": true, "logprobs": true, "top_logprobs": 2, "logit_bias": {"1734": -100}, "seed": 7,
+        "stop": ["\n\n"], "frequency_penalty": 0.1, "presence_penalty": 0.1, "temperature": 0.5, "top_p": 0.9,
+        "max_completion_tokens": 50, "response_format": {"type": "text"},
+        "moderation": {"model": "omni-moderation-latest"}, "prompt_cache_options": {"mode": "implicit"}});
+    let response = app.chat(&user.token, &body).await;
+    response.expect_status(200);
+    let sent = &app.upstream_requests(&marker).await[0]["body"];
+    for forwarded in [
+        "prompt_cache_key",
+        "safety_identifier",
+        "user",
+        "prediction",
+        "logprobs",
+        "top_logprobs",
+        "logit_bias",
+        "seed",
+        "stop",
+        "frequency_penalty",
+        "presence_penalty",
+        "temperature",
+        "top_p",
+        "response_format",
+    ] {
+        assert_eq!(sent[forwarded], body[forwarded], "{forwarded}");
+    }
+    assert_eq!(sent["max_completion_tokens"], 50);
+    // Never sent: stored completions would live in the operator's OpenAI account, other tiers
+    // and audio or search calls cost what the catalog does not price; the rest is for other
+    // models than gpt-4o-mini (reasoning, verbosity, 24h retention).
+    let warnings = response.header("x-flint-warnings").unwrap().to_owned();
+    for dropped in [
+        "service_tier",
+        "store",
+        "metadata",
+        "modalities",
+        "audio",
+        "web_search_options",
+        "moderation",
+        "prompt_cache_options",
+        "prompt_cache_retention",
+        "verbosity",
+        "reasoning_effort",
+    ] {
+        assert!(sent.get(dropped).is_none(), "{dropped} reached OpenAI");
+        assert!(
+            warnings.contains(&format!("{dropped} not sent")),
+            "{dropped}: {warnings}"
+        );
+    }
+    // The parallel_tool_calls flag without tools is OpenAI's 400: not sent either.
+    assert!(sent.get("parallel_tool_calls").is_none());
+}
+
+#[tokio::test]
+async fn a_reasoning_model_gets_reasoning_effort_and_verbosity_but_no_sampling_parameters() {
+    let app = TestApp::new();
+    let user = app.funded_user(5.0).await;
+    let marker = unique("gpt5");
+    let body = json!({"model": "gpt-5.1", "messages": [{"role": "user", "content": marker}], "reasoning_effort": "high",
+        "verbosity": "low", "temperature": 0.2, "top_p": 0.5, "logprobs": true, "prompt_cache_retention": "24h", "store": true});
+    let response = app.chat(&user.token, &body).await;
+    response.expect_status(200);
+    let sent = &app.upstream_requests(&marker).await[0]["body"];
+    assert_eq!(
+        (sent["reasoning_effort"].as_str(), sent["verbosity"].as_str()),
+        (Some("high"), Some("low"))
+    );
+    assert_eq!(sent["prompt_cache_retention"], "24h");
+    for dropped in ["temperature", "top_p", "logprobs", "store"] {
+        assert!(sent.get(dropped).is_none(), "{dropped} reached gpt-5.1");
+    }
+}
+
+#[tokio::test]
+async fn n_choices_share_the_output_ceiling_and_are_all_billed() {
+    let app = TestApp::new();
+    let prices = app.token_prices("gpt-4.1").await;
+    for stream in [false, true] {
+        let user = app.funded_user(5.0).await;
+        let marker = unique("n");
+        let mut body = json!({"model": "gpt-4.1", "n": 3, "max_tokens": 50, "stream": stream,
+            "messages": [{"role": "user", "content": format!("{marker} [[mock reasoning=4]]")}]});
+        if stream {
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        let response = app.chat(&user.token, &body).await;
+        response.expect_status(200);
+        let sent = app.upstream_requests(&marker).await[0]["body"].clone();
+        // Each of the 3 choices gets the 50 tokens asked for; the hold covers all 150.
+        assert_eq!(
+            (sent["n"].as_u64(), sent["max_completion_tokens"].as_u64()),
+            (Some(3), Some(50))
+        );
+        let want = expected_usage(Provider::OpenAi, &sent, &Defaults::default()).unwrap();
+        let one = expected_answer(Provider::OpenAi, &sent, &Defaults::default()).unwrap();
+        let usage = if stream {
+            let events = sse_data(&response.text);
+            let chunks: Vec<Value> = events[..events.len() - 1]
+                .iter()
+                .map(|e| serde_json::from_str(e).unwrap())
+                .collect();
+            for index in 0..3 {
+                let text: String = chunks
+                    .iter()
+                    .flat_map(|c| c["choices"].as_array().unwrap().clone())
+                    .filter(|c| c["index"] == index)
+                    .filter_map(|c| c["delta"]["content"].as_str().map(str::to_owned))
+                    .collect();
+                assert_eq!(text, one.text(), "choice {index}");
+            }
+            chunks.last().unwrap()["usage"].clone()
+        } else {
+            let answer = response.json();
+            assert_eq!(answer["choices"].as_array().unwrap().len(), 3);
+            assert_eq!(answer["choices"][2]["message"]["content"], one.text());
+            answer["usage"].clone()
+        };
+        // The upstream's usage counts every choice (the prompt once), and that is what is billed.
+        let (prompt, _, completion, reasoning) = openai_usage_counts(&usage);
+        assert_eq!(
+            (prompt, completion, reasoning),
+            (want.input, want.output, want.reasoning)
+        );
+        assert_eq!(
+            (want.output % 3, want.reasoning),
+            (0, 3 * 4),
+            "three choices counted"
+        );
+        let charge = charge_micros(&want, &prices);
+        assert_eq!(
+            app.last_charge_micros(&user.token, 5.0).await,
+            charge,
+            "stream={stream}"
+        );
+    }
+    // A vendor that takes no `n` answers one choice, and the header says so.
+    let user = app.funded_user(5.0).await;
+    let marker = unique("n-ds");
+    let body = json!({"model": "deepseek-v4-pro", "n": 2, "messages": [{"role": "user", "content": marker}]});
+    let response = app.chat(&user.token, &body).await;
+    response.expect_status(200);
+    assert_eq!(response.json()["choices"].as_array().unwrap().len(), 1);
+    assert!(response
+        .header("x-flint-warnings")
+        .unwrap()
+        .contains("n not sent"));
+    assert!(app.upstream_requests(&marker).await[0]["body"].get("n").is_none());
+}
+
+#[tokio::test]
+async fn legacy_function_calling_is_served_on_every_provider_in_its_own_shape() {
+    let app = TestApp::new();
+    let user = app.funded_user(5.0).await;
+    let functions = json!([{"name": "get_weather", "description": "Weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]);
+    for model in ["gpt-4o-mini", "claude-sonnet-4.5", "gemini-2.5-pro"] {
+        let marker = unique("fn");
+        let body = json!({"model": model, "functions": functions, "function_call": {"name": "get_weather"},
+            "messages": [{"role": "user", "content": marker}]});
+        let answer = app.chat(&user.token, &body).await.expect_status(200).json();
+        let choice = &answer["choices"][0];
+        assert_eq!(choice["finish_reason"], "function_call", "{model}: {answer}");
+        assert_eq!(
+            choice["message"]["function_call"]["name"], "get_weather",
+            "{model}"
+        );
+        assert!(choice["message"].get("tool_calls").is_none(), "{model}");
+        let arguments: Value =
+            serde_json::from_str(choice["message"]["function_call"]["arguments"].as_str().unwrap()).unwrap();
+        assert_eq!(arguments, json!({"city": "mock-city"}));
+        // The result goes back as a `function` message.
+        let follow_up = json!({"model": model, "functions": functions, "messages": [
+            {"role": "user", "content": marker},
+            {"role": "assistant", "content": null, "function_call": choice["message"]["function_call"]},
+            {"role": "function", "name": "get_weather", "content": "rain"}]});
+        let answer = app.chat(&user.token, &follow_up).await.expect_status(200).json();
+        assert_eq!(
+            answer["choices"][0]["message"]["content"], "Tool said: rain",
+            "{model}"
+        );
+        // Streamed: function_call deltas.
+        let mut streamed = body.clone();
+        streamed["stream"] = json!(true);
+        let events = sse_data(&app.chat(&user.token, &streamed).await.expect_status(200).text);
+        let chunks: Vec<Value> = events
+            .iter()
+            .filter_map(|e| serde_json::from_str(e).ok())
+            .collect();
+        let args: String = chunks
+            .iter()
+            .filter_map(|c| {
+                c["choices"][0]["delta"]["function_call"]["arguments"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(
+            serde_json::from_str::<Value>(&args).unwrap(),
+            json!({"city": "mock-city"}),
+            "{model}"
+        );
+        assert!(
+            chunks
+                .iter()
+                .any(|c| c["choices"][0]["finish_reason"] == "function_call"),
+            "{model}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn stone_chat_shows_cached_tokens_and_bills_them() {
+    let app = TestApp::new();
+    let prices = app.token_prices("claude-sonnet-4.5").await;
+    let user = app.funded_user(5.0).await;
+    let marker = unique("stone-cache");
+    let body = json!({"model_id": "claude-sonnet-4.5", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": format!("{marker} context [[mock cache_read=400 cache_write=60]]"), "cache_control": {"type": "ephemeral"}}]}]});
+    let response = app.post_as(&user.token, "/api/chat", &body).await;
+    response.expect_status(200);
+    let sent = app.upstream_requests(&marker).await[0]["body"].clone();
+    assert_eq!(
+        sent["messages"][0]["content"][0]["cache_control"],
+        json!({"type": "ephemeral"})
+    );
+    let want = expected_usage(Provider::Anthropic, &sent, &Defaults::default()).unwrap();
+    let events = sse_data(&response.text);
+    let n = events.len();
+    let usage: Value = serde_json::from_str(&events[n - 3]).unwrap();
+    let billing: Value = serde_json::from_str(&events[n - 2]).unwrap();
+    assert_eq!(
+        usage,
+        json!({"usage": {"tokens_in": want.input, "tokens_out": want.output, "tokens_cached": 400}})
+    );
+    let charge = charge_micros(&want, &prices);
+    assert_eq!(billing["billing"]["tokens_cached"], 400);
+    assert_eq!(billing["billing"]["cost_usd"].as_f64(), Some(charge as f64 / 1e6));
+    assert_eq!(app.last_charge_micros(&user.token, 5.0).await, charge);
 }

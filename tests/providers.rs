@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{sse_data, unique, TestApp, MOCK_PROVIDER_KEY};
-use flint_mock::{expected_answer, Defaults, Provider};
+use common::{charge_micros, openai_usage_counts, sse_data, unique, TestApp, MOCK_PROVIDER_KEY};
+use flint_mock::{expected_answer, expected_usage, expected_vendor_answer, Defaults, Dialect, Provider};
 use serde_json::{json, Value};
 
 fn weather_tool() -> Value {
@@ -291,4 +291,316 @@ async fn image_requests_are_validated_and_paid_for_in_advance() {
         response.expect_status(400);
         assert_eq!(response.json()["error"]["param"], param, "{body}");
     }
+}
+
+// ---- cache, reasoning and their usage on the chat surface
+
+/// The usage of an OpenAI answer, whole or streamed (the last chunk's).
+fn answer_usage(response: &common::TestResponse, stream: bool) -> Value {
+    if !stream {
+        return response.json()["usage"].clone();
+    }
+    let events = sse_data(&response.text);
+    assert_eq!(events.last().unwrap(), "[DONE]");
+    let last: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
+    assert_eq!(last["choices"], json!([]));
+    last["usage"].clone()
+}
+
+/// What the mock reports for the request that reached it, by the provider's wire.
+fn reported(model: &str, sent: &Value) -> flint_mock::Usage {
+    let defaults = Defaults::default();
+    match model {
+        m if m.starts_with("claude") => expected_usage(Provider::Anthropic, sent, &defaults).unwrap(),
+        m if m.starts_with("gemini") => expected_usage(Provider::Gemini, sent, &defaults).unwrap(),
+        m if m.starts_with("deepseek") => expected_vendor_answer(Dialect::DeepSeek, sent, &defaults)
+            .unwrap()
+            .usage(),
+        m if m.starts_with("grok") => expected_vendor_answer(Dialect::Xai, sent, &defaults)
+            .unwrap()
+            .usage(),
+        _ => expected_usage(Provider::OpenAi, sent, &defaults).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn every_translated_provider_reports_cache_and_reasoning_the_openai_way_and_bills_them_exactly() {
+    let app = TestApp::new();
+    for (model, knobs) in [
+        // Claude reasons only with thinking on; Anthropic reports it inside output_tokens.
+        ("claude-sonnet-4.5", "cache_read=300 cache_write=120 reasoning=40"),
+        ("gemini-2.5-pro", "cache_read=200 reasoning=30"),
+        ("deepseek-v4-pro", "cache_read=100 reasoning=25"),
+        ("grok-4.3", "cache_read=50 reasoning=60"),
+    ] {
+        let prices = app.token_prices(model).await;
+        for stream in [false, true] {
+            let user = app.funded_user(5.0).await;
+            let marker = unique("usage");
+            let mut body = json!({"model": model, "stream": stream, "reasoning_effort": "high", "max_tokens": 4000,
+                "messages": [{"role": "user", "content": format!("{marker} tell me [[mock {knobs}]]")}]});
+            if stream {
+                body["stream_options"] = json!({"include_usage": true});
+            }
+            let response = app.chat(&user.token, &body).await;
+            response.expect_status(200);
+            let sent = only_upstream(&app, &marker).await["body"].clone();
+            let want = reported(model, &sent);
+            assert!(
+                want.cache_read > 0 && want.reasoning > 0,
+                "{model}: the knobs took effect: {want:?}"
+            );
+            let usage = answer_usage(&response, stream);
+            let (prompt, cached, completion, reasoning) = openai_usage_counts(&usage);
+            assert_eq!(
+                (prompt, cached, completion),
+                (want.input, want.cache_read, want.output),
+                "{model} stream={stream}: {usage}"
+            );
+            // Anthropic does not count thinking apart from the answer; the others do.
+            let want_reasoning = if model.starts_with("claude") {
+                0
+            } else {
+                want.reasoning
+            };
+            assert_eq!(reasoning, want_reasoning, "{model} stream={stream}: {usage}");
+            assert_eq!(usage["total_tokens"].as_u64(), Some(want.input + want.output));
+            let charge = charge_micros(&want, &prices);
+            assert_eq!(
+                usage["cost_usd"].as_f64(),
+                Some(charge as f64 / 1e6),
+                "{model} stream={stream}"
+            );
+            assert_eq!(
+                app.last_charge_micros(&user.token, 5.0).await,
+                charge,
+                "{model} stream={stream}"
+            );
+            app.assert_books_balance(&user.token).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn cache_control_marks_reach_claude_in_anthropics_shape_and_the_writes_are_priced_by_lifetime() {
+    let app = TestApp::new();
+    let prices = app.token_prices("claude-sonnet-4.5").await;
+    for stream in [false, true] {
+        let user = app.funded_user(5.0).await;
+        let marker = unique("cc");
+        let mut tool = weather_tool();
+        tool["cache_control"] = json!({"type": "ephemeral", "ttl": "1h"});
+        let mut body = json!({"model": "claude-sonnet-4.5", "stream": stream, "tools": [tool], "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "Long standing rules.", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]},
+            {"role": "user", "content": [
+                {"type": "text", "text": format!("{marker} a long document"), "cache_control": {"type": "ephemeral"}},
+                {"type": "text", "text": "the question [[mock cache_read=500 cache_write_1h=200 cache_write_5m=80 tools=0]]"}]}]});
+        if stream {
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        let response = app.chat(&user.token, &body).await;
+        response.expect_status(200);
+        assert!(
+            response.header("x-flint-warnings").is_none(),
+            "{:?}",
+            response.header("x-flint-warnings")
+        );
+        let sent = only_upstream(&app, &marker).await["body"].clone();
+        assert_eq!(
+            sent["tools"][0]["cache_control"],
+            json!({"type": "ephemeral", "ttl": "1h"})
+        );
+        assert_eq!(
+            sent["system"],
+            json!([{"type": "text", "text": "Long standing rules.", "cache_control": {"type": "ephemeral", "ttl": "1h"}}])
+        );
+        let blocks = sent["messages"][0]["content"].as_array().unwrap();
+        assert_eq!(blocks[0]["cache_control"], json!({"type": "ephemeral"}));
+        assert!(blocks[1].get("cache_control").is_none());
+        let want = expected_usage(Provider::Anthropic, &sent, &Defaults::default()).unwrap();
+        assert_eq!(
+            (want.cache_read, want.cache_write_5m, want.cache_write_1h),
+            (500, 80, 200)
+        );
+        let usage = answer_usage(&response, stream);
+        let (prompt, cached, _, _) = openai_usage_counts(&usage);
+        assert_eq!(
+            (prompt, cached),
+            (want.input, 500),
+            "prompt_tokens include reads and writes: {usage}"
+        );
+        let charge = charge_micros(&want, &prices);
+        assert_eq!(
+            app.last_charge_micros(&user.token, 5.0).await,
+            charge,
+            "stream={stream}"
+        );
+    }
+    // Other providers get no cache_control at all.
+    let user = app.funded_user(5.0).await;
+    let marker = unique("cc-other");
+    for model in ["gemini-2.5-pro", "gpt-4.1"] {
+        let body = json!({"model": model, "messages": [{"role": "user", "content": [
+            {"type": "text", "text": format!("{marker} {model}"), "cache_control": {"type": "ephemeral"}}]}]});
+        app.chat(&user.token, &body).await.expect_status(200);
+    }
+    for seen in app.upstream_requests(&marker).await {
+        assert!(
+            !seen["raw_body"].as_str().unwrap().contains("cache_control"),
+            "{}",
+            seen["path"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn reasoning_effort_becomes_claude_thinking_and_gemini_thinking_config() {
+    let app = TestApp::new();
+    let user = app.funded_user(5.0).await;
+    let ask = |model: &str, effort: &str, max: u32, marker: &str| {
+        json!({"model": model, "reasoning_effort": effort, "max_tokens": max, "temperature": 0.3,
+               "messages": [{"role": "user", "content": marker}]})
+    };
+    // Claude: the effort's budget, at most half the capped max_tokens.
+    let marker = unique("think");
+    let response = app
+        .chat(&user.token, &ask("claude-sonnet-4.5", "medium", 6000, &marker))
+        .await;
+    response.expect_status(200);
+    let sent = only_upstream(&app, &marker).await["body"].clone();
+    assert_eq!(
+        sent["thinking"],
+        json!({"type": "enabled", "budget_tokens": 3000})
+    );
+    assert_eq!(sent["max_tokens"], 6000);
+    assert!(
+        sent.get("temperature").is_none(),
+        "thinking takes temperature 1 only"
+    );
+    assert!(response
+        .header("x-flint-warnings")
+        .unwrap()
+        .contains("temperature not sent"));
+    let high = unique("think");
+    app.chat(&user.token, &ask("claude-sonnet-4.5", "high", 64000, &high))
+        .await
+        .expect_status(200);
+    // 16,384 for high, under the paid cap (MAX_TOKENS_PAID 8192): half of it.
+    assert_eq!(
+        only_upstream(&app, &high).await["body"]["thinking"]["budget_tokens"],
+        4096
+    );
+    // No budget of 1,024 fits under 1,024 output tokens: no thinking, and a warning says so.
+    let small = unique("think");
+    let response = app
+        .chat(&user.token, &ask("claude-sonnet-4.5", "high", 1024, &small))
+        .await;
+    response.expect_status(200);
+    assert!(only_upstream(&app, &small).await["body"]
+        .get("thinking")
+        .is_none());
+    assert!(response
+        .header("x-flint-warnings")
+        .unwrap()
+        .contains("reasoning_effort not applied"));
+    // Gemini 2.5: a thinking budget; Gemini 3: a thinking level.
+    for (model, effort, want) in [
+        ("gemini-2.5-pro", "low", json!({"thinkingBudget": 2048})),
+        ("gemini-2.5-flash", "none", json!({"thinkingBudget": 0})),
+        ("gemini-3.5-flash", "minimal", json!({"thinkingLevel": "minimal"})),
+        ("gemini-3.1-pro-preview", "high", json!({"thinkingLevel": "high"})),
+    ] {
+        let marker = unique("gthink");
+        app.chat(&user.token, &ask(model, effort, 8000, &marker))
+            .await
+            .expect_status(200);
+        let sent = only_upstream(&app, &marker).await["body"].clone();
+        assert_eq!(
+            sent["generationConfig"]["thinkingConfig"], want,
+            "{model} {effort}"
+        );
+    }
+    app.assert_books_balance(&user.token).await;
+}
+
+#[tokio::test]
+async fn a_deepseek_tool_loop_gets_its_reasoning_content_back() {
+    let app = TestApp::new();
+    let user = app.funded_user(5.0).await;
+    let marker = unique("ds");
+    let first = json!({"model": "deepseek-v4-pro", "tools": [weather_tool()],
+        "messages": [{"role": "user", "content": format!("{marker} weather? [[mock reasoning=7]]")}]});
+    let answer = app.chat(&user.token, &first).await.expect_status(200).json();
+    let message = answer["choices"][0]["message"].clone();
+    // DeepSeek's reasoning text comes through to the client as it sent it.
+    assert_eq!(message["reasoning_content"], flint_mock::REASONING_TEXT);
+    let call = &message["tool_calls"][0];
+    let follow_up = json!({"model": "deepseek-v4-pro", "tools": [weather_tool()], "messages": [
+        first["messages"][0].clone(),
+        {"role": "assistant", "content": null, "reasoning_content": message["reasoning_content"], "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call["id"], "content": "sunny"}]});
+    let answer = app.chat(&user.token, &follow_up).await.expect_status(200).json();
+    assert_eq!(answer["choices"][0]["message"]["content"], "Tool said: sunny");
+    let seen = app.upstream_requests(&marker).await;
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        seen[1]["body"]["messages"][1]["reasoning_content"],
+        flint_mock::REASONING_TEXT
+    );
+    assert!(seen[1]["body"].get("thinking").is_none());
+    // A history whose tool call lost its reasoning_content (a client that drops it) would be
+    // DeepSeek's 400 in thinking mode: the request goes without thinking, and says so.
+    let mut without = follow_up.clone();
+    without["messages"][1]
+        .as_object_mut()
+        .unwrap()
+        .remove("reasoning_content");
+    let response = app.chat(&user.token, &without).await;
+    response.expect_status(200);
+    assert!(response
+        .header("x-flint-warnings")
+        .unwrap()
+        .contains("thinking disabled"));
+    assert_eq!(
+        app.upstream_requests(&marker).await[2]["body"]["thinking"],
+        json!({"type": "disabled"})
+    );
+    // `reasoning_effort: none` asks for that itself.
+    without["reasoning_effort"] = json!("none");
+    let response = app.chat(&user.token, &without).await;
+    response.expect_status(200);
+    assert!(response.header("x-flint-warnings").is_none());
+    // Other providers never see the field.
+    let marker = unique("ds-other");
+    let mut other = follow_up.clone();
+    other["model"] = json!("gpt-4.1");
+    other["messages"][0]["content"] = json!(marker);
+    app.chat(&user.token, &other).await.expect_status(200);
+    assert!(only_upstream(&app, &marker).await["body"]["messages"][1]
+        .get("reasoning_content")
+        .is_none());
+}
+
+#[tokio::test]
+async fn claude_thinking_stays_off_in_a_tool_loop_so_anthropic_never_refuses_it() {
+    let app = TestApp::new();
+    let user = app.funded_user(5.0).await;
+    let marker = unique("loop");
+    let body = json!({"model": "claude-sonnet-4.5", "reasoning_effort": "high", "tools": [weather_tool()], "messages": [
+        {"role": "user", "content": marker},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}}]},
+        {"role": "tool", "tool_call_id": "toolu_1", "content": "rain"}]});
+    let response = app.chat(&user.token, &body).await;
+    response.expect_status(200);
+    assert_eq!(
+        response.json()["choices"][0]["message"]["content"],
+        "Tool said: rain"
+    );
+    assert!(only_upstream(&app, &marker).await["body"]
+        .get("thinking")
+        .is_none());
+    assert!(response
+        .header("x-flint-warnings")
+        .unwrap()
+        .contains("signed thinking"));
 }

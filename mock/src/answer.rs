@@ -75,6 +75,8 @@ pub struct Conversation {
     pub cache_ttl: Option<CacheTtl>,
     /// How many messages / contents / input items the request carries (for `echo`).
     pub turns: u64,
+    /// How many choices to generate (OpenAI's `n`; 0 or 1: one).
+    pub choices: u64,
     /// The text of the last user message (for `echo`).
     pub last_user_text: String,
 }
@@ -154,6 +156,9 @@ pub struct Answer {
     pub reasoning_tokens: u64,
     /// The reasoning text, in chunks ([`reasoning_chunks`]); empty without reasoning.
     pub reasoning: Vec<String>,
+    /// How many choices carry this reply (OpenAI's `n`): `completion_tokens` and
+    /// `reasoning_tokens` count all of them, as OpenAI's usage does.
+    pub choices: u64,
 }
 
 /// Token usage in one provider-neutral shape (the worker's `billing::usage::TokenUsage`
@@ -251,6 +256,9 @@ pub fn plan(conv: &Conversation, knobs: &Knobs, defaults: &Defaults) -> Answer {
         answer.reasoning = reasoning_chunks();
     }
     answer.completion_tokens += answer.reasoning_tokens;
+    answer.choices = conv.choices.max(1);
+    answer.completion_tokens *= answer.choices;
+    answer.reasoning_tokens *= answer.choices;
     answer
 }
 
@@ -309,6 +317,7 @@ impl Answer {
             cache_write_1h: 0,
             reasoning_tokens: 0,
             reasoning: Vec::new(),
+            choices: 1,
         }
     }
 }

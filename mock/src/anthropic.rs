@@ -269,6 +269,9 @@ pub fn parse(body: &Value) -> Result<Conversation, WireError> {
         },
         _ => ToolChoice::Auto,
     };
+    if conv.reasoning == ReasoningMode::On {
+        thinking_rules(messages, &conv.tool_choice)?;
+    }
     conv.stop = obj
         .get("stop_sequences")
         .and_then(Value::as_array)
@@ -278,6 +281,44 @@ pub fn parse(body: &Value) -> Result<Conversation, WireError> {
         || body.pointer("/output_config/format/type").and_then(Value::as_str) == Some("json_schema");
     conv.stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);
     Ok(conv)
+}
+
+/// What Anthropic refuses with thinking on: a tool choice that forces tool use, and a final
+/// assistant turn of tool calls (answered by the last user turn's tool results) that does not
+/// start with its thinking block.
+fn thinking_rules(messages: &[Value], choice: &ToolChoice) -> Result<(), WireError> {
+    if matches!(choice, ToolChoice::Required | ToolChoice::Named(_)) {
+        return Err(WireError::bad_request(
+            "Thinking may not be enabled when tool_choice forces tool use.",
+        ));
+    }
+    let answered = messages
+        .last()
+        .is_some_and(|m| blocks_of_type(m.get("content"), "tool_result").next().is_some());
+    let Some((i, assistant)) = messages
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, m)| m.get("role").and_then(Value::as_str) == Some("assistant"))
+    else {
+        return Ok(());
+    };
+    let calls = blocks_of_type(assistant.get("content"), "tool_use")
+        .next()
+        .is_some();
+    let first = assistant
+        .get("content")
+        .and_then(Value::as_array)
+        .and_then(|b| b.first())
+        .and_then(|b| b.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("text");
+    if answered && calls && first != "thinking" && first != "redacted_thinking" {
+        return Err(WireError::bad_request(format!(
+            "messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{first}`. When `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you include thinking blocks from previous turns. To avoid this requirement, disable `thinking`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+        )));
+    }
+    Ok(())
 }
 
 /// `POST …/v1/messages/count_tokens`: the request's prompt tokens by the mock's rule (the
@@ -613,6 +654,33 @@ mod tests {
             err.message,
             "messages.1.content.0: Invalid `signature` in `thinking` block"
         );
+    }
+
+    #[test]
+    fn thinking_refuses_forced_tools_and_a_tool_turn_without_its_thinking_block() {
+        let thinking = json!({"type": "enabled", "budget_tokens": 1024});
+        let forced = json!({"model":"c","max_tokens":2048,"thinking":thinking,"tools":[{"name":"f","input_schema":{"type":"object"}}],
+            "tool_choice":{"type":"any"},"messages":[{"role":"user","content":"hi"}]});
+        assert!(parse(&forced).unwrap_err().message.contains("forces tool use"));
+        let turn = |first: Value| {
+            json!({"model":"c","max_tokens":2048,"thinking":thinking,"tools":[{"name":"f","input_schema":{"type":"object"}}],
+                "messages":[{"role":"user","content":"hi"},
+                    {"role":"assistant","content":[first, {"type":"tool_use","id":"t1","name":"f","input":{}}]},
+                    {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"r"}]}]})
+        };
+        let err = parse(&turn(json!({"type":"text","text":"calling"}))).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("messages.1.content.0.type: Expected `thinking`"),
+            "{}",
+            err.message
+        );
+        let signed = json!({"type":"thinking","thinking":"hmm","signature":thinking_signature("hmm")});
+        assert!(parse(&turn(signed)).is_ok());
+        // Without thinking the same history is fine.
+        let mut plain = turn(json!({"type":"text","text":"calling"}));
+        plain.as_object_mut().unwrap().remove("thinking");
+        assert!(parse(&plain).is_ok());
     }
 
     #[test]

@@ -43,8 +43,10 @@
 //!   `completion_tokens` = chunks + N. Where the request switches reasoning
 //!   ([`ReasoningMode`]): Anthropic reasons only with `thinking` enabled/adaptive, Gemini
 //!   not with `thinkingBudget: 0`; Anthropic `thinking` and a Responses `reasoning` object
-//!   without the knob give [`DEFAULT_REASONING_TOKENS`]. The reasoning text is always
-//!   [`REASONING_TEXT`].
+//!   without the knob give [`DEFAULT_REASONING_TOKENS`]; DeepSeek not with
+//!   `thinking: {"type": "disabled"}`. The reasoning text is always [`REASONING_TEXT`].
+//! - **choices**: OpenAI's `n` (1–128) gives n identical choices; `completion_tokens` (and
+//!   reasoning) count all of them, the prompt once, as OpenAI bills them.
 //!
 //! Each wire reports the same [`Usage`] ([`Answer::usage`]) its own way; the exact JSON
 //! comes from [`openai::usage_json`] (per [`Dialect`]), [`anthropic::usage_json`] /
@@ -73,6 +75,14 @@
 //!   is a 400), a Responses `reasoning` item (with `summary` when `reasoning.summary` is
 //!   set, `encrypted_content` when `include` asks, [`responses::encrypted_reasoning`]),
 //!   DeepSeek `reasoning_content`, a Gemini `thought: true` part with `includeThoughts`.
+//!
+//! ## Request rules beyond the shape
+//!
+//! - Anthropic with thinking on: a forcing `tool_choice` (`any`, `tool`) is a 400, and so is a
+//!   final assistant turn of `tool_use` answered by `tool_result`s that does not start with
+//!   its `thinking` block (Anthropic's wording).
+//! - DeepSeek (thinking by default): an assistant message with `tool_calls` but no
+//!   `reasoning_content` is a 400 ([`openai::check_dialect`]; [`expected_vendor_answer`]).
 //!
 //! ## Knobs
 //!
@@ -141,6 +151,18 @@ pub fn expected_answer(
         Provider::Anthropic => anthropic::parse(body)?,
         Provider::Gemini => gemini::parse(body, "", false)?,
     };
+    Ok(plan(&conv, &conv.knobs(), defaults))
+}
+
+/// The answer an OpenAI-compatible vendor of `dialect` gives `body` (its own request rules
+/// applied: DeepSeek without thinking does not reason).
+pub fn expected_vendor_answer(
+    dialect: Dialect,
+    body: &serde_json::Value,
+    defaults: &Defaults,
+) -> Result<Answer, error::WireError> {
+    let mut conv = openai::parse(body)?.conv;
+    openai::check_dialect(body, &mut conv, dialect)?;
     Ok(plan(&conv, &conv.knobs(), defaults))
 }
 

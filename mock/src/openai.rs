@@ -213,6 +213,24 @@ pub fn parse(body: &Value) -> Result<ChatRequest, WireError> {
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
         _ => Vec::new(),
     };
+    conv.choices = match obj.get("n") {
+        None | Some(Value::Null) => 1,
+        Some(v) => match v.as_u64() {
+            Some(n @ 1..=128) => n,
+            Some(0) => {
+                return Err(WireError::bad_request(format!(
+                    "Invalid 'n': integer below minimum value. Expected a value >= 1, but got {v} instead."
+                ))
+                .with_param("n"))
+            }
+            _ => {
+                return Err(WireError::bad_request(format!(
+                    "Invalid 'n': integer above maximum value. Expected a value <= 128, but got {v} instead."
+                ))
+                .with_param("n"))
+            }
+        },
+    };
     conv.stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let stream_options = obj.get("stream_options").filter(|v| !v.is_null());
     if stream_options.is_some() && !conv.stream {
@@ -226,6 +244,42 @@ pub fn parse(body: &Value) -> Result<ChatRequest, WireError> {
         .and_then(Value::as_bool)
         .unwrap_or(false);
     Ok(ChatRequest { conv, include_usage })
+}
+
+/// A vendor's own request rules on top of OpenAI's. DeepSeek thinks by default
+/// (`thinking: {"type": "disabled"}` turns it off, and then it reasons not at all), and in
+/// thinking mode every assistant message that made tool calls must carry its
+/// `reasoning_content` back, or the request is a 400 (DeepSeek "Thinking Mode" guide, tool
+/// calls).
+pub fn check_dialect(body: &Value, conv: &mut Conversation, dialect: Dialect) -> Result<(), WireError> {
+    if dialect != Dialect::DeepSeek {
+        return Ok(());
+    }
+    if body.pointer("/thinking/type").and_then(Value::as_str) == Some("disabled") {
+        conv.reasoning = crate::answer::ReasoningMode::Off;
+        return Ok(());
+    }
+    for (i, m) in body
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let calls = m
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .is_some_and(|c| !c.is_empty());
+        if m.get("role").and_then(Value::as_str) == Some("assistant")
+            && calls
+            && !m.get("reasoning_content").is_some_and(Value::is_string)
+        {
+            return Err(WireError::bad_request(format!(
+                "Missing `reasoning_content` field in the assistant message at message index {i}. For more information, please refer to https://api-docs.deepseek.com/guides/thinking_mode#tool-calls"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// OpenAI's error envelope for `err`.
@@ -349,13 +403,19 @@ pub fn completion(conv: &Conversation, answer: &Answer, no_usage: bool, dialect:
     }
     message.insert("refusal".into(), Value::Null);
     message.insert("annotations".into(), json!([]));
+    // Every choice carries the same (deterministic) reply.
+    let choices: Vec<Value> = (0..answer.choices)
+        .map(|i| {
+            json!({"index": i, "message": message, "logprobs": null,
+                "finish_reason": finish_reason(&answer.finish)})
+        })
+        .collect();
     let mut out = json!({
         "id": ids.id,
         "object": "chat.completion",
         "created": ids.created,
         "model": conv.model,
-        "choices": [{"index": 0, "message": message, "logprobs": null,
-            "finish_reason": finish_reason(&answer.finish)}],
+        "choices": choices,
         "service_tier": "default",
         "system_fingerprint": "fp_flintmock",
     });
@@ -388,59 +448,72 @@ pub fn stream_events(
         }
         data_line(&c)
     };
-    let delta = |d: Value, finish: Option<&str>| json!([{"index": 0, "delta": d, "logprobs": null, "finish_reason": finish}]);
+    // Each choice streams its reply in turn (choice 0's head first, the others' heads among
+    // the content); the finish chunks of all come last.
     let mut events = Vec::new();
-    if dialect == Dialect::DeepSeek && !answer.reasoning.is_empty() {
-        events.push(Ev::Head(chunk(
-            delta(
-                json!({"role": "assistant", "content": null, "reasoning_content": ""}),
+    for index in 0..answer.choices {
+        let delta = |d: Value, finish: Option<&str>| json!([{"index": index, "delta": d, "logprobs": null, "finish_reason": finish}]);
+        let head = |bytes: Bytes| {
+            if index == 0 {
+                Ev::Head(bytes)
+            } else {
+                Ev::Mid(bytes)
+            }
+        };
+        if dialect == Dialect::DeepSeek && !answer.reasoning.is_empty() {
+            events.push(head(chunk(
+                delta(
+                    json!({"role": "assistant", "content": null, "reasoning_content": ""}),
+                    None,
+                ),
                 None,
-            ),
+            )));
+            for r in &answer.reasoning {
+                events.push(head(chunk(
+                    delta(json!({"content": null, "reasoning_content": r}), None),
+                    None,
+                )));
+            }
+        }
+        match &answer.reply {
+            Reply::Text(chunks) => {
+                events.push(head(chunk(
+                    delta(json!({"role": "assistant", "content": "", "refusal": null}), None),
+                    None,
+                )));
+                for c in chunks {
+                    events.push(Ev::Content(chunk(delta(json!({"content": c}), None), None)));
+                }
+            }
+            Reply::ToolCalls(calls) => {
+                for (i, (call, id)) in calls.iter().zip(&ids.calls).enumerate() {
+                    let header = json!([{"index": i, "id": id, "type": "function",
+                        "function": {"name": call.name, "arguments": ""}}]);
+                    if i == 0 {
+                        events.push(head(chunk(
+                            delta(
+                                json!({"role": "assistant", "content": null, "tool_calls": header, "refusal": null}),
+                                None,
+                            ),
+                            None,
+                        )));
+                    } else {
+                        events.push(Ev::Mid(chunk(delta(json!({"tool_calls": header}), None), None)));
+                    }
+                    for frag in &call.fragments {
+                        let d = json!({"tool_calls": [{"index": i, "function": {"arguments": frag}}]});
+                        events.push(Ev::Content(chunk(delta(d, None), None)));
+                    }
+                }
+            }
+        }
+    }
+    for index in 0..answer.choices {
+        events.push(Ev::Tail(chunk(
+            json!([{"index": index, "delta": {}, "logprobs": null, "finish_reason": finish_reason(&answer.finish)}]),
             None,
         )));
-        for r in &answer.reasoning {
-            events.push(Ev::Head(chunk(
-                delta(json!({"content": null, "reasoning_content": r}), None),
-                None,
-            )));
-        }
     }
-    match &answer.reply {
-        Reply::Text(chunks) => {
-            events.push(Ev::Head(chunk(
-                delta(json!({"role": "assistant", "content": "", "refusal": null}), None),
-                None,
-            )));
-            for c in chunks {
-                events.push(Ev::Content(chunk(delta(json!({"content": c}), None), None)));
-            }
-        }
-        Reply::ToolCalls(calls) => {
-            for (i, (call, id)) in calls.iter().zip(&ids.calls).enumerate() {
-                let header = json!([{"index": i, "id": id, "type": "function",
-                    "function": {"name": call.name, "arguments": ""}}]);
-                if i == 0 {
-                    events.push(Ev::Head(chunk(
-                        delta(
-                            json!({"role": "assistant", "content": null, "tool_calls": header, "refusal": null}),
-                            None,
-                        ),
-                        None,
-                    )));
-                } else {
-                    events.push(Ev::Mid(chunk(delta(json!({"tool_calls": header}), None), None)));
-                }
-                for frag in &call.fragments {
-                    let d = json!({"tool_calls": [{"index": i, "function": {"arguments": frag}}]});
-                    events.push(Ev::Content(chunk(delta(d, None), None)));
-                }
-            }
-        }
-    }
-    events.push(Ev::Tail(chunk(
-        delta(json!({}), Some(finish_reason(&answer.finish))),
-        None,
-    )));
     if with_usage {
         events.push(Ev::Tail(chunk(json!([]), Some(usage_json(answer, dialect)))));
     }
@@ -582,6 +655,72 @@ mod tests {
         );
         assert_eq!(Dialect::from_path("/xai/v1/chat/completions"), Dialect::Xai);
         assert_eq!(Dialect::from_path("/v1/chat/completions"), Dialect::OpenAi);
+    }
+
+    #[test]
+    fn n_choices_are_generated_and_counted_in_the_usage() {
+        let body = json!({"model":"m","messages":[{"role":"user","content":"a b [[mock chunks=3 reasoning=2]]"}],"n":3});
+        let req = parse(&body).unwrap();
+        let answer = plan(&req.conv, &req.conv.knobs(), &Defaults::default());
+        let full = completion(&req.conv, &answer, false, Dialect::OpenAi);
+        assert_eq!(full["choices"].as_array().unwrap().len(), 3);
+        assert_eq!(full["choices"][2]["index"], 2);
+        // (3 chunks + 2 reasoning) per choice, the prompt once.
+        assert_eq!(full["usage"]["completion_tokens"], 15);
+        assert_eq!(full["usage"]["completion_tokens_details"]["reasoning_tokens"], 6);
+        assert_eq!(full["usage"]["prompt_tokens"], req.conv.prompt_tokens());
+        let events = stream_events(&req.conv, &answer, true, false, Dialect::OpenAi);
+        let mut texts = vec![String::new(); 3];
+        for e in events {
+            let (Ev::Head(b) | Ev::Content(b) | Ev::Mid(b) | Ev::Tail(b)) = e;
+            let s = String::from_utf8(b.to_vec()).unwrap();
+            let Ok(v) = serde_json::from_str::<Value>(s.trim().trim_start_matches("data: ")) else {
+                continue;
+            };
+            for c in v["choices"].as_array().into_iter().flatten() {
+                if let Some(t) = c["delta"]["content"].as_str() {
+                    texts[c["index"].as_u64().unwrap() as usize].push_str(t);
+                }
+            }
+        }
+        assert!(texts.iter().all(|t| t == &answer.text()), "{texts:?}");
+        assert_eq!(
+            parse(&json!({"model":"m","messages":[{"role":"user","content":"x"}],"n":129}))
+                .unwrap_err()
+                .param
+                .as_deref(),
+            Some("n")
+        );
+    }
+
+    #[test]
+    fn deepseek_wants_reasoning_content_back_with_tool_calls_unless_thinking_is_off() {
+        let body = |extra: Value| {
+            let mut b = json!({"model":"m","messages":[
+                {"role":"user","content":"q"},
+                {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+                {"role":"tool","tool_call_id":"c1","content":"r"}]});
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            b
+        };
+        let check = |b: &Value, dialect| {
+            let mut conv = parse(b).unwrap().conv;
+            check_dialect(b, &mut conv, dialect).map(|()| conv)
+        };
+        let missing = check(&body(json!({})), Dialect::DeepSeek).unwrap_err();
+        assert!(missing.message.contains("message index 1"), "{}", missing.message);
+        assert!(check(&body(json!({})), Dialect::OpenAi).is_ok());
+        let off = check(
+            &body(json!({"thinking": {"type": "disabled"}})),
+            Dialect::DeepSeek,
+        )
+        .unwrap();
+        assert_eq!(off.reasoning, crate::answer::ReasoningMode::Off);
+        let mut with = body(json!({}));
+        with["messages"][1]["reasoning_content"] = json!("thinking");
+        assert!(check(&with, Dialect::DeepSeek).is_ok());
     }
 
     #[test]

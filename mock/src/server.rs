@@ -481,7 +481,10 @@ async fn chat(st: &AppState, req: &Req, target: Target) -> Response {
         Err(e) => return wire_error(wire, &e),
     };
     let parsed: Result<(Conversation, bool), WireError> = match &target {
-        Target::OpenAi(_) => openai::parse(&body).map(|r| (r.conv, r.include_usage)),
+        Target::OpenAi(dialect) => openai::parse(&body).and_then(|mut r| {
+            openai::check_dialect(&body, &mut r.conv, *dialect)?;
+            Ok((r.conv, r.include_usage))
+        }),
         Target::Anthropic => anthropic::parse(&body).map(|c| (c, false)),
         Target::Gemini { model, stream, .. } => gemini::parse(&body, model, *stream).map(|c| (c, false)),
     };

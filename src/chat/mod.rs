@@ -2,6 +2,7 @@
 //! two thin envelopes. A request goes through named steps: authenticate → parse → look up the
 //! model → reserve the money → call the upstream → stream or answer → settle.
 
+pub mod params;
 pub mod relay;
 pub mod render;
 pub mod types;
@@ -9,7 +10,7 @@ pub mod types;
 use std::cell::RefCell;
 
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use worker::{Request, Response};
 
 use crate::app::App;
@@ -21,9 +22,14 @@ use crate::pipeline::timing::Timing;
 use crate::pipeline::{self, Call, Price};
 use crate::providers::{self, Outgoing, Upstream};
 use crate::{http, time};
+use params::ParsedChat;
 use relay::ChatRelay;
 use render::{OpenAiRender, Render, StoneRender};
 use types::{ChatRequest, Content, Message};
+
+/// The response header naming what a provider could not take (`; `-separated), as on
+/// `/v1/messages`.
+pub const WARNING_HEADER: &str = "x-flint-warnings";
 
 /// Which envelope the chat answers in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +40,9 @@ pub enum Surface {
 
 /// `POST /v1/chat/completions` and `POST /ai/v1/chat/completions`.
 pub async fn completions(mut req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
-    let request: ChatRequest = http::read_json(&mut req, app.config.max_chat_body_bytes).await?;
-    request.validate()?;
-    run(app, principal, request, Surface::OpenAi).await
+    let body = http::read_body_capped(&mut req, app.config.max_chat_body_bytes).await?;
+    let parsed = params::parse_chat(&body)?;
+    run(app, principal, parsed, Surface::OpenAi).await
 }
 
 /// Stone's request: `model_id`, `messages`, `system_prompt`.
@@ -56,7 +62,10 @@ fn default_stone_model() -> String {
 
 /// `POST /api/chat`: always streamed, in Stone's event shapes.
 pub async fn stone_chat(mut req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
-    let body: StoneChatRequest = http::read_json(&mut req, app.config.max_chat_body_bytes).await?;
+    let bytes = http::read_body_capped(&mut req, app.config.max_chat_body_bytes).await?;
+    let value: Value = http::parse_json(&bytes)?;
+    let mut annotations = params::annotations(&value)?;
+    let body: StoneChatRequest = http::from_json_value(value)?;
     let mut messages = Vec::with_capacity(body.messages.len() + 1);
     if let Some(system_prompt) = body.system_prompt.filter(|s| !s.trim().is_empty()) {
         if !principal.system_prompt_allowed() {
@@ -72,6 +81,7 @@ pub async fn stone_chat(mut req: Request, app: &App, principal: &Principal) -> A
             content: Content::Text(system_prompt),
             name: None,
         });
+        annotations = annotations.shifted(1);
     }
     messages.extend(body.messages);
     let request: ChatRequest =
@@ -79,16 +89,21 @@ pub async fn stone_chat(mut req: Request, app: &App, principal: &Principal) -> A
             .map_err(ApiError::internal)?;
     let request = ChatRequest { messages, ..request };
     request.validate()?;
-    run(app, principal, request, Surface::Stone).await
+    let parsed = ParsedChat {
+        request,
+        annotations,
+        legacy_functions: false,
+    };
+    run(app, principal, parsed, Surface::Stone).await
 }
 
 /// The chat core both envelopes share: parse → look up the model → build → run the pipeline.
-async fn run(
-    app: &App,
-    principal: &Principal,
-    request: ChatRequest,
-    surface: Surface,
-) -> ApiResult<Response> {
+async fn run(app: &App, principal: &Principal, parsed: ParsedChat, surface: Surface) -> ApiResult<Response> {
+    let ParsedChat {
+        request,
+        annotations,
+        legacy_functions,
+    } = parsed;
     let catalog = Catalog::embedded()?;
     let model = catalog
         .model(&request.model)
@@ -133,18 +148,24 @@ async fn run(
         completion_id,
         time::now_secs(),
         request.model.clone(),
-    );
+    )
+    .with_legacy_functions(legacy_functions);
     let Pricing::PerToken { .. } = model.pricing else {
         return Err(ApiError::internal(format!(
             "chat model {} is not priced per token",
             model.id
         )));
     };
+    // With `n` choices the output ceiling is theirs together (the hold covers all of them):
+    // each choice gets an equal share of it.
+    let choices = providers::choices(&upstream, &request);
     let call = Call {
         model,
         upstream: upstream.clone(),
         stream,
-        requested_max_output: request.requested_max_tokens(),
+        requested_max_output: request
+            .requested_max_tokens()
+            .map(|max| max.saturating_mul(choices)),
         prompt_tokens: estimate::prompt_tokens(&request),
         prompt_param: "messages",
         price: Price::Tokens(model.token_prices()),
@@ -152,15 +173,20 @@ async fn run(
         timing,
     };
     let request = RefCell::new(request);
+    // The warnings of the last build (the one sent: the cap decides whether thinking fits).
+    let warnings: RefCell<Vec<String>> = RefCell::new(Vec::new());
     let build = |max_output_tokens: u32| {
-        providers::build_request(
+        let built = providers::build_chat_request(
             &upstream,
             &Outgoing {
                 request: &request.borrow(),
-                max_output_tokens,
+                max_output_tokens: (max_output_tokens / choices).max(1),
                 stream,
             },
-        )
+            &annotations,
+        )?;
+        *warnings.borrow_mut() = built.warnings;
+        Ok(built.request)
     };
     let prepare: Option<pipeline::Prepare> = (!files.is_empty()).then(|| {
         let request = &request;
@@ -172,5 +198,10 @@ async fn run(
         };
         Box::pin(read) as pipeline::Prepare
     });
-    pipeline::run_prepared(app, principal, call, prepare, &build, Box::new(relay)).await
+    let mut response = pipeline::run_prepared(app, principal, call, prepare, &build, Box::new(relay)).await?;
+    let warnings = warnings.into_inner();
+    if !warnings.is_empty() {
+        response.headers_mut().set(WARNING_HEADER, &warnings.join("; "))?;
+    }
+    Ok(response)
 }

@@ -1,10 +1,10 @@
 //! The chat surfaces' relay: any upstream wire → canonical chunks (the provider's
 //! `StreamTranslator`) → the family's frames (`Render`: OpenAI's chunks or Stone's events).
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::render::{openai_usage, Render};
-use super::types::ChatCompletionChunk;
+use super::types::{ChatCompletion, ChatCompletionChunk};
 use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
 use crate::error::ApiError;
@@ -23,6 +23,8 @@ pub struct ChatRelay {
     usage: Option<TokenUsage>,
     delivered_chars: u64,
     finished: bool,
+    /// Answer in the deprecated function-calling shape (the request used `functions`).
+    legacy_functions: bool,
 }
 
 impl ChatRelay {
@@ -43,7 +45,13 @@ impl ChatRelay {
             usage: None,
             delivered_chars: 0,
             finished: false,
+            legacy_functions: false,
         }
+    }
+
+    pub fn with_legacy_functions(mut self, legacy: bool) -> ChatRelay {
+        self.legacy_functions = legacy;
+        self
     }
 
     fn observe(&mut self, chunk: &ChatCompletionChunk) {
@@ -63,13 +71,53 @@ impl ChatRelay {
     }
 }
 
+/// A chunk in the deprecated shape: the first tool call's deltas as `delta.function_call`,
+/// `finish_reason: "function_call"`.
+fn legacy_chunk(chunk: &mut ChatCompletionChunk) {
+    for choice in &mut chunk.choices {
+        if let Some(calls) = choice.delta.tool_calls.take() {
+            if let Some(function) = calls.into_iter().find(|c| c.index == 0).and_then(|c| c.function) {
+                if let Ok(value) = serde_json::to_value(function) {
+                    choice.delta.extra.insert("function_call".into(), value);
+                }
+            }
+        }
+        if choice.finish_reason.as_deref() == Some("tool_calls") {
+            choice.finish_reason = Some("function_call".into());
+        }
+    }
+}
+
+/// A whole answer in the deprecated shape: `message.function_call` (the first call).
+fn legacy_completion(completion: &mut ChatCompletion) {
+    for choice in &mut completion.choices {
+        if let Some(call) = choice
+            .message
+            .tool_calls
+            .take()
+            .and_then(|c| c.into_iter().next())
+        {
+            choice.message.extra.insert(
+                "function_call".into(),
+                json!({"name": call.function.name, "arguments": call.function.arguments}),
+            );
+        }
+        if choice.finish_reason.as_deref() == Some("tool_calls") {
+            choice.finish_reason = Some("function_call".into());
+        }
+    }
+}
+
 impl Relay for ChatRelay {
     fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step {
         let mut step = Step::Continue;
         for item in self.translator.on_event(event) {
             match item {
-                StreamItem::Chunk(chunk) => {
+                StreamItem::Chunk(mut chunk) => {
                     self.observe(&chunk);
+                    if self.legacy_functions {
+                        legacy_chunk(&mut chunk);
+                    }
                     if let Some(frame) = self.render.chunk(chunk) {
                         out.push_str(&frame);
                     }
@@ -123,6 +171,9 @@ impl Relay for ChatRelay {
             })
             .sum();
         let usage = completion.usage.take().map(|u| u.tokens());
+        if self.legacy_functions {
+            legacy_completion(&mut completion);
+        }
         completion.id.clone_from(&self.id);
         completion.model.clone_from(&self.model);
         completion.created = self.created;
@@ -141,5 +192,43 @@ impl Relay for ChatRelay {
             body["usage"] = usage;
         }
         body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tool_call_answer_reads_as_a_legacy_function_call() {
+        let mut completion: ChatCompletion = serde_json::from_value(json!({
+            "id": "x", "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
+                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}]}}]}))
+        .unwrap();
+        legacy_completion(&mut completion);
+        let body = serde_json::to_value(&completion).unwrap();
+        let choice = &body["choices"][0];
+        assert_eq!(choice["finish_reason"], "function_call");
+        assert_eq!(
+            choice["message"]["function_call"],
+            json!({"name": "f", "arguments": "{\"a\":1}"})
+        );
+        assert!(choice["message"].get("tool_calls").is_none());
+    }
+
+    #[test]
+    fn tool_call_deltas_read_as_legacy_function_call_deltas() {
+        let mut first: ChatCompletionChunk = serde_json::from_value(json!({"id": "x", "choices": [{"index": 0,
+            "delta": {"tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": ""}}]}}]}))
+        .unwrap();
+        legacy_chunk(&mut first);
+        let delta = serde_json::to_value(&first.choices[0].delta).unwrap();
+        assert_eq!(delta, json!({"function_call": {"name": "f", "arguments": ""}}));
+        let mut last: ChatCompletionChunk = serde_json::from_value(
+            json!({"id": "x", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+        )
+        .unwrap();
+        legacy_chunk(&mut last);
+        assert_eq!(last.choices[0].finish_reason.as_deref(), Some("function_call"));
     }
 }

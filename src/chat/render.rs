@@ -105,10 +105,15 @@ impl Render for StoneRender {
 
     fn finish(&mut self, bill: &Bill) -> String {
         let tokens = bill.usage();
-        let usage = json!({"usage": {"tokens_in": tokens.input, "tokens_out": tokens.output}});
+        let usage = json!({"usage": {
+            "tokens_in": tokens.input,
+            "tokens_out": tokens.output,
+            "tokens_cached": tokens.cache_read,
+        }});
         let billing = json!({"billing": {
             "tokens_in": tokens.input,
             "tokens_out": tokens.output,
+            "tokens_cached": tokens.cache_read,
             "cost_usd": bill.cost.as_usd_f64(),
             "balance_usd": bill.balance_after.map(Nanos::as_usd_f64),
             "billing_mode": bill.mode.as_str(),
@@ -209,7 +214,9 @@ mod tests {
         assert_eq!(value["choices"], json!([]));
         assert_eq!(
             value["usage"],
-            json!({"prompt_tokens": 15, "completion_tokens": 82, "total_tokens": 97, "cost_usd": 0.000309, "estimated": false})
+            json!({"prompt_tokens": 15, "completion_tokens": 82, "total_tokens": 97,
+                   "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0},
+                   "cost_usd": 0.000309, "estimated": false})
         );
         assert_eq!(done, "data: [DONE]\n\n");
     }
@@ -225,8 +232,8 @@ mod tests {
         let end = render.finish(&bill());
         assert_eq!(
             end,
-            "data: {\"usage\":{\"tokens_in\":15,\"tokens_out\":82}}\n\n\
-             data: {\"billing\":{\"tokens_in\":15,\"tokens_out\":82,\"cost_usd\":0.000309,\"balance_usd\":9.99,\"billing_mode\":\"per_token\"}}\n\n\
+            "data: {\"usage\":{\"tokens_in\":15,\"tokens_out\":82,\"tokens_cached\":0}}\n\n\
+             data: {\"billing\":{\"tokens_in\":15,\"tokens_out\":82,\"tokens_cached\":0,\"cost_usd\":0.000309,\"balance_usd\":9.99,\"billing_mode\":\"per_token\"}}\n\n\
              data: [DONE]\n\n"
         );
         let error = render.error(&ApiError::new(ErrorKind::BadGateway, "upstream_error", "failed"));

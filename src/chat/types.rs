@@ -8,8 +8,11 @@ use serde_json::{Map, Value};
 use crate::billing::usage::TokenUsage;
 use crate::error::{ApiError, ApiResult};
 
-/// Request parameters forwarded to OpenAI-compatible upstreams as they are, beyond the ones the
-/// gateway understands. Anything else is refused, as OpenAI refuses unknown arguments.
+/// The parameters of OpenAI's Chat Completions reference that the canonical request keeps in
+/// `extra` (the others are typed fields). Each provider forwards, maps or drops them (see
+/// `crate::providers`); their values are checked by `validate`. Anything else is refused, as
+/// OpenAI refuses unknown arguments. (`functions` / `function_call` are rewritten as tools when
+/// the request is read: `super::params`.)
 pub const PASSTHROUGH_PARAMS: &[&str] = &[
     "logprobs",
     "top_logprobs",
@@ -19,7 +22,22 @@ pub const PASSTHROUGH_PARAMS: &[&str] = &[
     "store",
     "service_tier",
     "verbosity",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "prompt_cache_options",
+    "safety_identifier",
+    "modalities",
+    "audio",
+    "prediction",
+    "web_search_options",
+    "moderation",
 ];
+
+/// OpenAI's `reasoning_effort` values, least to most.
+pub const REASONING_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh", "max"];
+
+/// The most choices (`n`) OpenAI generates for one request.
+pub const MAX_CHOICES: u32 = 128;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ChatRequest {
@@ -307,6 +325,81 @@ fn range(param: &str, value: Option<f64>, low: f64, high: f64) -> ApiResult<()> 
     }
 }
 
+fn invalid(param: &str, expected: &str) -> ApiError {
+    ApiError::bad_request(param, format!("Invalid `{param}`: expected {expected}."))
+}
+
+fn one_of(param: &str, value: &Value, allowed: &[&str]) -> ApiResult<()> {
+    match value.as_str() {
+        Some(v) if allowed.contains(&v) => Ok(()),
+        _ => Err(ApiError::bad_request(
+            param,
+            format!(
+                "Invalid `{param}`: expected one of {}; got {value}.",
+                allowed.join(", ")
+            ),
+        )),
+    }
+}
+
+/// The value checks OpenAI makes on a parameter kept in `extra` (null is "not set" for all).
+fn check_passthrough(key: &str, value: &Value) -> ApiResult<()> {
+    if value.is_null() {
+        return Ok(());
+    }
+    match key {
+        "logprobs" | "store" if !value.is_boolean() => Err(invalid(key, "a boolean")),
+        "top_logprobs" if value.as_u64().is_none_or(|n| n > 20) => {
+            Err(invalid(key, "an integer between 0 and 20"))
+        }
+        "logit_bias" => match value.as_object() {
+            Some(bias)
+                if bias
+                    .values()
+                    .all(|b| b.as_f64().is_some_and(|b| (-100.0..=100.0).contains(&b))) =>
+            {
+                Ok(())
+            }
+            _ => Err(invalid(
+                key,
+                "an object of token ids to numbers between -100 and 100",
+            )),
+        },
+        "reasoning_effort" => one_of(key, value, REASONING_EFFORTS),
+        "service_tier" => one_of(key, value, &["auto", "default", "flex", "scale", "priority"]),
+        "verbosity" => one_of(key, value, &["low", "medium", "high"]),
+        "prompt_cache_retention" => one_of(key, value, &["in_memory", "24h"]),
+        "metadata" => match value.as_object() {
+            Some(pairs)
+                if pairs.len() <= 16
+                    && pairs.iter().all(|(k, v)| {
+                        k.chars().count() <= 64 && v.as_str().is_some_and(|v| v.chars().count() <= 512)
+                    }) =>
+            {
+                Ok(())
+            }
+            _ => Err(invalid(
+                key,
+                "at most 16 string values under keys of up to 64 characters (values up to 512)",
+            )),
+        },
+        "prompt_cache_key" | "safety_identifier" if !value.is_string() => Err(invalid(key, "a string")),
+        "modalities" => match value.as_array() {
+            Some(list) if list.iter().all(|m| matches!(m.as_str(), Some("text" | "audio"))) => Ok(()),
+            _ => Err(invalid(key, "an array of `text` and `audio`")),
+        },
+        "prediction" if value.get("type").and_then(Value::as_str) != Some("content") => {
+            Err(invalid(key, "an object of type `content`"))
+        }
+        "audio" | "web_search_options" | "moderation" | "prompt_cache_options" | "prediction"
+            if !value.is_object() =>
+        {
+            Err(invalid(key, "an object"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn valid_function_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
@@ -336,8 +429,14 @@ impl ChatRequest {
                 format!("Unrecognized request argument supplied: {unknown}"),
             ));
         }
-        if self.n.is_some_and(|n| n != 1) {
-            return Err(ApiError::bad_request("n", "Only `n: 1` is supported."));
+        for (key, value) in &self.extra {
+            check_passthrough(key, value)?;
+        }
+        if self.n.is_some_and(|n| !(1..=MAX_CHOICES).contains(&n)) {
+            return Err(ApiError::bad_request(
+                "n",
+                format!("`n` must be between 1 and {MAX_CHOICES}."),
+            ));
         }
         if self.stream_options.is_some() && !self.stream {
             return Err(ApiError::bad_request(
@@ -454,6 +553,94 @@ impl ChatRequest {
     }
 }
 
+// ---- annotations
+
+/// What a request's messages and tools carry beyond the canonical types, by position (message
+/// index, content-part index, tool index): Anthropic-style `cache_control` marks (also OpenAI's
+/// `prompt_cache_breakpoint`) and an assistant message's `reasoning_content` (DeepSeek's thinking
+/// mode needs it back in tool loops). Read once where a chat surface parses its body
+/// (`super::params`); each provider uses what it can and drops the rest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Annotations {
+    pub messages: Vec<MessageAnnotations>,
+    /// `cache_control` of each entry of `tools`.
+    pub tools: Vec<Option<CacheControl>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageAnnotations {
+    /// On the message itself: marks its last block.
+    pub cache_control: Option<CacheControl>,
+    /// On each content part, by index.
+    pub parts: Vec<Option<CacheControl>>,
+    pub reasoning_content: Option<String>,
+}
+
+/// A prompt-cache breakpoint: "cache everything up to here", for 5 minutes or an hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheControl {
+    FiveMinutes,
+    OneHour,
+}
+
+/// Serialized in Anthropic's form: `{"type": "ephemeral"}`, with `"ttl": "1h"` for an hour.
+impl Serialize for CacheControl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("type", "ephemeral")?;
+        if *self == CacheControl::OneHour {
+            map.serialize_entry("ttl", "1h")?;
+        }
+        map.end()
+    }
+}
+
+impl Annotations {
+    pub fn is_empty(&self) -> bool {
+        self.tools.iter().all(Option::is_none)
+            && self.messages.iter().all(|m| {
+                m.cache_control.is_none()
+                    && m.reasoning_content.is_none()
+                    && m.parts.iter().all(Option::is_none)
+            })
+    }
+
+    pub fn message(&self, i: usize) -> Option<&MessageAnnotations> {
+        self.messages.get(i)
+    }
+
+    /// The mark on part `j` of message `i`.
+    pub fn part(&self, i: usize, j: usize) -> Option<CacheControl> {
+        self.messages
+            .get(i)
+            .and_then(|m| m.parts.get(j).copied().flatten())
+    }
+
+    /// The mark on message `i` itself.
+    pub fn on_message(&self, i: usize) -> Option<CacheControl> {
+        self.messages.get(i).and_then(|m| m.cache_control)
+    }
+
+    pub fn tool(&self, k: usize) -> Option<CacheControl> {
+        self.tools.get(k).copied().flatten()
+    }
+
+    pub fn reasoning_content(&self, i: usize) -> Option<&str> {
+        self.messages.get(i).and_then(|m| m.reasoning_content.as_deref())
+    }
+
+    /// The annotations after `count` messages were put before the client's (a system prompt).
+    pub fn shifted(mut self, count: usize) -> Annotations {
+        if !self.messages.is_empty() {
+            let mut messages = vec![MessageAnnotations::default(); count];
+            messages.append(&mut self.messages);
+            self.messages = messages;
+        }
+        self
+    }
+}
+
 // ---- responses
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -466,6 +653,18 @@ pub struct Usage {
     pub total_tokens: u64,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Prompt tokens written to the provider's cache (parts of `prompt_tokens`), which OpenAI's
+    /// shape has no field for: a translation that knows them (Anthropic's) sets them for
+    /// billing. Never serialized.
+    #[serde(skip)]
+    pub cache_writes: CacheWrites,
+}
+
+/// Cache writes by lifetime (Anthropic's 5-minute and 1-hour caches).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheWrites {
+    pub five_minutes: u64,
+    pub one_hour: u64,
 }
 
 impl Usage {
@@ -475,6 +674,7 @@ impl Usage {
             completion_tokens,
             total_tokens: prompt_tokens + completion_tokens,
             extra: Map::new(),
+            cache_writes: CacheWrites::default(),
         }
     }
 
@@ -490,28 +690,27 @@ impl Usage {
         };
         TokenUsage {
             input: self.prompt_tokens,
-            cache_read: detail("prompt_tokens_details", "cached_tokens"),
+            cache_read: detail("prompt_tokens_details", "cached_tokens").min(self.prompt_tokens),
+            cache_write_5m: self.cache_writes.five_minutes,
+            cache_write_1h: self.cache_writes.one_hour,
             output: self.completion_tokens,
-            reasoning: detail("completion_tokens_details", "reasoning_tokens"),
-            ..TokenUsage::default()
+            reasoning: detail("completion_tokens_details", "reasoning_tokens").min(self.completion_tokens),
         }
     }
 
-    /// The canonical usage in OpenAI's shape; the details only when there is something in them.
+    /// The canonical usage in OpenAI's shape, with both detail objects as OpenAI always sends
+    /// them: `cached_tokens` (part of `prompt_tokens`) and `reasoning_tokens` (part of
+    /// `completion_tokens`).
     pub fn from_tokens(usage: &TokenUsage) -> Usage {
         let mut shown = Usage::new(usage.input, usage.output);
-        if usage.cache_read > 0 {
-            shown.extra.insert(
-                "prompt_tokens_details".into(),
-                serde_json::json!({"cached_tokens": usage.cache_read}),
-            );
-        }
-        if usage.reasoning > 0 {
-            shown.extra.insert(
-                "completion_tokens_details".into(),
-                serde_json::json!({"reasoning_tokens": usage.reasoning}),
-            );
-        }
+        shown.extra.insert(
+            "prompt_tokens_details".into(),
+            serde_json::json!({"cached_tokens": usage.cache_read}),
+        );
+        shown.extra.insert(
+            "completion_tokens_details".into(),
+            serde_json::json!({"reasoning_tokens": usage.reasoning}),
+        );
         shown
     }
 }
@@ -681,7 +880,7 @@ mod tests {
             body[key] = value;
             body
         };
-        assert_eq!(param_of(with("n", json!(2))), "n");
+        assert_eq!(param_of(with("n", json!(200))), "n");
         assert_eq!(param_of(with("temperature", json!(3))), "temperature");
         assert_eq!(param_of(with("top_p", json!(-0.1))), "top_p");
         assert_eq!(param_of(with("max_tokens", json!(0))), "max_tokens");

@@ -31,13 +31,14 @@
 //! | `max_tokens` / `max_completion_tokens` | `max_tokens` = the gateway's enforced ceiling, always sent (Anthropic requires it) |
 //! | `temperature` | sent, clamped to Anthropic's range 0–1 (OpenAI's 1–2 become 1) |
 //! | `top_p` | sent, unless `temperature` is also set: current Claude models refuse both together, so `temperature` wins |
-//! | `stop` | `stop_sequences`; a whitespace-only sequence (e.g. `"\n"`) is **refused** (400 on `stop`): Anthropic rejects it |
+//! | `stop` | `stop_sequences`; whitespace-only sequences (e.g. `"\n"`) are dropped (Anthropic refuses them) |
 //! | `tools`, `tool_choice`, `parallel_tool_calls: false` | `tools` (`input_schema`), `tool_choice` auto/any/tool/none, `disable_parallel_tool_use: true`; a tool's `strict` is dropped |
 //! | `response_format` json_object / json_schema | **emulated**: an instruction appended to `system` asking for JSON only (with the schema); not enforced by the API, so the answer may still stray |
 //! | `user` | `metadata.user_id` |
-//! | `logprobs: true`, `top_logprobs` | **refused** (400 naming the parameter): Claude returns no log probabilities |
-//! | `seed`, `presence_penalty`, `frequency_penalty`, `logit_bias` | dropped silently (no equivalent) |
-//! | `reasoning_effort`, `metadata`, `store`, `service_tier`, `verbosity`, `stream_options` | dropped silently (usage is always streamed by Anthropic) |
+//! | `reasoning_effort` | `thinking: {"type": "enabled", "budget_tokens": N}` ([`THINKING_BUDGETS`], at most half of `max_tokens`, at least 1,024, below `max_tokens`); off (with a warning) when no budget fits, with a forcing `tool_choice`, or when the request continues a tool call or a prefill (Anthropic would want the earlier signed thinking back); with thinking on, `temperature` other than 1 and `top_p` below 0.95 are dropped |
+//! | `cache_control` on a content part, a message (its last block) or a tool | `cache_control` on that block / tool (`ttl` kept); a system message with marks becomes `system` blocks; at most the latest four are kept and a 1-hour mark after a 5-minute one is sent as 5-minute (Anthropic's rules) |
+//! | `logprobs`, `top_logprobs`, `seed`, `presence_penalty`, `frequency_penalty`, `logit_bias`, `n`, `metadata`, `store`, `service_tier`, `verbosity`, `prompt_cache_*`, `safety_identifier`, `modalities`, `audio`, `prediction`, `web_search_options`, `moderation` | dropped, named in the warnings |
+//! | `stream_options` | dropped silently (Anthropic always streams usage) |
 //! | message `name`, image `detail` | dropped silently |
 //! | `image_url` parts | `data:` URLs (JPEG, PNG, GIF, WebP, base64) → base64 image blocks; http(s) URLs → URL image blocks; anything else is refused (400 naming the part) |
 //! | `file` parts | skipped (the chat handler refuses them first) |
@@ -49,7 +50,10 @@
 //! tools) are ignored. `stop_reason` maps to `finish_reason`: `end_turn`, `stop_sequence` and
 //! `pause_turn` → `stop`; `max_tokens` and `model_context_window_exceeded` → `length`;
 //! `tool_use` → `tool_calls`; `refusal` → `content_filter`. Prompt tokens are `input_tokens`
-//! plus the cache read and creation input tokens.
+//! plus the cache read and creation input tokens; `cached_tokens` are the reads, and the writes
+//! go to billing by lifetime (`cache_creation.ephemeral_5m_input_tokens` /
+//! `ephemeral_1h_input_tokens`; writes without the breakdown are 5-minute ones). Claude's
+//! thinking is inside `output_tokens` and not counted apart, so `reasoning_tokens` stay 0.
 //!
 //! Streams are translated event by event by [`AnthropicStream`].
 
@@ -57,13 +61,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::errors::safe_message;
-use super::{Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
+use super::{Built, Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
 use crate::chat::types::{
-    ChatCompletion, ChatCompletionChunk, ChatRequest, Choice, ChunkChoice, Content, ContentPart, Delta,
-    FunctionCall, FunctionDelta, Message, ResponseFormat, ResponseMessage, ToolCall, ToolCallDelta,
-    ToolChoice, ToolChoiceMode, Usage,
+    Annotations, CacheControl, CacheWrites, ChatCompletion, ChatCompletionChunk, ChatRequest, Choice,
+    ChunkChoice, Content, ContentPart, Delta, FunctionCall, FunctionDelta, Message, ResponseFormat,
+    ResponseMessage, ToolCall, ToolCallDelta, ToolChoice, ToolChoiceMode, Usage,
 };
-use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::error::{ApiError, ApiResult};
 use crate::sse::parser::SseEvent;
 
 /// The `anthropic-version` header every request carries.
@@ -79,7 +83,7 @@ struct MessagesRequest<'a> {
     model: &'a str,
     max_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    system: Option<String>,
+    system: Option<System>,
     messages: Vec<Turn>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tools: Vec<ToolDef>,
@@ -93,8 +97,33 @@ struct MessagesRequest<'a> {
     top_p: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     metadata: Option<Metadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Thinking>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
+}
+
+/// `system`: a string, or text blocks when some carry a `cache_control` mark.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum System {
+    Text(String),
+    Blocks(Vec<SystemBlock>),
+}
+
+#[derive(Debug, Serialize)]
+struct SystemBlock {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_control: Option<CacheControl>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Thinking {
+    Enabled { budget_tokens: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -115,20 +144,39 @@ struct Turn {
 enum Block {
     Text {
         text: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<CacheControl>,
     },
     Image {
         source: ImageSource,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<CacheControl>,
     },
     ToolUse {
         id: String,
         name: String,
         input: Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<CacheControl>,
     },
     ToolResult {
         tool_use_id: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         content: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache_control: Option<CacheControl>,
     },
+}
+
+impl Block {
+    fn cache_control_mut(&mut self) -> &mut Option<CacheControl> {
+        match self {
+            Block::Text { cache_control, .. }
+            | Block::Image { cache_control, .. }
+            | Block::ToolUse { cache_control, .. }
+            | Block::ToolResult { cache_control, .. } => cache_control,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -144,6 +192,8 @@ struct ToolDef {
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
     input_schema: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_control: Option<CacheControl>,
 }
 
 #[derive(Debug, Serialize)]
@@ -170,8 +220,8 @@ struct Metadata {
     user_id: String,
 }
 
-pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<UpstreamRequest> {
-    let body = request_body(upstream, outgoing)?;
+pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>, notes: &Annotations) -> ApiResult<Built> {
+    let (body, warnings) = request_body(upstream, outgoing, notes)?;
     let mut headers = vec![
         ("x-api-key", upstream.api_key.clone()),
         ("anthropic-version", ANTHROPIC_VERSION.to_owned()),
@@ -184,89 +234,236 @@ pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<
     // proxy configured the OpenAI way) is not given a second one.
     let base = upstream.base_url.trim_end_matches('/');
     let base = base.strip_suffix("/v1").unwrap_or(base);
-    Ok(UpstreamRequest {
-        url: format!("{base}/v1/messages"),
-        headers,
-        body: serde_json::to_string(&body).map_err(ApiError::internal)?,
+    Ok(Built {
+        request: UpstreamRequest {
+            url: format!("{base}/v1/messages"),
+            headers,
+            body: serde_json::to_string(&body).map_err(ApiError::internal)?,
+        },
+        warnings,
     })
 }
 
-/// The Messages request for `outgoing`, or the 400 naming what Anthropic cannot take.
-fn request_body<'a>(upstream: &'a Upstream, outgoing: &Outgoing<'_>) -> ApiResult<MessagesRequest<'a>> {
+/// The thinking budget of each `reasoning_effort` (`none`: no thinking). The budget sent is
+/// this, at most half the capped `max_tokens` (the answer keeps room) and at least Anthropic's
+/// minimum of 1,024; it must stay below `max_tokens`, else thinking is off for the request.
+pub const THINKING_BUDGETS: &[(&str, u32)] = &[
+    ("minimal", 1024),
+    ("low", 2048),
+    ("medium", 8192),
+    ("high", 16384),
+    ("xhigh", 32768),
+    ("max", 65536),
+];
+
+/// Anthropic's smallest thinking budget.
+pub const MIN_THINKING_BUDGET: u32 = 1024;
+
+/// Anthropic's limit of `cache_control` breakpoints per request.
+pub const MAX_CACHE_BREAKPOINTS: usize = 4;
+
+/// The budget for `effort` under `max_tokens`, if thinking fits.
+pub fn thinking_budget(effort: &str, max_tokens: u32) -> Option<u32> {
+    let wanted = THINKING_BUDGETS.iter().find(|(e, _)| *e == effort)?.1;
+    let budget = wanted.min(max_tokens / 2).max(MIN_THINKING_BUDGET);
+    (budget < max_tokens).then_some(budget)
+}
+
+/// The Messages request for `outgoing`, or the 400 naming what Anthropic cannot take, and the
+/// warnings naming what was left out.
+fn request_body<'a>(
+    upstream: &'a Upstream,
+    outgoing: &Outgoing<'_>,
+    notes: &Annotations,
+) -> ApiResult<(MessagesRequest<'a>, Vec<String>)> {
     let request = outgoing.request;
-    refuse_unsupported(request)?;
-    let (mut system, messages) = conversation(request)?;
+    let mut warnings = super::unused_params(
+        request,
+        &["reasoning_effort"],
+        &["seed", "presence_penalty", "frequency_penalty", "n"],
+        "Claude",
+    );
+    let (mut system, messages) = conversation(request, notes)?;
     if let Some(instruction) = request.response_format.as_ref().and_then(json_instruction) {
-        system.push(instruction);
+        system.push(SystemBlock {
+            kind: "text",
+            text: instruction,
+            cache_control: None,
+        });
     }
-    let (tools, tool_choice) = tools_and_choice(request, &messages);
-    let stop_sequences = request.stop.as_ref().map(|s| s.sequences()).unwrap_or_default();
+    let (tools, tool_choice) = tools_and_choice(request, &messages, notes);
+    let mut stop_sequences = request.stop.as_ref().map(|s| s.sequences()).unwrap_or_default();
     if stop_sequences.iter().any(|s| s.trim().is_empty()) {
-        return Err(unsupported(
-            "stop",
-            "Anthropic models do not accept whitespace-only stop sequences such as \"\\n\".",
-        ));
+        // Anthropic refuses whitespace-only stop sequences (e.g. "\n").
+        stop_sequences.retain(|s| !s.trim().is_empty());
+        warnings.push("whitespace-only stop sequences not sent: Claude refuses them".to_owned());
     }
-    let temperature = request.temperature.map(|t| t.min(1.0));
-    Ok(MessagesRequest {
+    let thinking = thinking(
+        request,
+        outgoing.max_output_tokens,
+        &messages,
+        &tool_choice,
+        &mut warnings,
+    );
+    let mut temperature = request.temperature.map(|t| t.min(1.0));
+    // Thinking takes temperature 1 only and top_p of at least 0.95.
+    if thinking.is_some() && temperature.is_some_and(|t| t != 1.0) {
+        temperature = None;
+        warnings.push("temperature not sent: Claude thinks at temperature 1 only".to_owned());
+    }
+    // Current Claude models refuse `temperature` and `top_p` together.
+    let mut top_p = request.top_p.filter(|_| temperature.is_none());
+    if thinking.is_some() && top_p.is_some_and(|p| p < 0.95) {
+        top_p = None;
+        warnings.push("top_p not sent: Claude's thinking takes 0.95 to 1 only".to_owned());
+    }
+    let mut body = MessagesRequest {
         model: &upstream.model.upstream_id,
         max_tokens: outgoing.max_output_tokens,
-        system: (!system.is_empty()).then(|| system.join("\n\n")),
+        system: None,
         messages,
         tools,
         tool_choice,
         stop_sequences,
         temperature,
-        // Current Claude models refuse `temperature` and `top_p` together.
-        top_p: request.top_p.filter(|_| temperature.is_none()),
+        top_p,
         metadata: request
             .user
             .as_ref()
             .filter(|u| !u.trim().is_empty())
             .map(|u| Metadata { user_id: u.clone() }),
+        thinking,
         stream: outgoing.stream,
-    })
+    };
+    body.system = system_of(system);
+    limit_cache_marks(&mut body, &mut warnings);
+    Ok((body, warnings))
 }
 
-fn unsupported(param: &str, message: &str) -> ApiError {
-    ApiError::new(ErrorKind::BadRequest, "unsupported_parameter", message).with_param(param)
+/// `reasoning_effort` as Claude's `thinking`, where Anthropic's rules let it on (see
+/// [`thinking_budget`]): not with a forced tool choice, not when the request continues a tool
+/// call or prefills the answer (Anthropic then wants the earlier turn's signed thinking back,
+/// which an OpenAI history cannot carry).
+fn thinking(
+    request: &ChatRequest,
+    max_tokens: u32,
+    turns: &[Turn],
+    tool_choice: &Option<WireToolChoice>,
+    warnings: &mut Vec<String>,
+) -> Option<Thinking> {
+    let effort = request.extra.get("reasoning_effort").and_then(Value::as_str)?;
+    if effort == "none" {
+        return None;
+    }
+    let mut off = |why: &str| {
+        warnings.push(format!("reasoning_effort not applied: {why}"));
+        None
+    };
+    if matches!(
+        tool_choice,
+        Some(WireToolChoice::Any { .. } | WireToolChoice::Tool { .. })
+    ) {
+        return off("Claude cannot think when the tool choice forces a tool");
+    }
+    match turns.last() {
+        Some(last) if last.role == Role::Assistant => {
+            return off("Claude cannot think while continuing a prefilled answer")
+        }
+        Some(last) if last.content.iter().any(|b| matches!(b, Block::ToolResult { .. })) => {
+            return off("Claude needs its signed thinking back to think after a tool call")
+        }
+        _ => {}
+    }
+    match thinking_budget(effort, max_tokens) {
+        Some(budget_tokens) => Some(Thinking::Enabled { budget_tokens }),
+        None => off(&format!(
+            "no thinking budget of {MIN_THINKING_BUDGET} tokens fits under max_tokens {max_tokens}"
+        )),
+    }
 }
 
-fn refuse_unsupported(request: &ChatRequest) -> ApiResult<()> {
-    if request.extra.get("logprobs").and_then(Value::as_bool) == Some(true) {
-        return Err(unsupported(
-            "logprobs",
-            "`logprobs` is not supported by Anthropic models.",
+fn system_of(blocks: Vec<SystemBlock>) -> Option<System> {
+    if blocks.is_empty() {
+        return None;
+    }
+    if blocks.iter().all(|b| b.cache_control.is_none()) {
+        let texts: Vec<String> = blocks.into_iter().map(|b| b.text).collect();
+        return Some(System::Text(texts.join("\n\n")));
+    }
+    Some(System::Blocks(blocks))
+}
+
+/// Every `cache_control` slot in Anthropic's order: tools, system, messages.
+fn cache_marks<'b>(body: &'b mut MessagesRequest<'_>) -> Vec<&'b mut Option<CacheControl>> {
+    let mut marks: Vec<&'b mut Option<CacheControl>> = Vec::new();
+    for tool in &mut body.tools {
+        marks.push(&mut tool.cache_control);
+    }
+    if let Some(System::Blocks(blocks)) = &mut body.system {
+        for block in blocks {
+            marks.push(&mut block.cache_control);
+        }
+    }
+    for turn in &mut body.messages {
+        for block in &mut turn.content {
+            marks.push(block.cache_control_mut());
+        }
+    }
+    marks
+}
+
+/// Keeps the request within Anthropic's cache rules: at most four breakpoints (the latest four
+/// are kept, as OpenAI keeps its latest four), and no 1-hour breakpoint after a 5-minute one
+/// (such a one is sent as a 5-minute breakpoint).
+fn limit_cache_marks(body: &mut MessagesRequest<'_>, warnings: &mut Vec<String>) {
+    let mut marks: Vec<&mut Option<CacheControl>> =
+        cache_marks(body).into_iter().filter(|m| m.is_some()).collect();
+    let excess = marks.len().saturating_sub(MAX_CACHE_BREAKPOINTS);
+    if excess > 0 {
+        for mark in marks.iter_mut().take(excess) {
+            **mark = None;
+        }
+        warnings.push(format!(
+            "cache_control: the first {excess} of {} breakpoints not sent: Claude takes at most {MAX_CACHE_BREAKPOINTS}",
+            excess + MAX_CACHE_BREAKPOINTS
         ));
     }
-    if request.extra.get("top_logprobs").is_some_and(|v| !v.is_null()) {
-        return Err(unsupported(
-            "top_logprobs",
-            "`top_logprobs` is not supported by Anthropic models.",
-        ));
+    let mut short_seen = false;
+    let mut shortened = false;
+    for mark in marks.iter_mut() {
+        match **mark {
+            Some(CacheControl::FiveMinutes) => short_seen = true,
+            Some(CacheControl::OneHour) if short_seen => {
+                **mark = Some(CacheControl::FiveMinutes);
+                shortened = true;
+            }
+            _ => {}
+        }
     }
-    Ok(())
+    if shortened {
+        warnings.push(
+            "cache_control: 1h breakpoints after a 5m one sent as 5m: Claude wants longer lifetimes first"
+                .to_owned(),
+        );
+    }
 }
 
-/// The system texts and the alternating turns.
-fn conversation(request: &ChatRequest) -> ApiResult<(Vec<String>, Vec<Turn>)> {
+/// The system blocks and the alternating turns, with the client's cache marks on their blocks.
+fn conversation(request: &ChatRequest, notes: &Annotations) -> ApiResult<(Vec<SystemBlock>, Vec<Turn>)> {
     let mut system = Vec::new();
     let mut turns: Vec<Turn> = Vec::new();
     for (i, message) in request.messages.iter().enumerate() {
-        let (role, blocks) = match message {
+        let (role, mut blocks) = match message {
             Message::System { content, .. } | Message::Developer { content, .. } => {
-                let text = content.text();
-                if !text.trim().is_empty() {
-                    system.push(text);
-                }
+                system.extend(system_blocks(i, content, notes));
                 continue;
             }
-            Message::User { content, .. } => (Role::User, content_blocks(i, content)?),
+            Message::User { content, .. } => (Role::User, content_blocks(i, content, notes)?),
             Message::Assistant {
                 content, tool_calls, ..
             } => {
                 let mut blocks = match content {
-                    Some(content) => content_blocks(i, content)?,
+                    Some(content) => content_blocks(i, content, notes)?,
                     None => Vec::new(),
                 };
                 for (j, call) in tool_calls.iter().flatten().enumerate() {
@@ -274,6 +471,7 @@ fn conversation(request: &ChatRequest) -> ApiResult<(Vec<String>, Vec<Turn>)> {
                         id: tool_id(&call.id),
                         name: call.function.name.clone(),
                         input: tool_input(i, j, &call.function.arguments)?,
+                        cache_control: None,
                     });
                 }
                 (Role::Assistant, blocks)
@@ -283,18 +481,27 @@ fn conversation(request: &ChatRequest) -> ApiResult<(Vec<String>, Vec<Turn>)> {
                 tool_call_id,
             } => {
                 let text = content.text();
+                let marked = match content {
+                    Content::Parts(parts) => (0..parts.len()).rev().find_map(|j| notes.part(i, j)),
+                    Content::Text(_) => None,
+                };
                 let block = Block::ToolResult {
                     tool_use_id: tool_id(tool_call_id),
                     content: (!text.trim().is_empty()).then_some(text),
+                    cache_control: marked,
                 };
                 (Role::User, vec![block])
             }
         };
+        // A mark on the message itself marks its last block.
+        if let (Some(mark), Some(last)) = (notes.on_message(i), blocks.last_mut()) {
+            last.cache_control_mut().get_or_insert(mark);
+        }
         if blocks.is_empty() {
             continue;
         }
         match turns.last_mut() {
-            Some(last) if last.role == role => last.content.extend(blocks),
+            Some(last) if last.role == role => last.content.append(&mut blocks),
             _ => turns.push(Turn {
                 role,
                 content: blocks,
@@ -325,31 +532,73 @@ fn conversation(request: &ChatRequest) -> ApiResult<(Vec<String>, Vec<Turn>)> {
         _ => {}
     }
     if let Some(last) = turns.last_mut().filter(|t| t.role == Role::Assistant) {
-        if let Some(Block::Text { text }) = last.content.last_mut() {
+        if let Some(Block::Text { text, .. }) = last.content.last_mut() {
             text.truncate(text.trim_end().len());
         }
     }
     Ok((system, turns))
 }
 
-/// The text and image blocks of one message's content; blank text is left out.
-fn content_blocks(i: usize, content: &Content) -> ApiResult<Vec<Block>> {
-    let text_block = |text: &str| {
+/// A system message as system blocks: one of its whole text, or, when it carries cache marks,
+/// one per text part with its mark (a mark on the message marks the last).
+fn system_blocks(i: usize, content: &Content, notes: &Annotations) -> Vec<SystemBlock> {
+    let block = |text: String, cache_control| SystemBlock {
+        kind: "text",
+        text,
+        cache_control,
+    };
+    let marked = match content {
+        Content::Parts(parts) => (0..parts.len()).any(|j| notes.part(i, j).is_some()),
+        Content::Text(_) => false,
+    };
+    let mut blocks: Vec<SystemBlock> = match content {
+        Content::Parts(parts) if marked => parts
+            .iter()
+            .enumerate()
+            .filter_map(|(j, part)| match part {
+                ContentPart::Text { text } if !text.trim().is_empty() => {
+                    Some(block(text.clone(), notes.part(i, j)))
+                }
+                _ => None,
+            })
+            .collect(),
+        _ => {
+            let text = content.text();
+            if text.trim().is_empty() {
+                Vec::new()
+            } else {
+                vec![block(text, None)]
+            }
+        }
+    };
+    if let (Some(mark), Some(last)) = (notes.on_message(i), blocks.last_mut()) {
+        last.cache_control.get_or_insert(mark);
+    }
+    blocks
+}
+
+/// The text and image blocks of message `i`'s content, with the marks of its parts; blank text
+/// is left out.
+fn content_blocks(i: usize, content: &Content, notes: &Annotations) -> ApiResult<Vec<Block>> {
+    let text_block = |text: &str, cache_control| {
         (!text.trim().is_empty()).then(|| Block::Text {
             text: text.to_owned(),
+            cache_control,
         })
     };
     match content {
-        Content::Text(text) => Ok(text_block(text).into_iter().collect()),
+        Content::Text(text) => Ok(text_block(text, None).into_iter().collect()),
         Content::Parts(parts) => {
             let mut blocks = Vec::with_capacity(parts.len());
             for (j, part) in parts.iter().enumerate() {
+                let mark = notes.part(i, j);
                 match part {
-                    ContentPart::Text { text } => blocks.extend(text_block(text)),
+                    ContentPart::Text { text } => blocks.extend(text_block(text, mark)),
                     ContentPart::ImageUrl { image_url } => blocks.push(Block::Image {
                         source: image_source(&image_url.url).map_err(|m| {
                             ApiError::bad_request(format!("messages[{i}].content[{j}].image_url.url"), m)
                         })?,
+                        cache_control: mark,
                     }),
                     // Refused earlier by the chat handler.
                     ContentPart::File { .. } => {}
@@ -423,7 +672,11 @@ fn tool_input(i: usize, j: usize, arguments: &str) -> ApiResult<Value> {
     }
 }
 
-fn tools_and_choice(request: &ChatRequest, turns: &[Turn]) -> (Vec<ToolDef>, Option<WireToolChoice>) {
+fn tools_and_choice(
+    request: &ChatRequest,
+    turns: &[Turn],
+    notes: &Annotations,
+) -> (Vec<ToolDef>, Option<WireToolChoice>) {
     let declared = request.tools.as_deref().unwrap_or_default();
     if declared.is_empty() {
         // Anthropic refuses tool blocks in a request without tools: declare the ones the history
@@ -445,13 +698,15 @@ fn tools_and_choice(request: &ChatRequest, turns: &[Turn]) -> (Vec<ToolDef>, Opt
                 name: name.to_owned(),
                 description: Some("Called earlier in this conversation; not available now.".into()),
                 input_schema: json!({"type": "object"}),
+                cache_control: None,
             })
             .collect();
         return (tools, Some(WireToolChoice::None));
     }
     let tools = declared
         .iter()
-        .map(|tool| {
+        .enumerate()
+        .map(|(k, tool)| {
             let mut schema = tool
                 .function
                 .parameters
@@ -465,6 +720,7 @@ fn tools_and_choice(request: &ChatRequest, turns: &[Turn]) -> (Vec<ToolDef>, Opt
                 name: tool.function.name.clone(),
                 description: tool.function.description.clone(),
                 input_schema: schema,
+                cache_control: notes.tool(k),
             }
         })
         .collect();
@@ -566,13 +822,51 @@ struct WireUsage {
     cache_creation_input_tokens: Option<u64>,
     #[serde(default)]
     cache_read_input_tokens: Option<u64>,
+    /// The writes by lifetime (`cache_creation_input_tokens` is their sum).
+    #[serde(default)]
+    cache_creation: Option<WireCacheCreation>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+struct WireCacheCreation {
+    #[serde(default)]
+    ephemeral_5m_input_tokens: Option<u64>,
+    #[serde(default)]
+    ephemeral_1h_input_tokens: Option<u64>,
+}
+
+/// Anthropic's counts in OpenAI's shape: `prompt_tokens` = uncached input + cache writes +
+/// cache reads, `cached_tokens` = the reads, and the writes by lifetime for billing (writes
+/// without a breakdown count as 5-minute ones, Anthropic's default).
+fn openai_usage(input: u64, written: u64, one_hour: u64, read: u64, output: u64) -> Usage {
+    let mut usage = Usage::new(input + written + read, output);
+    let one_hour = one_hour.min(written);
+    usage.cache_writes = CacheWrites {
+        five_minutes: written - one_hour,
+        one_hour,
+    };
+    if read > 0 {
+        usage
+            .extra
+            .insert("prompt_tokens_details".into(), json!({"cached_tokens": read}));
+    }
+    usage
 }
 
 impl WireUsage {
-    fn prompt_tokens(&self) -> u64 {
-        self.input_tokens.unwrap_or(0)
-            + self.cache_creation_input_tokens.unwrap_or(0)
-            + self.cache_read_input_tokens.unwrap_or(0)
+    fn usage(&self) -> Usage {
+        let breakdown = self.cache_creation.unwrap_or_default();
+        let one_hour = breakdown.ephemeral_1h_input_tokens.unwrap_or(0);
+        let written = self
+            .cache_creation_input_tokens
+            .unwrap_or_else(|| breakdown.ephemeral_5m_input_tokens.unwrap_or(0) + one_hour);
+        openai_usage(
+            self.input_tokens.unwrap_or(0),
+            written,
+            one_hour,
+            self.cache_read_input_tokens.unwrap_or(0),
+            self.output_tokens.unwrap_or(0),
+        )
     }
 }
 
@@ -655,9 +949,7 @@ pub fn parse_completion(body: &str) -> Result<ChatCompletion, String> {
                 .map(|r| finish_reason(r).to_owned()),
             logprobs: None,
         }],
-        usage: message
-            .usage
-            .map(|u| Usage::new(u.prompt_tokens(), u.output_tokens.unwrap_or(0))),
+        usage: message.usage.as_ref().map(WireUsage::usage),
         extra: Map::new(),
     })
 }
@@ -763,6 +1055,7 @@ pub struct AnthropicStream {
     tools: Vec<ToolBlock>,
     input_tokens: u64,
     cache_creation_tokens: u64,
+    cache_creation_1h_tokens: u64,
     cache_read_tokens: u64,
     output_tokens: u64,
     usage_seen: bool,
@@ -823,14 +1116,25 @@ impl AnthropicStream {
         self.usage_seen = true;
         let keep = |mine: &mut u64, theirs: Option<u64>| *mine = (*mine).max(theirs.unwrap_or(0));
         keep(&mut self.input_tokens, usage.input_tokens);
-        keep(&mut self.cache_creation_tokens, usage.cache_creation_input_tokens);
+        let breakdown = usage.cache_creation.unwrap_or_default();
+        let one_hour = breakdown.ephemeral_1h_input_tokens;
+        let written = usage.cache_creation_input_tokens.or_else(|| {
+            usage
+                .cache_creation
+                .map(|b| b.ephemeral_5m_input_tokens.unwrap_or(0) + one_hour.unwrap_or(0))
+        });
+        keep(&mut self.cache_creation_tokens, written);
+        keep(&mut self.cache_creation_1h_tokens, one_hour);
         keep(&mut self.cache_read_tokens, usage.cache_read_input_tokens);
         keep(&mut self.output_tokens, usage.output_tokens);
     }
 
     fn usage(&self) -> Usage {
-        Usage::new(
-            self.input_tokens + self.cache_creation_tokens + self.cache_read_tokens,
+        openai_usage(
+            self.input_tokens,
+            self.cache_creation_tokens,
+            self.cache_creation_1h_tokens,
+            self.cache_read_tokens,
             self.output_tokens,
         )
     }
@@ -964,6 +1268,22 @@ mod tests {
         request
     }
 
+    /// The request built for `body` with `notes`, under `max` output tokens: its JSON and the
+    /// warnings.
+    fn build_with(body: Value, notes: &Annotations, max: u32) -> ApiResult<(Value, Vec<String>)> {
+        let req = request(body);
+        let built = build_request(
+            &upstream(),
+            &Outgoing {
+                request: &req,
+                max_output_tokens: max,
+                stream: false,
+            },
+            notes,
+        )?;
+        Ok((serde_json::from_str(&built.request.body).unwrap(), built.warnings))
+    }
+
     fn build(body: Value, stream: bool) -> ApiResult<(UpstreamRequest, Value)> {
         let req = request(body);
         let built = build_request(
@@ -973,9 +1293,10 @@ mod tests {
                 max_output_tokens: 1024,
                 stream,
             },
+            &Annotations::default(),
         )?;
-        let json: Value = serde_json::from_str(&built.body).unwrap();
-        Ok((built, json))
+        let json: Value = serde_json::from_str(&built.request.body).unwrap();
+        Ok((built.request, json))
     }
 
     fn body_of(body: Value) -> Value {
@@ -1038,9 +1359,10 @@ mod tests {
                 max_output_tokens: 5,
                 stream: false,
             },
+            &Annotations::default(),
         )
         .unwrap();
-        assert_eq!(built.url, "http://127.0.0.1:9/anthropic/v1/messages");
+        assert_eq!(built.request.url, "http://127.0.0.1:9/anthropic/v1/messages");
     }
 
     #[test]
@@ -1367,11 +1689,212 @@ mod tests {
     }
 
     #[test]
-    fn logprobs_and_whitespace_stop_sequences_are_refused_by_name() {
-        assert_eq!(refusal_param(with("logprobs", json!(true))), "logprobs");
-        assert_eq!(refusal_param(with("top_logprobs", json!(3))), "top_logprobs");
-        assert_eq!(refusal_param(with("stop", json!(["\n"]))), "stop");
-        assert!(build(with("logprobs", json!(false)), false).is_ok());
+    fn parameters_claude_cannot_use_are_dropped_and_named_in_the_warnings() {
+        let mut body = with("logprobs", json!(true));
+        body["top_logprobs"] = json!(3);
+        body["stop"] = json!(["\n", "END"]);
+        body["seed"] = json!(4);
+        body["store"] = json!(true);
+        body["service_tier"] = json!("priority");
+        body["prompt_cache_key"] = json!("k");
+        let (sent, warnings) = build_with(body, &Annotations::default(), 1024).unwrap();
+        assert_eq!(sent["stop_sequences"], json!(["END"]));
+        for absent in [
+            "logprobs",
+            "top_logprobs",
+            "seed",
+            "store",
+            "service_tier",
+            "prompt_cache_key",
+        ] {
+            assert!(sent.get(absent).is_none(), "{absent} reached Anthropic");
+            assert!(
+                warnings.iter().any(|w| w.starts_with(absent)),
+                "{absent}: {warnings:?}"
+            );
+        }
+        assert!(
+            warnings.iter().any(|w| w.contains("whitespace-only stop")),
+            "{warnings:?}"
+        );
+    }
+
+    fn notes(body: &Value) -> Annotations {
+        crate::chat::params::annotations(body).unwrap()
+    }
+
+    #[test]
+    fn cache_marks_reach_the_blocks_tools_and_system_they_were_on() {
+        let body = json!({"model": "claude-haiku-4.5",
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}, "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+        "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "long rules", "cache_control": {"type": "ephemeral", "ttl": "1h"}}, {"type": "text", "text": "today"}]},
+            {"role": "user", "content": [{"type": "text", "text": "doc", "cache_control": {"type": "ephemeral"}},
+                                         {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]},
+            {"role": "assistant", "content": "noted"},
+            {"role": "user", "content": "question", "cache_control": {"type": "ephemeral"}}
+        ]});
+        let (sent, warnings) = build_with(body.clone(), &notes(&body), 1024).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            sent["tools"][0]["cache_control"],
+            json!({"type": "ephemeral", "ttl": "1h"})
+        );
+        assert_eq!(
+            sent["system"],
+            json!([{"type": "text", "text": "long rules", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+                   {"type": "text", "text": "today"}])
+        );
+        let messages = sent["messages"].as_array().unwrap();
+        assert_eq!(
+            messages[0]["content"][0],
+            json!({"type": "text", "text": "doc", "cache_control": {"type": "ephemeral"}})
+        );
+        assert!(messages[0]["content"][1].get("cache_control").is_none());
+        assert_eq!(
+            messages[2]["content"][0]["cache_control"],
+            json!({"type": "ephemeral"})
+        );
+        // Without marks the system stays one string.
+        let plain = json!({"model": "m", "messages": [{"role": "system", "content": "rules"}, {"role": "user", "content": "hi"}]});
+        assert_eq!(body_of(plain)["system"], "rules");
+    }
+
+    #[test]
+    fn tool_results_and_tool_use_carry_their_marks() {
+        let body = json!({"model": "m", "tools": [{"type": "function", "function": {"name": "f"}}], "messages": [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+             "cache_control": {"type": "ephemeral"}},
+            {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "result", "cache_control": {"type": "ephemeral"}}]}
+        ]});
+        let (sent, _) = build_with(body.clone(), &notes(&body), 1024).unwrap();
+        assert_eq!(sent["messages"][1]["content"][0]["type"], "tool_use");
+        assert_eq!(
+            sent["messages"][1]["content"][0]["cache_control"],
+            json!({"type": "ephemeral"})
+        );
+        assert_eq!(sent["messages"][2]["content"][0]["type"], "tool_result");
+        assert_eq!(
+            sent["messages"][2]["content"][0]["cache_control"],
+            json!({"type": "ephemeral"})
+        );
+    }
+
+    #[test]
+    fn more_than_four_marks_keep_the_latest_and_a_late_hour_becomes_five_minutes() {
+        let part = |text: &str, ttl: &str| json!({"type": "text", "text": text, "cache_control": {"type": "ephemeral", "ttl": ttl}});
+        let body = json!({"model": "m", "messages": [{"role": "user", "content": [
+            part("a", "1h"), part("b", "5m"), part("c", "1h"), part("d", "5m"), part("e", "1h")
+        ]}]});
+        let (sent, warnings) = build_with(body.clone(), &notes(&body), 1024).unwrap();
+        let marks: Vec<Value> = sent["messages"][0]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.get("cache_control").cloned().unwrap_or(Value::Null))
+            .collect();
+        assert_eq!(
+            marks,
+            [
+                Value::Null,
+                json!({"type": "ephemeral"}),
+                json!({"type": "ephemeral"}),
+                json!({"type": "ephemeral"}),
+                json!({"type": "ephemeral"})
+            ]
+        );
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+    }
+
+    #[test]
+    fn the_thinking_budget_follows_the_effort_table_under_the_cap() {
+        assert_eq!(thinking_budget("none", 8192), None);
+        assert_eq!(thinking_budget("minimal", 8192), Some(1024));
+        assert_eq!(thinking_budget("low", 8192), Some(2048));
+        assert_eq!(thinking_budget("medium", 32000), Some(8192));
+        assert_eq!(thinking_budget("high", 64000), Some(16384));
+        assert_eq!(thinking_budget("xhigh", 128_000), Some(32768));
+        // At most half the cap, at least 1024, always below the cap.
+        assert_eq!(thinking_budget("high", 8192), Some(4096));
+        assert_eq!(thinking_budget("low", 1500), Some(1024));
+        assert_eq!(thinking_budget("low", 1024), None);
+    }
+
+    #[test]
+    fn reasoning_effort_becomes_thinking_and_drops_what_thinking_refuses() {
+        let mut body = with("reasoning_effort", json!("medium"));
+        body["temperature"] = json!(0.2);
+        let (sent, warnings) = build_with(body, &Annotations::default(), 8192).unwrap();
+        assert_eq!(
+            sent["thinking"],
+            json!({"type": "enabled", "budget_tokens": 4096})
+        );
+        assert!(sent.get("temperature").is_none());
+        assert!(
+            warnings.iter().any(|w| w.starts_with("temperature")),
+            "{warnings:?}"
+        );
+        // top_p of 0.95 or more stays, also when the temperature beside it had to go.
+        let mut body = with("reasoning_effort", json!("low"));
+        body["top_p"] = json!(0.97);
+        body["temperature"] = json!(0.5);
+        let (sent, _) = build_with(body, &Annotations::default(), 8192).unwrap();
+        assert_eq!((sent.get("temperature"), &sent["top_p"]), (None, &json!(0.97)));
+    }
+
+    #[test]
+    fn thinking_stays_off_where_anthropic_would_refuse_it() {
+        let off = |body: Value, max: u32| {
+            let (sent, warnings) = build_with(body, &Annotations::default(), max).unwrap();
+            assert!(sent.get("thinking").is_none(), "{sent}");
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.starts_with("reasoning_effort not applied")),
+                "{warnings:?}"
+            );
+        };
+        off(with("reasoning_effort", json!("high")), 1024);
+        let mut forced = with("reasoning_effort", json!("high"));
+        forced["tools"] = json!([{"type": "function", "function": {"name": "f"}}]);
+        forced["tool_choice"] = json!("required");
+        off(forced, 8192);
+        off(
+            json!({"model": "m", "reasoning_effort": "high", "tools": [{"type": "function", "function": {"name": "f"}}], "messages": [
+                {"role": "user", "content": "go"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "done"}]}),
+            8192,
+        );
+        off(
+            json!({"model": "m", "reasoning_effort": "high", "messages": [{"role": "user", "content": "go"}, {"role": "assistant", "content": "Sure:"}]}),
+            8192,
+        );
+        // `none` is simply no thinking.
+        let (sent, warnings) = build_with(
+            with("reasoning_effort", json!("none")),
+            &Annotations::default(),
+            8192,
+        )
+        .unwrap();
+        assert!(sent.get("thinking").is_none() && warnings.is_empty());
+    }
+
+    #[test]
+    fn the_translated_request_with_thinking_and_marks_passes_the_mocks_validation() {
+        let body = json!({"model": "m", "reasoning_effort": "high", "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "rules", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]},
+            {"role": "user", "content": "hi [[mock cache_write=40 reasoning=12]]"}]});
+        let (sent, _) = build_with(body.clone(), &notes(&body), 8192).unwrap();
+        let usage = flint_mock::expected_usage(
+            flint_mock::Provider::Anthropic,
+            &sent,
+            &flint_mock::Defaults::default(),
+        )
+        .unwrap();
+        // The 1h mark makes the mock's writes 1-hour ones; the thinking turns its reasoning on.
+        assert_eq!((usage.cache_write_1h, usage.reasoning), (40, 12));
     }
 
     #[test]
@@ -1489,7 +2012,39 @@ mod tests {
         assert_eq!(choice.finish_reason.as_deref(), Some("stop"));
         assert_eq!(completion.object, "chat.completion");
         assert_eq!(completion.model, "claude-haiku-4-5-20251001");
-        assert_eq!(completion.usage, Some(Usage::new(142, 9)));
+        // 12 uncached + 100 written + 30 read; the writes (without a breakdown) are 5-minute ones.
+        let usage = completion.usage.unwrap();
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (142, 9));
+        assert_eq!(usage.extra["prompt_tokens_details"], json!({"cached_tokens": 30}));
+        assert_eq!(
+            usage.tokens(),
+            crate::billing::usage::TokenUsage {
+                input: 142,
+                cache_read: 30,
+                cache_write_5m: 100,
+                cache_write_1h: 0,
+                output: 9,
+                reasoning: 0
+            }
+        );
+    }
+
+    #[test]
+    fn cache_writes_are_split_by_lifetime_when_anthropic_says() {
+        let body = r#"{"type":"message","id":"m","model":"c","content":[{"type":"text","text":"x"}],"stop_reason":"end_turn",
+            "usage":{"input_tokens":5,"cache_creation_input_tokens":300,"cache_read_input_tokens":40,
+                     "cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200},"output_tokens":7}}"#;
+        let tokens = parse_completion(body).unwrap().usage.unwrap().tokens();
+        assert_eq!(
+            (
+                tokens.input,
+                tokens.cache_read,
+                tokens.cache_write_5m,
+                tokens.cache_write_1h,
+                tokens.output
+            ),
+            (345, 40, 100, 200, 7)
+        );
     }
 
     #[test]
@@ -1710,7 +2265,10 @@ data: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"messag
         assert_eq!(last.choices[0].delta, Delta::default());
         assert_eq!(
             &items[items.len() - 2..],
-            &[StreamItem::Usage(Usage::new(35, 15)), StreamItem::Done]
+            &[
+                StreamItem::Usage(cached(Usage::new(35, 15), 10)),
+                StreamItem::Done
+            ]
         );
         let usages = items.iter().filter(|i| matches!(i, StreamItem::Usage(_))).count();
         assert_eq!(usages, 1);
@@ -1826,10 +2384,45 @@ data: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"messag
             r#"{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":20}}"#,
         ));
         let end = stream.on_event(&event(r#"{"type":"message_stop"}"#));
-        assert_eq!(end, vec![StreamItem::Usage(Usage::new(15, 20)), StreamItem::Done]);
+        let mut usage = Usage::new(15, 20);
+        usage.cache_writes.five_minutes = 5;
+        assert_eq!(end, vec![StreamItem::Usage(usage), StreamItem::Done]);
         assert_eq!(
             stream.on_event(&event(r#"{"type":"message_stop"}"#)),
             vec![StreamItem::Done]
+        );
+    }
+
+    fn cached(mut usage: Usage, read: u64) -> Usage {
+        usage
+            .extra
+            .insert("prompt_tokens_details".into(), json!({"cached_tokens": read}));
+        usage
+    }
+
+    #[test]
+    fn a_streams_cache_writes_by_lifetime_come_from_its_usage_events() {
+        let mut stream = AnthropicStream::new();
+        stream.on_event(&event(
+            r#"{"type":"message_start","message":{"id":"m","model":"c","content":[],"usage":{"input_tokens":3,"cache_creation_input_tokens":50,"cache_read_input_tokens":20,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":50},"output_tokens":1}}}"#,
+        ));
+        stream.on_event(&event(
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":3,"cache_creation_input_tokens":50,"cache_read_input_tokens":20,"output_tokens":9}}"#,
+        ));
+        let end = stream.on_event(&event(r#"{"type":"message_stop"}"#));
+        let [StreamItem::Usage(usage), StreamItem::Done] = end.as_slice() else {
+            panic!("{end:?}");
+        };
+        let tokens = usage.tokens();
+        assert_eq!(
+            (
+                tokens.input,
+                tokens.cache_read,
+                tokens.cache_write_5m,
+                tokens.cache_write_1h,
+                tokens.output
+            ),
+            (73, 20, 0, 50, 9)
         );
     }
 

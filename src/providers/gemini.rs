@@ -17,8 +17,9 @@
 //! | `presence_penalty`, `frequency_penalty` | dropped: Gemini 2.5+ answers 400 to any penalty |
 //! | the gateway's output ceiling | `generationConfig.maxOutputTokens`, always |
 //! | `response_format` json_object / json_schema | `responseMimeType: application/json` / plus `responseSchema` (cleaned) |
-//! | `logprobs: true`, `top_logprobs` > 0 | refused, 400 naming the parameter |
-//! | `user`, `parallel_tool_calls`, `logit_bias`, `reasoning_effort`, `metadata`, `store`, `service_tier`, `verbosity`, message `name`s, image `detail`, tool `strict` | dropped |
+//! | `reasoning_effort` | `generationConfig.thinkingConfig`: `thinkingLevel` on Gemini 3+ (Pro `low`/`high`, Flash also `minimal`/`medium`), `thinkingBudget` on 2.5 ([`thinking_config`]) |
+//! | `logprobs`, `top_logprobs`, `user`, `parallel_tool_calls`, `logit_bias`, `n`, `metadata`, `store`, `service_tier`, `verbosity`, `prompt_cache_*`, `safety_identifier`, `modalities`, `audio`, `prediction`, `web_search_options`, `moderation` | dropped, named in the warnings |
+//! | message `name`s, image `detail`, tool `strict`, `cache_control` | dropped |
 //!
 //! Schemas keep Gemini's OpenAPI subset: `type`, `format` (string: `enum`/`date-time`; number:
 //! `float`/`double`; integer: `int32`/`int64`), `description`, `nullable`, `enum` (strings), `items`,
@@ -46,7 +47,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::errors::safe_message;
-use super::{Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
+use super::{Built, Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
 use crate::chat::types::{
     ChatCompletion, ChatCompletionChunk, ChatRequest, Choice, ChunkChoice, Content, ContentPart, Delta,
     FunctionCall, FunctionDelta, Message, ResponseFormat, ResponseMessage, ToolCall, ToolCallDelta,
@@ -64,30 +65,44 @@ const MAX_SCHEMA_DEPTH: usize = 24;
 
 // ---- request
 
-pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<UpstreamRequest> {
+pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<Built> {
+    let warnings = super::unused_params(
+        outgoing.request,
+        &["reasoning_effort"],
+        &[
+            "presence_penalty",
+            "frequency_penalty",
+            "user",
+            "parallel_tool_calls",
+            "n",
+        ],
+        "Gemini",
+    );
     let body = request_body(upstream, outgoing)?;
     let method = if outgoing.stream {
         "streamGenerateContent?alt=sse"
     } else {
         "generateContent"
     };
-    Ok(UpstreamRequest {
-        url: format!(
-            "{}/v1beta/models/{}:{method}",
-            upstream.base_url, upstream.model.upstream_id
-        ),
-        headers: vec![
-            ("x-goog-api-key", upstream.api_key.clone()),
-            ("content-type", "application/json".to_owned()),
-        ],
-        body: body.to_string(),
+    Ok(Built {
+        request: UpstreamRequest {
+            url: format!(
+                "{}/v1beta/models/{}:{method}",
+                upstream.base_url, upstream.model.upstream_id
+            ),
+            headers: vec![
+                ("x-goog-api-key", upstream.api_key.clone()),
+                ("content-type", "application/json".to_owned()),
+            ],
+            body: body.to_string(),
+        },
+        warnings,
     })
 }
 
 /// The `GenerateContentRequest` JSON for `outgoing`.
 fn request_body(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<Value> {
     let request = outgoing.request;
-    refuse_unsupported(request)?;
     let Conversation { system, mut turns } = conversation(request)?;
     if requires_signatures(&upstream.model.upstream_id) {
         sign_function_calls(&mut turns);
@@ -148,29 +163,52 @@ fn request_body(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<Value
             body.insert("toolConfig".into(), json!({ "functionCallingConfig": config }));
         }
     }
-    body.insert(
-        "generationConfig".into(),
-        generation_config(request, outgoing.max_output_tokens),
-    );
+    let mut config = generation_config(request, outgoing.max_output_tokens);
+    if let Some(effort) = request.extra.get("reasoning_effort").and_then(Value::as_str) {
+        if let Value::Object(config) = &mut config {
+            config.insert(
+                "thinkingConfig".into(),
+                thinking_config(&upstream.model.upstream_id, effort, outgoing.max_output_tokens),
+            );
+        }
+    }
+    body.insert("generationConfig".into(), config);
     Ok(Value::Object(body))
 }
 
-/// Parameters Gemini cannot honour in OpenAI's sense: refused rather than silently ignored. Their
-/// no-op values (`logprobs: false`, `top_logprobs: 0`) pass.
-fn refuse_unsupported(request: &ChatRequest) -> ApiResult<()> {
-    for param in ["logprobs", "top_logprobs"] {
-        let inert = match request.extra.get(param) {
-            None | Some(Value::Null) | Some(Value::Bool(false)) => true,
-            Some(value) => value.as_u64() == Some(0),
+/// Gemini 2.5's thinking budget of each `reasoning_effort` (the same figures as Claude's),
+/// at most half of `maxOutputTokens` and within the model's range: 2.5 Pro 128–32,768 (it
+/// cannot stop thinking), Flash 0–24,576, Flash-Lite 0 or 512–24,576.
+pub const THINKING_BUDGETS: &[(&str, u32)] = super::anthropic::THINKING_BUDGETS;
+
+/// `reasoning_effort` as Gemini's `thinkingConfig`: `thinkingLevel` on Gemini 3 and later
+/// (Pro: `low`, `high`; Flash also `minimal`, `medium`), `thinkingBudget` on Gemini 2.5.
+pub fn thinking_config(upstream_id: &str, effort: &str, max_output_tokens: u32) -> Value {
+    let id = upstream_id.strip_prefix("models/").unwrap_or(upstream_id);
+    if !id.starts_with("gemini-2") && !id.starts_with("gemini-1") {
+        let pro = !id.contains("flash");
+        let level = match effort {
+            "none" | "minimal" if pro => "low",
+            "none" | "minimal" => "minimal",
+            "low" => "low",
+            "medium" if !pro => "medium",
+            _ => "high",
         };
-        if !inert {
-            return Err(ApiError::bad_request(
-                param,
-                format!("`{param}` is not supported for this model."),
-            ));
-        }
+        return json!({ "thinkingLevel": level });
     }
-    Ok(())
+    let (floor, ceiling, can_stop) = if id.contains("flash-lite") {
+        (512, 24_576, true)
+    } else if id.contains("flash") {
+        (1, 24_576, true)
+    } else {
+        (128, 32_768, false)
+    };
+    let budget = match THINKING_BUDGETS.iter().find(|(e, _)| *e == effort) {
+        None if can_stop => 0,
+        None => floor,
+        Some((_, wanted)) => (*wanted).min(max_output_tokens / 2).min(ceiling).max(floor),
+    };
+    json!({ "thinkingBudget": budget })
 }
 
 fn generation_config(request: &ChatRequest, max_output_tokens: u32) -> Value {
@@ -1448,24 +1486,105 @@ mod tests {
     }
 
     #[test]
-    fn logprobs_are_refused_and_openai_only_parameters_dropped() {
-        let base = || json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
-        let with = |key: &str, value: Value| {
-            let mut body = base();
-            body[key] = value;
-            body
-        };
-        assert_eq!(refused_param(with("logprobs", json!(true))), "logprobs");
-        assert_eq!(refused_param(with("top_logprobs", json!(3))), "top_logprobs");
-        // The no-op values some SDKs always send pass.
-        body(with("logprobs", json!(false)));
-        let mut dropped = with("user", json!("u-1"));
-        dropped["parallel_tool_calls"] = json!(false);
-        dropped["logit_bias"] = json!({"50256": -100});
-        dropped["reasoning_effort"] = json!("low");
-        let sent = body(dropped);
+    fn openai_only_parameters_are_dropped_and_named_in_the_warnings() {
+        let mut dropped =
+            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "user": "u-1"});
+        for (key, value) in [
+            ("parallel_tool_calls", json!(false)),
+            ("logit_bias", json!({"50256": -100})),
+            ("logprobs", json!(true)),
+            ("top_logprobs", json!(3)),
+            ("store", json!(true)),
+            ("service_tier", json!("flex")),
+        ] {
+            dropped[key] = value;
+        }
+        let req = request(dropped);
+        let built = build_request(
+            &upstream("gemini-2.5-flash"),
+            &Outgoing {
+                request: &req,
+                max_output_tokens: 100,
+                stream: false,
+            },
+        )
+        .unwrap();
+        let sent: Value = serde_json::from_str(&built.request.body).unwrap();
         let keys: Vec<&str> = sent.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, ["contents", "generationConfig"]);
+        for param in [
+            "user",
+            "parallel_tool_calls",
+            "logit_bias",
+            "logprobs",
+            "top_logprobs",
+            "store",
+            "service_tier",
+        ] {
+            assert!(
+                built.warnings.iter().any(|w| w.starts_with(param)),
+                "{param}: {:?}",
+                built.warnings
+            );
+        }
+    }
+
+    #[test]
+    fn reasoning_effort_becomes_a_thinking_budget_on_gemini_2_5_and_a_level_on_gemini_3() {
+        let config = |model: &str, effort: &str, max: u32| thinking_config(model, effort, max);
+        assert_eq!(
+            config("gemini-2.5-flash", "low", 65536),
+            json!({"thinkingBudget": 2048})
+        );
+        assert_eq!(
+            config("gemini-2.5-flash", "none", 65536),
+            json!({"thinkingBudget": 0})
+        );
+        assert_eq!(
+            config("gemini-2.5-flash", "xhigh", 65536),
+            json!({"thinkingBudget": 24576})
+        );
+        assert_eq!(
+            config("gemini-2.5-flash", "high", 4096),
+            json!({"thinkingBudget": 2048})
+        );
+        // 2.5 Pro cannot stop thinking: its least budget is 128.
+        assert_eq!(
+            config("gemini-2.5-pro", "none", 65536),
+            json!({"thinkingBudget": 128})
+        );
+        assert_eq!(
+            config("gemini-2.5-pro", "max", 65536),
+            json!({"thinkingBudget": 32768})
+        );
+        assert_eq!(
+            config("gemini-2.5-flash-lite", "minimal", 600),
+            json!({"thinkingBudget": 512})
+        );
+        assert_eq!(
+            config("gemini-3.5-flash", "minimal", 8192),
+            json!({"thinkingLevel": "minimal"})
+        );
+        assert_eq!(
+            config("gemini-3.5-flash", "medium", 8192),
+            json!({"thinkingLevel": "medium"})
+        );
+        assert_eq!(
+            config("gemini-3.1-pro-preview", "none", 8192),
+            json!({"thinkingLevel": "low"})
+        );
+        assert_eq!(
+            config("gemini-3.1-pro-preview", "medium", 8192),
+            json!({"thinkingLevel": "high"})
+        );
+        let sent = body(
+            json!({"model": "m", "reasoning_effort": "medium", "messages": [{"role": "user", "content": "hi"}]}),
+        );
+        // Under the 1024-token cap of `body`: half of it.
+        assert_eq!(
+            sent["generationConfig"]["thinkingConfig"],
+            json!({"thinkingBudget": 512})
+        );
     }
 
     #[test]
@@ -1483,6 +1602,7 @@ mod tests {
                 },
             )
             .unwrap()
+            .request
         };
         let whole = build(false);
         assert_eq!(

@@ -9,7 +9,7 @@ pub mod gemini;
 pub mod openai;
 
 use crate::catalog::{Model, Provider, WireFormat};
-use crate::chat::types::{ChatCompletion, ChatCompletionChunk, ChatRequest, Usage};
+use crate::chat::types::{Annotations, ChatCompletion, ChatCompletionChunk, ChatRequest, Usage};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::sse::parser::SseEvent;
@@ -74,11 +74,43 @@ pub struct Outgoing<'a> {
     pub stream: bool,
 }
 
-pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<UpstreamRequest> {
+/// An upstream request, and what its translation left out or changed (for the client's
+/// `x-flint-warnings` header).
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub request: UpstreamRequest,
+    pub warnings: Vec<String>,
+}
+
+/// The upstream request for a chat request and its annotations (`cache_control`,
+/// `reasoning_content`: see `chat::params`).
+pub fn build_chat_request(
+    upstream: &Upstream,
+    outgoing: &Outgoing<'_>,
+    notes: &Annotations,
+) -> ApiResult<Built> {
     match upstream.provider.wire {
-        WireFormat::Openai => openai::build_request(upstream, outgoing),
-        WireFormat::Anthropic => anthropic::build_request(upstream, outgoing),
+        WireFormat::Openai => openai::build_request(upstream, outgoing, notes),
+        WireFormat::Anthropic => anthropic::build_request(upstream, outgoing, notes),
         WireFormat::Gemini => gemini::build_request(upstream, outgoing),
+    }
+}
+
+/// The upstream request for a canonical request without annotations.
+pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<UpstreamRequest> {
+    build_chat_request(upstream, outgoing, &Annotations::default()).map(|built| built.request)
+}
+
+/// How many choices the upstream generates for `request`: its `n` where the provider takes
+/// it, else one.
+pub fn choices(upstream: &Upstream, request: &ChatRequest) -> u32 {
+    match request.n {
+        Some(n)
+            if n > 1 && upstream.provider.wire == WireFormat::Openai && openai::forwards(upstream, "n") =>
+        {
+            n
+        }
+        _ => 1,
     }
 }
 
@@ -112,4 +144,31 @@ pub fn stream_translator(upstream: &Upstream) -> Box<dyn StreamTranslator> {
         WireFormat::Anthropic => Box::new(anthropic::AnthropicStream::new()),
         WireFormat::Gemini => Box::new(gemini::GeminiStream::new()),
     }
+}
+
+/// Warnings for what a translated provider (`who`) has no use for: the parameters kept in the
+/// request's `extra` but those in `used`, and the typed ones in `typed` that the client set
+/// (`n` when above 1).
+pub fn unused_params(request: &ChatRequest, used: &[&str], typed: &[&str], who: &str) -> Vec<String> {
+    let set = |name: &str| match name {
+        "seed" => request.seed.is_some(),
+        "presence_penalty" => request.presence_penalty.is_some(),
+        "frequency_penalty" => request.frequency_penalty.is_some(),
+        "user" => request.user.is_some(),
+        "parallel_tool_calls" => request.parallel_tool_calls.is_some(),
+        "n" => request.n.is_some_and(|n| n > 1),
+        _ => false,
+    };
+    let mut unused: Vec<&str> = typed.iter().copied().filter(|name| set(name)).collect();
+    unused.extend(
+        request
+            .extra
+            .iter()
+            .filter(|(key, value)| !value.is_null() && !used.contains(&key.as_str()))
+            .map(|(key, _)| key.as_str()),
+    );
+    unused
+        .into_iter()
+        .map(|param| format!("{param} not sent: {who} has no such parameter"))
+        .collect()
 }

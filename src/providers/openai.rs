@@ -1,13 +1,32 @@
 //! The `openai` wire format: OpenAI itself and every OpenAI-compatible vendor. The canonical
 //! request is OpenAI's, so translation is small: the upstream model id, the enforced output
 //! ceiling under the vendor's field name, usage requested in streams, and the parameters the
-//! vendor rejects dropped (its `drop_params` row).
+//! vendor (or the model) can't use dropped: its `drop_params` row, and [`forwards`] for the
+//! parameters beyond the common core, which each vendor documents (or not) on its own.
+//!
+//! | parameter | sent to |
+//! |---|---|
+//! | `store`, `metadata`, `service_tier`, `modalities`, `audio`, `web_search_options`, `moderation`, `prompt_cache_options` | nobody: stored completions would live in the operator's account (and OpenAI refuses `metadata` without `store`), other tiers, audio and search calls cost what the catalog doesn't price, the rest is for models the catalog doesn't have |
+//! | `prompt_cache_key`, `safety_identifier` | OpenAI |
+//! | `prompt_cache_retention` | OpenAI's gpt-5 and gpt-4.1 models |
+//! | `logprobs`, `top_logprobs`, `logit_bias`, `prediction` | OpenAI's non-reasoning models |
+//! | `verbosity` | OpenAI's reasoning models (gpt-5, o-series) |
+//! | `temperature`, `top_p`, `presence_penalty`, `frequency_penalty` | everyone but OpenAI's reasoning models (and the vendors whose row drops them) |
+//! | `n` | OpenAI, xAI, Mistral, Together, Fireworks (elsewhere one choice) |
+//! | `reasoning_effort` | OpenAI's reasoning models as given; xAI's reasoning models and Groq's gpt-oss as `low`/`medium`/`high`; DeepSeek as `low`/`high`/`max` (`none`: `thinking: {"type": "disabled"}`) |
+//! | an assistant message's `reasoning_content` | DeepSeek (a history whose tool calls lack it goes with `thinking: {"type": "disabled"}`: thinking mode would refuse it) |
+//! | a message's `name` | everyone but Groq (which refuses it) |
+//! | `parallel_tool_calls` | with `tools` only |
+//!
+//! Usage is read in OpenAI's convention whatever the vendor's dialect ([`normalize_usage`]):
+//! xAI reports reasoning tokens outside `completion_tokens`, DeepSeek its cache hits as
+//! `prompt_cache_hit_tokens`.
 
 use serde_json::{json, Value};
 
-use super::{Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
-use crate::catalog::{AuthStyle, MaxTokensField};
-use crate::chat::types::{ChatCompletion, ChatCompletionChunk};
+use super::{Built, Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
+use crate::catalog::{AuthStyle, Category, MaxTokensField};
+use crate::chat::types::{Annotations, ChatCompletion, ChatCompletionChunk, Message, Usage};
 use crate::error::{ApiError, ApiResult};
 use crate::sse::parser::SseEvent;
 
@@ -19,14 +38,83 @@ pub fn auth_header(upstream: &Upstream) -> (&'static str, String) {
     }
 }
 
-/// The JSON body sent upstream.
-pub fn request_body(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<Value> {
-    let mut body = serde_json::to_value(outgoing.request).map_err(ApiError::internal)?;
+/// OpenAI's reasoning models (gpt-5 family, o-series): no sampling parameters, no logprobs.
+fn openai_reasoning_model(upstream_id: &str) -> bool {
+    upstream_id.starts_with("gpt-5") || ["o1", "o3", "o4"].iter().any(|p| upstream_id.starts_with(p))
+}
+
+/// Whether the OpenAI parameter `param` reaches `upstream` (see the module's table).
+pub fn forwards(upstream: &Upstream, param: &str) -> bool {
+    if upstream.provider.drop_params.iter().any(|p| p == param) {
+        return false;
+    }
+    let provider = upstream.provider.id.as_str();
+    let model = upstream.model.upstream_id.as_str();
+    let openai = provider == "openai";
+    let reasoning = openai && openai_reasoning_model(model);
+    match param {
+        "store"
+        | "metadata"
+        | "service_tier"
+        | "modalities"
+        | "audio"
+        | "web_search_options"
+        | "moderation"
+        | "prompt_cache_options" => false,
+        "prompt_cache_key" | "safety_identifier" => openai,
+        "prompt_cache_retention" => openai && (model.starts_with("gpt-5") || model.starts_with("gpt-4.1")),
+        "logprobs" | "top_logprobs" | "logit_bias" | "prediction" => openai && !reasoning,
+        "verbosity" => reasoning,
+        "temperature" | "top_p" | "presence_penalty" | "frequency_penalty" => !reasoning,
+        "n" => matches!(provider, "openai" | "xai" | "mistral" | "together" | "fireworks"),
+        "reasoning_effort" => reasoning_effort(upstream, "medium").is_some(),
+        "reasoning_content" => provider == "deepseek",
+        "name" => provider != "groq",
+        _ => true,
+    }
+}
+
+/// What `reasoning_effort` becomes at `upstream`: the field and value to send, if any.
+fn reasoning_effort(upstream: &Upstream, effort: &str) -> Option<(&'static str, Value)> {
+    let model = &upstream.model;
+    let three = |e: &str| match e {
+        "none" | "minimal" | "low" => "low",
+        "medium" => "medium",
+        _ => "high",
+    };
+    match upstream.provider.id.as_str() {
+        "openai" if openai_reasoning_model(&model.upstream_id) => Some(("reasoning_effort", json!(effort))),
+        "xai" if model.category == Category::Reason => Some((
+            "reasoning_effort",
+            json!(if effort == "none" { "none" } else { three(effort) }),
+        )),
+        "groq" if model.upstream_id.starts_with("openai/gpt-oss") => {
+            Some(("reasoning_effort", json!(three(effort))))
+        }
+        "deepseek" => Some(match effort {
+            "none" => ("thinking", json!({"type": "disabled"})),
+            "minimal" | "low" => ("reasoning_effort", json!("low")),
+            "max" => ("reasoning_effort", json!("max")),
+            _ => ("reasoning_effort", json!("high")),
+        }),
+        _ => None,
+    }
+}
+
+/// The JSON body sent upstream, and the warnings naming what was left out.
+pub fn request_body(
+    upstream: &Upstream,
+    outgoing: &Outgoing<'_>,
+    notes: &Annotations,
+) -> ApiResult<(Value, Vec<String>)> {
+    let request = outgoing.request;
+    let mut body = serde_json::to_value(request).map_err(ApiError::internal)?;
     let Some(map) = body.as_object_mut() else {
         return Err(ApiError::internal(
             "a chat request did not serialize to an object",
         ));
     };
+    let mut warnings = Vec::new();
     map.insert("model".into(), json!(upstream.model.upstream_id));
     map.remove("max_tokens");
     map.remove("max_completion_tokens");
@@ -42,14 +130,113 @@ pub fn request_body(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<V
         map.remove("stream");
         map.remove("stream_options");
     }
-    for param in &upstream.provider.drop_params {
-        map.remove(param.as_str());
+    if request.tools.as_deref().is_none_or(<[_]>::is_empty) {
+        map.remove("parallel_tool_calls");
     }
-    Ok(body)
+    if let Some(effort) = map.remove("reasoning_effort").filter(|e| !e.is_null()) {
+        match effort.as_str().and_then(|e| reasoning_effort(upstream, e)) {
+            Some((field, value)) => {
+                map.insert(field.into(), value);
+            }
+            None => warnings.push(dropped("reasoning_effort", upstream)),
+        }
+    }
+    if request.n.is_some_and(|n| n > 1) && !forwards(upstream, "n") {
+        warnings.push(dropped("n", upstream));
+    }
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for key in keys {
+        if key == "model"
+            || key == "messages"
+            || key == field
+            || key == "thinking"
+            || key == "reasoning_effort"
+        {
+            continue;
+        }
+        if !forwards(upstream, &key)
+            && map.remove(&key).is_some_and(|v| !v.is_null())
+            && key != "n"
+            && key != "stream_options"
+        {
+            warnings.push(dropped(&key, upstream));
+        }
+    }
+    if let Some(Value::Array(messages)) = map.get_mut("messages") {
+        annotate_messages(upstream, request.messages.as_slice(), messages, notes);
+    }
+    if upstream.provider.id == "deepseek" && !thinking_history_complete(map) {
+        // DeepSeek's thinking mode refuses a tool call in the history without its reasoning
+        // (a client that drops `reasoning_content`, a translated surface): without thinking it
+        // takes the history.
+        map.remove("reasoning_effort");
+        map.insert("thinking".into(), json!({"type": "disabled"}));
+        warnings.push(
+            "thinking disabled: an earlier tool call lacks the reasoning_content DeepSeek's thinking mode needs back"
+                .to_owned(),
+        );
+    }
+    Ok((body, warnings))
 }
 
-pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<UpstreamRequest> {
-    let body = request_body(upstream, outgoing)?;
+/// Whether DeepSeek's thinking mode takes this body: it is off, or every assistant message
+/// that made tool calls carries its `reasoning_content`.
+fn thinking_history_complete(body: &serde_json::Map<String, Value>) -> bool {
+    if body
+        .get("thinking")
+        .and_then(|t| t.get("type"))
+        .and_then(Value::as_str)
+        == Some("disabled")
+    {
+        return true;
+    }
+    body.get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+        .filter(|m| {
+            m.get("tool_calls")
+                .and_then(Value::as_array)
+                .is_some_and(|c| !c.is_empty())
+        })
+        .all(|m| m.get("reasoning_content").is_some_and(Value::is_string))
+}
+
+fn dropped(param: &str, upstream: &Upstream) -> String {
+    format!(
+        "{param} not sent: {} ({}) does not take it here",
+        upstream.model.id, upstream.provider.name
+    )
+}
+
+/// The message-level fields the canonical messages don't hold (`reasoning_content`), and
+/// those the vendor refuses (`name`).
+fn annotate_messages(
+    upstream: &Upstream,
+    canonical: &[Message],
+    messages: &mut [Value],
+    notes: &Annotations,
+) {
+    let reasoning = forwards(upstream, "reasoning_content");
+    let names = forwards(upstream, "name");
+    for (i, (message, wire)) in canonical.iter().zip(messages.iter_mut()).enumerate() {
+        let Some(object) = wire.as_object_mut() else {
+            continue;
+        };
+        if !names {
+            object.remove("name");
+        }
+        if reasoning && matches!(message, Message::Assistant { .. }) {
+            if let Some(text) = notes.reasoning_content(i) {
+                object.insert("reasoning_content".into(), json!(text));
+            }
+        }
+    }
+}
+
+pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>, notes: &Annotations) -> ApiResult<Built> {
+    let (body, warnings) = request_body(upstream, outgoing, notes)?;
     let mut headers = vec![
         auth_header(upstream),
         ("Content-Type", "application/json".to_owned()),
@@ -57,15 +244,62 @@ pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>) -> ApiResult<
     if outgoing.stream {
         headers.push(("Accept", "text/event-stream".to_owned()));
     }
-    Ok(UpstreamRequest {
-        url: format!("{}/chat/completions", upstream.base_url),
-        headers,
-        body: body.to_string(),
+    Ok(Built {
+        request: UpstreamRequest {
+            url: format!("{}/chat/completions", upstream.base_url),
+            headers,
+            body: body.to_string(),
+        },
+        warnings,
     })
 }
 
+/// A vendor's usage in OpenAI's convention (`prompt_tokens` include `cached_tokens`,
+/// `completion_tokens` include `reasoning_tokens`): xAI's `completion_tokens` leave its
+/// `reasoning_tokens` out (its `total_tokens` adds them, which is how this tells) and get them
+/// added; DeepSeek's `prompt_cache_hit_tokens` stand for `cached_tokens` when those are absent.
+pub fn normalize_usage(usage: &mut Usage) {
+    let detail = |usage: &Usage, group: &str, field: &str| {
+        usage
+            .extra
+            .get(group)
+            .and_then(|d| d.get(field))
+            .and_then(Value::as_u64)
+    };
+    let reasoning = detail(usage, "completion_tokens_details", "reasoning_tokens").unwrap_or(0);
+    if reasoning > 0
+        && usage.total_tokens > 0
+        && usage.total_tokens == usage.prompt_tokens + usage.completion_tokens + reasoning
+    {
+        usage.completion_tokens += reasoning;
+    }
+    if detail(usage, "prompt_tokens_details", "cached_tokens").is_none() {
+        if let Some(hits) = usage.extra.get("prompt_cache_hit_tokens").and_then(Value::as_u64) {
+            match usage
+                .extra
+                .get_mut("prompt_tokens_details")
+                .and_then(Value::as_object_mut)
+            {
+                Some(details) => {
+                    details.insert("cached_tokens".into(), json!(hits));
+                }
+                None => {
+                    usage
+                        .extra
+                        .insert("prompt_tokens_details".into(), json!({"cached_tokens": hits}));
+                }
+            }
+        }
+    }
+}
+
 pub fn parse_completion(body: &str) -> Result<ChatCompletion, String> {
-    serde_json::from_str(body).map_err(|e| format!("OpenAI-compatible completion did not parse: {e}"))
+    let mut completion: ChatCompletion =
+        serde_json::from_str(body).map_err(|e| format!("OpenAI-compatible completion did not parse: {e}"))?;
+    if let Some(usage) = completion.usage.as_mut() {
+        normalize_usage(usage);
+    }
+    Ok(completion)
 }
 
 /// OpenAI's stream: `data: {chunk}` events, `data: [DONE]` at the end, an error object inside a
@@ -104,7 +338,8 @@ impl StreamTranslator for OpenAiStream {
             }
         };
         let mut items = Vec::with_capacity(2);
-        if let Some(usage) = chunk.usage.take() {
+        if let Some(mut usage) = chunk.usage.take() {
+            normalize_usage(&mut usage);
             items.push(StreamItem::Usage(usage));
         }
         if !chunk.choices.is_empty() {
@@ -148,8 +383,10 @@ mod tests {
                 max_output_tokens: 4096,
                 stream: true,
             },
+            &Annotations::default(),
         )
-        .unwrap();
+        .unwrap()
+        .0;
         assert_eq!(body["model"], up.model.upstream_id);
         assert_eq!(body["stream_options"], json!({"include_usage": true}));
         assert_eq!(body["temperature"], json!(0.3));
@@ -172,8 +409,10 @@ mod tests {
                 max_output_tokens: 10,
                 stream: false,
             },
+            &Annotations::default(),
         )
-        .unwrap();
+        .unwrap()
+        .0;
         assert!(body.get("presence_penalty").is_none());
         assert_eq!(body["seed"], json!(3));
         assert!(body.get("stream").is_none() && body.get("stream_options").is_none());
@@ -190,12 +429,216 @@ mod tests {
                 max_output_tokens: 10,
                 stream: false,
             },
+            &Annotations::default(),
         )
-        .unwrap();
+        .unwrap()
+        .request;
         assert_eq!(built.url, "http://mock/v1/chat/completions");
         assert!(built
             .headers
             .contains(&("Authorization", "Bearer sk-upstream".to_owned())));
+    }
+
+    fn sent(model: &str, extra: Value, notes: &Annotations) -> (Value, Vec<String>) {
+        let up = upstream(model);
+        let mut body =
+            json!({"model": model, "messages": [{"role": "user", "content": "hi", "name": "ann"}]});
+        for (key, value) in extra.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        let req = request(body);
+        request_body(
+            &up,
+            &Outgoing {
+                request: &req,
+                max_output_tokens: 100,
+                stream: false,
+            },
+            notes,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn what_would_cost_the_operator_or_stay_in_its_account_never_leaves() {
+        let extra = json!({"store": true, "metadata": {"k": "v"}, "service_tier": "priority", "modalities": ["text", "audio"],
+                           "audio": {"voice": "alloy", "format": "mp3"}, "web_search_options": {}, "moderation": {"model": "omni-moderation-latest"},
+                           "prompt_cache_options": {"mode": "explicit"}});
+        for model in [
+            "gpt-4o-mini",
+            "gpt-5.1",
+            "grok-4.3",
+            "deepseek-flash",
+            "llama-4-maverick",
+        ] {
+            let (body, warnings) = sent(model, extra.clone(), &Annotations::default());
+            for key in extra.as_object().unwrap().keys() {
+                assert!(body.get(key).is_none(), "{key} reached {model}");
+                assert!(
+                    warnings.iter().any(|w| w.starts_with(key.as_str())),
+                    "{model} {key}: {warnings:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn openais_own_parameters_reach_openai_by_model_family() {
+        let extra = json!({"prompt_cache_key": "k", "safety_identifier": "s", "prompt_cache_retention": "24h", "logprobs": true,
+                           "top_logprobs": 2, "logit_bias": {"1": 5}, "prediction": {"type": "content", "content": "x"},
+                           "verbosity": "low", "reasoning_effort": "low", "temperature": 0.5, "n": 2});
+        let (mini, _) = sent("gpt-4o-mini", extra.clone(), &Annotations::default());
+        for key in [
+            "prompt_cache_key",
+            "safety_identifier",
+            "logprobs",
+            "top_logprobs",
+            "logit_bias",
+            "prediction",
+            "temperature",
+            "n",
+        ] {
+            assert_eq!(mini[key], extra[key], "{key}");
+        }
+        for key in ["prompt_cache_retention", "verbosity", "reasoning_effort"] {
+            assert!(mini.get(key).is_none(), "{key} reached gpt-4o-mini");
+        }
+        let (five, warnings) = sent("gpt-5.1", extra.clone(), &Annotations::default());
+        for key in [
+            "prompt_cache_key",
+            "safety_identifier",
+            "prompt_cache_retention",
+            "verbosity",
+            "reasoning_effort",
+            "n",
+        ] {
+            assert_eq!(five[key], extra[key], "{key}");
+        }
+        for key in [
+            "logprobs",
+            "top_logprobs",
+            "logit_bias",
+            "prediction",
+            "temperature",
+        ] {
+            assert!(five.get(key).is_none(), "{key} reached gpt-5.1");
+            assert!(warnings.iter().any(|w| w.starts_with(key)), "{key}: {warnings:?}");
+        }
+        // Other vendors take none of OpenAI's own.
+        let (grok, _) = sent("grok-4.3", extra, &Annotations::default());
+        for key in [
+            "prompt_cache_key",
+            "safety_identifier",
+            "logprobs",
+            "logit_bias",
+            "prediction",
+            "verbosity",
+        ] {
+            assert!(grok.get(key).is_none(), "{key} reached xAI");
+        }
+        assert_eq!(grok["n"], 2);
+    }
+
+    #[test]
+    fn reasoning_effort_takes_each_vendors_values() {
+        let effort = |model: &str, value: &str| {
+            let (body, _) = sent(model, json!({"reasoning_effort": value}), &Annotations::default());
+            (
+                body.get("reasoning_effort").cloned(),
+                body.get("thinking").cloned(),
+            )
+        };
+        assert_eq!(effort("gpt-5.5", "xhigh"), (Some(json!("xhigh")), None));
+        assert_eq!(effort("grok-4.3", "minimal"), (Some(json!("low")), None));
+        assert_eq!(effort("grok-4.3", "none"), (Some(json!("none")), None));
+        assert_eq!(effort("grok-4.20-non-reasoning", "high"), (None, None));
+        assert_eq!(effort("gpt-oss-120b", "max"), (Some(json!("high")), None));
+        assert_eq!(effort("deepseek-v4-pro", "medium"), (Some(json!("high")), None));
+        assert_eq!(effort("deepseek-v4-pro", "max"), (Some(json!("max")), None));
+        assert_eq!(
+            effort("deepseek-flash", "none"),
+            (None, Some(json!({"type": "disabled"})))
+        );
+        assert_eq!(effort("mistral-large", "high"), (None, None));
+    }
+
+    #[test]
+    fn reasoning_content_goes_back_to_deepseek_only_and_groq_loses_names() {
+        let body = json!({"model": "m", "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": null, "reasoning_content": "I should call f",
+             "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "r"}]});
+        let notes = crate::chat::params::annotations(&body).unwrap();
+        let (deepseek, _) = sent("deepseek-v4-pro", json!({"messages": body["messages"]}), &notes);
+        assert_eq!(deepseek["messages"][1]["reasoning_content"], "I should call f");
+        assert!(deepseek["messages"][0].get("reasoning_content").is_none());
+        assert!(deepseek.get("thinking").is_none());
+        // Without it (a client or a surface that dropped it) DeepSeek thinks not, and takes it.
+        let (without, warnings) = sent(
+            "deepseek-v4-pro",
+            json!({"messages": body["messages"], "reasoning_effort": "high"}),
+            &Annotations::default(),
+        );
+        assert_eq!(without["thinking"], json!({"type": "disabled"}));
+        assert!(without.get("reasoning_effort").is_none());
+        assert!(
+            warnings.iter().any(|w| w.starts_with("thinking disabled")),
+            "{warnings:?}"
+        );
+        let (openai, _) = sent("gpt-4o", json!({"messages": body["messages"]}), &notes);
+        assert!(openai["messages"][1].get("reasoning_content").is_none());
+        let (groq, _) = sent("gpt-oss-120b", json!({}), &Annotations::default());
+        assert!(groq["messages"][0].get("name").is_none());
+        let (mini, _) = sent("gpt-4o-mini", json!({}), &Annotations::default());
+        assert_eq!(mini["messages"][0]["name"], "ann");
+        // parallel_tool_calls without tools is refused by OpenAI: not sent.
+        let (body, _) = sent(
+            "gpt-4o-mini",
+            json!({"parallel_tool_calls": false}),
+            &Annotations::default(),
+        );
+        assert!(body.get("parallel_tool_calls").is_none());
+    }
+
+    #[test]
+    fn vendor_usage_dialects_read_as_openais() {
+        let usage = |json: Value| {
+            let mut usage: Usage = serde_json::from_value(json).unwrap();
+            normalize_usage(&mut usage);
+            usage.tokens()
+        };
+        // xAI: reasoning outside completion_tokens, inside total_tokens (Vertex AI's sample).
+        let xai = usage(
+            json!({"prompt_tokens": 663, "completion_tokens": 50, "total_tokens": 837,
+            "prompt_tokens_details": {"text_tokens": 663, "cached_tokens": 654},
+            "completion_tokens_details": {"reasoning_tokens": 124}}),
+        );
+        assert_eq!(
+            (xai.input, xai.cache_read, xai.output, xai.reasoning),
+            (663, 654, 174, 124)
+        );
+        // OpenAI's own: reasoning already inside.
+        let openai = usage(
+            json!({"prompt_tokens": 10, "completion_tokens": 30, "total_tokens": 40,
+            "completion_tokens_details": {"reasoning_tokens": 20}}),
+        );
+        assert_eq!((openai.output, openai.reasoning), (30, 20));
+        // DeepSeek: the hit count stands for cached_tokens when that is absent.
+        let deepseek = usage(
+            json!({"prompt_tokens": 100, "completion_tokens": 92, "total_tokens": 192,
+            "prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36,
+            "completion_tokens_details": {"reasoning_tokens": 81}}),
+        );
+        assert_eq!(
+            (
+                deepseek.input,
+                deepseek.cache_read,
+                deepseek.output,
+                deepseek.reasoning
+            ),
+            (100, 64, 92, 81)
+        );
     }
 
     fn event(data: &str) -> SseEvent {

@@ -752,3 +752,70 @@ pub fn unique(prefix: &str) -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A model's per-1M-token prices as `/api/models` shows them, in micro-USD per 1M tokens.
+/// A model without cache prices (the catalog before they were added, or a provider without a
+/// prompt cache) has its cache tokens priced as input, as `TokenUsage::cost` does.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenPrices {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+}
+
+impl TestApp {
+    pub async fn token_prices(&self, model: &str) -> TokenPrices {
+        let models = self.get_models("").await.expect_status(200).json();
+        let row = models["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == model)
+            .unwrap_or_else(|| panic!("{model} is not in /api/models"))
+            .clone();
+        let micros = |field: &str| row[field].as_f64().map(|usd| (usd * 1e6).round() as u64);
+        let input = micros("price_input").unwrap();
+        TokenPrices {
+            input,
+            output: micros("price_output").unwrap(),
+            cache_read: micros("price_cache_read").unwrap_or(input),
+            cache_write: micros("price_cache_write").unwrap_or(input),
+        }
+    }
+
+    /// The newest ledger entry's charge in micro-dollars (positive), once the bill settled.
+    pub async fn last_charge_micros(&self, token: &str, balance_before_usd: f64) -> i64 {
+        self.wait_for_balance_below(token, balance_before_usd).await;
+        let newest = self.history(token).await.into_iter().next().unwrap();
+        assert_eq!(newest["kind"], "charge", "{newest}");
+        -(newest["amount_usd"].as_f64().unwrap() * 1e6).round() as i64
+    }
+}
+
+/// What the gateway charges for `usage` at `prices`: `TokenUsage::cost`'s formula (each part
+/// rounded up to the nano-dollar: uncached input, cache reads, 5-minute writes at the cache
+/// write price, 1-hour writes at twice the input price, output), rounded up to whole
+/// micro-dollars.
+pub fn charge_micros(usage: &flint_mock::Usage, prices: &TokenPrices) -> i64 {
+    let part = |tokens: u64, price: u64| (u128::from(tokens) * u128::from(price)).div_ceil(1000);
+    let uncached = usage.input - usage.cache_read - usage.cache_write_5m - usage.cache_write_1h;
+    let nanos = part(uncached, prices.input)
+        + part(usage.cache_read, prices.cache_read)
+        + part(usage.cache_write_5m, prices.cache_write)
+        + part(usage.cache_write_1h, 2 * prices.input)
+        + part(usage.output, prices.output);
+    nanos.div_ceil(1000) as i64
+}
+
+/// `(prompt_tokens, cached_tokens, completion_tokens, reasoning_tokens)` of an OpenAI usage.
+pub fn openai_usage_counts(usage: &Value) -> (u64, u64, u64, u64) {
+    (
+        usage["prompt_tokens"].as_u64().unwrap(),
+        usage["prompt_tokens_details"]["cached_tokens"].as_u64().unwrap(),
+        usage["completion_tokens"].as_u64().unwrap(),
+        usage["completion_tokens_details"]["reasoning_tokens"]
+            .as_u64()
+            .unwrap(),
+    )
+}

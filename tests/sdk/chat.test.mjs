@@ -126,7 +126,7 @@ test('an unknown model and a bad parameter are typed SDK errors', async () => {
     (error) => error instanceof OpenAI.NotFoundError && error.code === 'model_not_found',
   );
   await assert.rejects(
-    client.chat.completions.create({ model: 'gpt-4o-mini', n: 2, messages: [{ role: 'user', content: 'hi' }] }),
+    client.chat.completions.create({ model: 'gpt-4o-mini', n: 200, messages: [{ role: 'user', content: 'hi' }] }),
     (error) => error instanceof OpenAI.BadRequestError && error.param === 'n',
   );
 });
@@ -156,4 +156,21 @@ test('a mid-stream upstream error makes the SDK stream throw', async () => {
     (error) => error instanceof OpenAI.APIError && /mid-stream/.test(error.message),
   );
   assert.equal(text, 'Mock answer');
+});
+
+test('n choices and the current parameters go through the SDK', async () => {
+  const response = await client.chat.completions.create({
+    model: 'gpt-4o-mini',
+    n: 2,
+    prompt_cache_key: 'conversation-1',
+    safety_identifier: 'user-hash',
+    service_tier: 'priority',
+    store: true,
+    messages: [{ role: 'user', content: unique('n') }],
+  });
+  assert.equal(response.choices.length, 2);
+  assert.deepEqual(response.choices.map((c) => c.message.content), [MOCK_TEXT, MOCK_TEXT]);
+  assert.equal(response.usage.completion_tokens, 16, 'both choices counted');
+  assert.equal(response.usage.prompt_tokens_details.cached_tokens, 0);
+  assert.equal(response.usage.completion_tokens_details.reasoning_tokens, 0);
 });

@@ -141,3 +141,34 @@ test('images.generate with flux-schnell returns the images asked for', async () 
   assert.ok(Buffer.from(response.data[0].b64_json, 'base64').subarray(1, 4).toString() === 'PNG');
   assert.equal(response.usage.cost_usd, 0.024);
 });
+
+test('claude: cache_control parts and reasoning_effort through the SDK; cached tokens in the usage', async () => {
+  const messages = [
+    { role: 'system', content: [{ type: 'text', text: 'Long rules.', cache_control: { type: 'ephemeral', ttl: '1h' } }] },
+    { role: 'user', content: `${unique('cc')} [[mock cache_read=300 cache_write=50 reasoning=20]]` },
+  ];
+  const whole = await client.chat.completions.create({ model: 'claude-sonnet-4.5', reasoning_effort: 'low', messages });
+  assert.equal(whole.choices[0].message.content, MOCK_TEXT);
+  assert.equal(whole.usage.prompt_tokens_details.cached_tokens, 300);
+  assert.ok(whole.usage.prompt_tokens > 350, 'prompt_tokens include the cache reads and writes');
+  // Claude's thinking (on for reasoning_effort) is inside completion_tokens: 8 chunks + 20.
+  assert.equal(whole.usage.completion_tokens, 28);
+  const stream = await client.chat.completions.create({
+    model: 'claude-sonnet-4.5', reasoning_effort: 'low', messages, stream: true, stream_options: { include_usage: true },
+  });
+  let usage;
+  for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+  assert.equal(usage.prompt_tokens_details.cached_tokens, 300);
+  assert.equal(usage.prompt_tokens, whole.usage.prompt_tokens);
+});
+
+test('gemini: reasoning tokens are in completion_tokens_details', async () => {
+  const response = await client.chat.completions.create({
+    model: 'gemini-2.5-pro',
+    reasoning_effort: 'medium',
+    messages: [{ role: 'user', content: `${unique('gr')} [[mock reasoning=30 cache_read=40]]` }],
+  });
+  assert.equal(response.usage.completion_tokens_details.reasoning_tokens, 30);
+  assert.equal(response.usage.completion_tokens, 38);
+  assert.equal(response.usage.prompt_tokens_details.cached_tokens, 40);
+});
