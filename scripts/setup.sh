@@ -68,3 +68,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x node_modules/.bin/wran
   npm ci --no-audit --no-fund
   echo "$want" > "$stamp"
 fi
+
+# The official Python SDK for the SDK tests, pinned with its dependencies, in its own venv.
+venv=.venv-sdk
+pystamp=$venv/.flint-requirements-sha256
+pywant=$(sha256sum tests/python/requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$pystamp" 2>/dev/null)" != "$pywant" ] || [ ! -x "$venv/bin/python" ]; then
+  say "installing the Python SDK test packages into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+  echo "$pywant" > "$pystamp"
+fi

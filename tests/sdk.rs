@@ -95,3 +95,40 @@ async fn the_openai_node_sdk_embeds_in_base64_and_float_alike() {
         &[("FLINT_API_KEY", key["key"].as_str().unwrap().to_owned())],
     );
 }
+
+/// The Python SDK from `tests/python/requirements.txt`, installed by `scripts/setup.sh` into
+/// `.venv-sdk`.
+#[tokio::test]
+async fn the_openai_python_sdk_decodes_base64_embeddings_chats_and_raises_its_errors() {
+    let app = common::TestApp::new();
+    let user = app.funded_user(5.0).await;
+    let key = app
+        .create_key(&user.token, &serde_json::json!({"name": "python"}))
+        .await;
+    let broke = app.new_user().await;
+    let broke_key = app
+        .create_key(&broke.token, &serde_json::json!({"name": "python-broke"}))
+        .await;
+    let root = common::repo_root();
+    let python = root.join(".venv-sdk/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup.sh (make test does)",
+        python.display()
+    );
+    let output = Command::new(python)
+        .arg(root.join("tests/python/test_sdk.py"))
+        .current_dir(&root)
+        .env("FLINT_URL", &common::gateway().url)
+        .env("FLINT_API_KEY", key["key"].as_str().unwrap())
+        .env("FLINT_BROKE_KEY", broke_key["key"].as_str().unwrap())
+        .output()
+        .expect("run the Python SDK tests");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{report}");
+    assert!(output.status.success(), "the Python SDK tests failed:\n{report}");
+}
