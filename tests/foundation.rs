@@ -148,7 +148,8 @@ async fn the_lite_filter_lists_exactly_five_models_with_the_seed_prices() {
     assert_eq!(
         mini,
         &json!({"id": "gpt-4o-mini", "name": "GPT-4o mini", "company": "OpenAI", "tier": "lite", "category": "chat",
-                "price_weighted": 2.5, "price_input": 0.9, "price_output": 3.6, "context_length": "128K"})
+                "price_weighted": 2.5, "price_input": 0.9, "price_output": 3.6,
+                "price_cache_read": 0.45, "price_cache_write": null, "context_length": "128K"})
     );
 }
 
