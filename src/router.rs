@@ -41,6 +41,10 @@ pub enum Route<'a> {
     Topup,
     YooKassaWebhook,
     BillingHistory,
+    PaymentStatus(&'a str),
+    Usage,
+    StartSession,
+    EndSession,
     CreateResponse,
     Response(&'a str),
     ResponseInputItems(&'a str),
@@ -83,6 +87,12 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
         ["api", "billing", "topup"] => vec![(Method::Post, Route::Topup)],
         ["api", "billing", "webhook", "yookassa"] => vec![(Method::Post, Route::YooKassaWebhook)],
         ["api", "billing", "history"] => vec![(Method::Get, Route::BillingHistory)],
+        ["api", "billing", "payments", id] if !id.is_empty() => vec![(Method::Get, Route::PaymentStatus(id))],
+        ["api", "usage"] => vec![(Method::Get, Route::Usage)],
+        ["api", "auth", "session"] => vec![
+            (Method::Post, Route::StartSession),
+            (Method::Delete, Route::EndSession),
+        ],
         ["admin", "users"] => vec![(Method::Get, Route::AdminUsers)],
         ["admin", "users", id, "credit"] => vec![(Method::Post, Route::AdminCredit(id))],
         ["admin", "users", id, "plan"] => vec![(Method::Put, Route::AdminPlan(id))],
@@ -153,6 +163,7 @@ impl Route<'_> {
                 | Route::AdminPlan(_)
                 | Route::AdminUsers
                 | Route::YooKassaWebhook
+                | Route::EndSession
         )
     }
 }
@@ -187,6 +198,7 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
             Route::AdminPlan(id) => admin::set_plan(req, app, id).await,
             Route::AdminUsers => admin::find_users(req, app).await,
             Route::YooKassaWebhook => billing::payments::webhook(req, app).await,
+            Route::EndSession => auth::routes::end_session(&req).await,
             _ => Err(ApiError::internal(
                 "route table: an authenticated route without a caller",
             )),
@@ -216,6 +228,9 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
         Route::DeleteFile(id) => uploads::delete(app, caller, id).await,
         Route::Topup => billing::payments::topup(req, app, caller).await,
         Route::BillingHistory => billing::payments::history(req, app, caller).await,
+        Route::PaymentStatus(id) => billing::payments::payment_status(app, caller, id).await,
+        Route::Usage => billing::report::usage(req, app, caller).await,
+        Route::StartSession => auth::routes::start_session(&req, app, caller).await,
         Route::CreateResponse => responses::create(req, app, caller).await,
         Route::Response(id) if req.method() == Method::Delete => responses::delete(app, caller, id).await,
         Route::Response(id) => responses::retrieve(app, caller, id).await,
@@ -266,6 +281,28 @@ mod tests {
             Route::OpenAiModel("claude-haiku-4.5")
         );
         assert_eq!(resolve(&Method::Head, "/api/models").unwrap(), Route::StoneModels);
+    }
+
+    #[test]
+    fn the_console_routes_resolve() {
+        assert_eq!(resolve(&Method::Get, "/api/usage").unwrap(), Route::Usage);
+        assert_eq!(resolve(&Method::Post, "/api/usage").unwrap_err().status(), 405);
+        assert_eq!(
+            resolve(&Method::Get, "/api/billing/payments/2c5f-1").unwrap(),
+            Route::PaymentStatus("2c5f-1")
+        );
+        assert_eq!(
+            resolve(&Method::Post, "/api/auth/session").unwrap(),
+            Route::StartSession
+        );
+        assert_eq!(
+            resolve(&Method::Delete, "/api/auth/session").unwrap(),
+            Route::EndSession
+        );
+        assert!(Route::StartSession.needs_caller());
+        assert!(!Route::EndSession.needs_caller());
+        // The console is static assets: the worker serves no `/`.
+        assert_eq!(resolve(&Method::Get, "/").unwrap_err().status(), 404);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod estimate;
 pub mod money;
 pub mod payments;
+pub mod report;
 pub mod reservation;
 pub mod usage;
 
