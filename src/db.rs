@@ -135,6 +135,19 @@ pub struct PlanRow {
     pub system_prompt_allowed: i64,
 }
 
+/// A plan as the console lists it.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct PlanListing {
+    pub id: String,
+    pub name: String,
+    pub daily_lite_requests: i64,
+    pub rpm: i64,
+    pub tpm: i64,
+    pub concurrent_requests: i64,
+    pub max_output_tokens: i64,
+    pub monthly_price_rub: Option<i64>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct ApiKeyRow {
     pub id: String,
@@ -510,6 +523,16 @@ impl Db {
     }
 
     /// The monthly price in RUB of a plan sold by the month.
+    /// Every plan with its limits and monthly price (NULL: not sold), cheapest first.
+    pub async fn plans(&self) -> ApiResult<Vec<PlanListing>> {
+        self.all(
+            "SELECT id, name, daily_lite_requests, rpm, tpm, concurrent_requests, max_output_tokens, monthly_price_rub
+             FROM plans ORDER BY COALESCE(monthly_price_rub, 0), daily_lite_requests, id",
+            &[],
+        )
+        .await
+    }
+
     pub async fn plan_price_rub(&self, id: &str) -> ApiResult<Option<i64>> {
         let price: Option<Option<i64>> = self
             .statement("SELECT monthly_price_rub FROM plans WHERE id = ?1", &[text(id)])?
@@ -1182,7 +1205,7 @@ impl Db {
         offset_secs: i64,
     ) -> ApiResult<Vec<UsageGroupRow>> {
         self.all(
-            "SELECT (created_at + ?3) / 86400 AS group_key, COUNT(*) AS requests, SUM(tokens_in) AS tokens_in,
+            "SELECT (created_at + CAST(?3 AS INTEGER)) / 86400 AS group_key, COUNT(*) AS requests, SUM(tokens_in) AS tokens_in,
                     SUM(tokens_out) AS tokens_out, CAST(SUM(charged_nanos) AS TEXT) AS charged_nanos
              FROM usage_events WHERE user_id = ?1 AND created_at >= ?2 GROUP BY group_key ORDER BY group_key",
             &[int(user_id), int(since), int(offset_secs)],

@@ -5,7 +5,9 @@ use worker::{Method, Request, Response};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::surfaces::responses::handlers as responses;
-use crate::{admin, auth, billing, catalog, chat, health, http, images, limits, pipeline, surfaces, uploads};
+use crate::{
+    admin, auth, billing, catalog, chat, console, health, http, images, limits, pipeline, surfaces, uploads,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -44,6 +46,7 @@ pub enum Route<'a> {
     PaymentStatus(&'a str),
     Usage,
     StartSession,
+    ConsoleConfig,
     EndSession,
     CreateResponse,
     Response(&'a str),
@@ -88,6 +91,7 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
         ["api", "billing", "webhook", "yookassa"] => vec![(Method::Post, Route::YooKassaWebhook)],
         ["api", "billing", "history"] => vec![(Method::Get, Route::BillingHistory)],
         ["api", "billing", "payments", id] if !id.is_empty() => vec![(Method::Get, Route::PaymentStatus(id))],
+        ["api", "console", "config"] => vec![(Method::Get, Route::ConsoleConfig)],
         ["api", "usage"] => vec![(Method::Get, Route::Usage)],
         ["api", "auth", "session"] => vec![
             (Method::Post, Route::StartSession),
@@ -164,6 +168,7 @@ impl Route<'_> {
                 | Route::AdminUsers
                 | Route::YooKassaWebhook
                 | Route::EndSession
+                | Route::ConsoleConfig
         )
     }
 }
@@ -199,6 +204,7 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
             Route::AdminUsers => admin::find_users(req, app).await,
             Route::YooKassaWebhook => billing::payments::webhook(req, app).await,
             Route::EndSession => auth::routes::end_session(&req).await,
+            Route::ConsoleConfig => console::config(app).await,
             _ => Err(ApiError::internal(
                 "route table: an authenticated route without a caller",
             )),
@@ -301,6 +307,11 @@ mod tests {
         );
         assert!(Route::StartSession.needs_caller());
         assert!(!Route::EndSession.needs_caller());
+        assert_eq!(
+            resolve(&Method::Get, "/api/console/config").unwrap(),
+            Route::ConsoleConfig
+        );
+        assert!(!Route::ConsoleConfig.needs_caller());
         // The console is static assets: the worker serves no `/`.
         assert_eq!(resolve(&Method::Get, "/").unwrap_err().status(), 404);
     }

@@ -58,7 +58,8 @@ pub fn daily(window: Window, rows: &[UsageGroupRow]) -> Vec<Value> {
         .map(|day| {
             let found = rows
                 .iter()
-                .find(|r| r.group_key.as_ref().and_then(Value::as_i64) == Some(day));
+                // D1 hands numbers back as doubles.
+                .find(|r| r.group_key.as_ref().and_then(Value::as_f64) == Some(day as f64));
             let mut entry = match found {
                 Some(row) => totals(row),
                 None => json!({"requests": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0}),
