@@ -165,8 +165,11 @@ function UsageChart({ daily, days }) {
           { label: t('usage.tokens'), scale: 'tok', stroke: '#2563eb', width: 2, value: (u, v) => (v == null ? '' : num(v)) },
         ],
         axes: [
-          {},
-          { scale: 'usd', values: (u, vals) => vals.map((v) => usd(v)), size: 70 },
+          {
+            incrs: [86400, 2 * 86400, 7 * 86400],
+            values: (u, vals) => vals.map((v) => new Date(v * 1000).toLocaleDateString(locale(), { month: 'short', day: 'numeric', timeZone: 'UTC' })),
+          },
+          { scale: 'usd', values: (u, vals) => vals.map((v) => (v === 0 ? '$0' : `$${Number(v.toPrecision(2))}`)), size: 80 },
           { scale: 'tok', side: 1, grid: { show: false }, values: (u, vals) => vals.map((v) => num(v)), size: 60 },
         ],
       },
@@ -199,7 +202,7 @@ export function Usage({ query }) {
       options=${[['7', t('usage.days', { n: 7 })], ['30', t('usage.days', { n: 30 })]]} />
     <${Loaded} state=${state}>
       ${(data) => html`
-        <${UsageChart} daily=${data.daily} days=${days} />
+        <${UsageChart} daily=${data.daily} days=${data.days} />
         <h2>${t('usage.byModel')}</h2>
         ${data.by_model.length === 0 ? html`<p class="empty">${t('usage.empty')}</p>` : html`<${UsageTable} rows=${data.by_model} firstLabel=${t('usage.model')} first=${(r) => r.model} />`}
         <h2>${t('usage.byKey')}</h2>

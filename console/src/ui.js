@@ -8,12 +8,12 @@ export const html = htm.bind(h);
 
 export function usd(value) {
   const v = Number(value ?? 0);
-  const small = v !== 0 && Math.abs(v) < 1;
+  // Balances and costs are exact to the micro-dollar: show them so (at least cents).
   return new Intl.NumberFormat(locale(), {
     style: 'currency',
     currency: 'USD',
     minimumFractionDigits: 2,
-    maximumFractionDigits: small ? 6 : 2,
+    maximumFractionDigits: 6,
   }).format(v);
 }
 
