@@ -396,7 +396,7 @@ export function Models() {
                   ${m.price_input == null && m.category === 'image'
                     ? html`<td colspan="4">${t('models.perImage', { price: usd(m.price_weighted) })}</td>`
                     : html`<td>${price(m.price_input)}</td><td>${price(m.price_output)}</td><td>${price(m.price_cache_read)}</td><td>${price(m.price_cache_write)}</td>`}
-                  <td>${m.context_length ? num(m.context_length) : t('none')}</td>
+                  <td>${m.context_length == null ? t('none') : typeof m.context_length === 'number' ? num(m.context_length) : m.context_length}</td>
                 </tr>`,
               )}</tbody>
             </table></div>`}`;

@@ -182,7 +182,16 @@ test('a new customer: sign up, allowance, key, streamed chat, top-up, usage, rev
   await nav(page, 'Models');
   await heading(page, 'Models');
   await page.getByLabel('Search models').fill('haiku');
-  await page.getByRole('row', { name: /Claude Haiku 4\.5/ }).waitFor();
+  const haiku = page.getByRole('row', { name: /Claude Haiku 4\.5/ });
+  await haiku.waitFor();
+  // Prices per 1M (cache prices included) and the context length, as the catalog gives them.
+  const catalog = (await (await fetch(`${URL}/api/models?company=anthropic`)).json()).models;
+  const entry = catalog.find((m) => m.id === 'claude-haiku-4.5');
+  const cells = await haiku.getByRole('cell').allTextContents();
+  assert.ok(cells.includes(`$${entry.price_input.toFixed(2)}`), `${cells} has input ${entry.price_input}`);
+  assert.ok(cells.includes(String(entry.context_length)), `${cells} has context ${entry.context_length}`);
+  if (entry.price_cache_read != null) assert.ok(cells.some((c) => c === `$${entry.price_cache_read}` || c === `$${entry.price_cache_read.toFixed(2)}`), `${cells} has cache read ${entry.price_cache_read}`);
+  assert.ok(!cells.some((c) => c.includes('NaN')), String(cells));
   await page.getByRole('button', { name: 'Copy id claude-haiku-4.5' }).click();
   assert.equal(await clipboard(page), 'claude-haiku-4.5');
   await page.getByLabel('Search models').fill('');
