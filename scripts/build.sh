@@ -10,4 +10,6 @@ WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(find_wasm_bindgen)}" ||
   { echo "build: no wasm-bindgen $WASM_BINDGEN_VERSION on PATH or in $(tools_bin_dir): run scripts/setup.sh" >&2; exit 1; }
 export WASM_BINDGEN_BIN
 export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/.bin/esbuild}"
-exec "$worker_build" --release
+"$worker_build" --release
+# After the worker: worker-build owns build/ and may clear it.
+scripts/build-console.sh

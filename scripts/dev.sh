@@ -131,6 +131,7 @@ while :; do
   sleep 0.3
 done
 say "serving http://127.0.0.1:${PORT}: /health answered 200 (Ctrl-C stops it)"
+say "the console: http://127.0.0.1:${PORT}/ (the operator page: http://127.0.0.1:${PORT}/#/admin, with ADMIN_TOKEN from .dev.vars)"
 status=0; wait "$wrangler_pid" || status=$?
 wrangler_pid=""
 exit "$status"

@@ -79,3 +79,18 @@ if [ "$(cat "$pystamp" 2>/dev/null)" != "$pywant" ] || [ ! -x "$venv/bin/python"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
   echo "$pywant" > "$pystamp"
 fi
+
+# The console's browser tests (tests/console.rs) drive Debian's chromium package headless.
+if [ ! -x "${FLINT_CHROMIUM:-/usr/bin/chromium}" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    say "installing Debian's chromium for the console's browser tests (apt-get, once per machine)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+  elif command -v sudo > /dev/null && sudo -n true 2> /dev/null; then
+    say "installing Debian's chromium for the console's browser tests (sudo apt-get, once per machine)"
+    sudo -n apt-get update -qq
+    sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+  else
+    say "no chromium and no root to install it: the console's browser tests will fail until 'apt-get install -y chromium' (or FLINT_CHROMIUM=/path/to/chromium)"
+  fi
+fi

@@ -135,6 +135,19 @@ pub struct PlanRow {
     pub system_prompt_allowed: i64,
 }
 
+/// A plan as the console lists it.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct PlanListing {
+    pub id: String,
+    pub name: String,
+    pub daily_lite_requests: i64,
+    pub rpm: i64,
+    pub tpm: i64,
+    pub concurrent_requests: i64,
+    pub max_output_tokens: i64,
+    pub monthly_price_rub: Option<i64>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct ApiKeyRow {
     pub id: String,
@@ -167,6 +180,21 @@ pub struct LedgerRow {
     pub created_at: i64,
 }
 
+/// One group of a user's usage (a day, a model or a key): counts and what was charged.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UsageGroupRow {
+    /// The day number (local days since 1970-01-01), the model id or the key id (None: a session).
+    pub group_key: Option<serde_json::Value>,
+    /// The key's name, for groups by key whose key still exists.
+    #[serde(default)]
+    pub key_name: Option<String>,
+    pub requests: i64,
+    pub tokens_in: i64,
+    pub tokens_out: i64,
+    #[serde(deserialize_with = "exact::i64")]
+    pub charged_nanos: i64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct PaymentRow {
     pub id: String,
@@ -176,6 +204,7 @@ pub struct PaymentRow {
     pub amount_kopecks: i64,
     pub usd_rub_rate: String,
     pub status: String,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -596,6 +625,16 @@ impl Db {
     }
 
     /// The monthly price in RUB of a plan sold by the month.
+    /// Every plan with its limits and monthly price (NULL: not sold), cheapest first.
+    pub async fn plans(&self) -> ApiResult<Vec<PlanListing>> {
+        self.all(
+            "SELECT id, name, daily_lite_requests, rpm, tpm, concurrent_requests, max_output_tokens, monthly_price_rub
+             FROM plans ORDER BY COALESCE(monthly_price_rub, 0), daily_lite_requests, id",
+            &[],
+        )
+        .await
+    }
+
     pub async fn plan_price_rub(&self, id: &str) -> ApiResult<Option<i64>> {
         let price: Option<Option<i64>> = self
             .statement("SELECT monthly_price_rub FROM plans WHERE id = ?1", &[text(id)])?
@@ -1226,7 +1265,7 @@ impl Db {
 
     pub async fn payment(&self, id: &str) -> ApiResult<Option<PaymentRow>> {
         self.first(
-            "SELECT id, user_id, kind, plan, amount_kopecks, usd_rub_rate, status FROM payments WHERE id = ?1",
+            "SELECT id, user_id, kind, plan, amount_kopecks, usd_rub_rate, status, created_at FROM payments WHERE id = ?1",
             &[text(id)],
         )
         .await
@@ -1267,6 +1306,49 @@ impl Db {
         )?;
         let changes = self.batch(vec![ledger, plan_update]).await?;
         Ok(changes.first().copied().unwrap_or(0) == 1)
+    }
+
+    /// The user's usage since `since` (Unix seconds) per local day (`offset_secs` east of UTC):
+    /// the day number (days since 1970-01-01, local), oldest first.
+    pub async fn usage_by_day(
+        &self,
+        user_id: i64,
+        since: i64,
+        offset_secs: i64,
+    ) -> ApiResult<Vec<UsageGroupRow>> {
+        self.all(
+            "SELECT (created_at + CAST(?3 AS INTEGER)) / 86400 AS group_key, COUNT(*) AS requests, SUM(tokens_in) AS tokens_in,
+                    SUM(tokens_out) AS tokens_out, CAST(SUM(charged_nanos) AS TEXT) AS charged_nanos
+             FROM usage_events WHERE user_id = ?1 AND created_at >= ?2 GROUP BY group_key ORDER BY group_key",
+            &[int(user_id), int(since), int(offset_secs)],
+        )
+        .await
+    }
+
+    /// The user's usage since `since` per model, most charged first.
+    pub async fn usage_by_model(&self, user_id: i64, since: i64) -> ApiResult<Vec<UsageGroupRow>> {
+        self.all(
+            "SELECT model AS group_key, COUNT(*) AS requests, SUM(tokens_in) AS tokens_in,
+                    SUM(tokens_out) AS tokens_out, CAST(SUM(charged_nanos) AS TEXT) AS charged_nanos
+             FROM usage_events WHERE user_id = ?1 AND created_at >= ?2
+             GROUP BY model ORDER BY SUM(charged_nanos) DESC, COUNT(*) DESC, model",
+            &[int(user_id), int(since)],
+        )
+        .await
+    }
+
+    /// The user's usage since `since` per API key (NULL: session tokens), with the key's name
+    /// while the key exists, most charged first.
+    pub async fn usage_by_key(&self, user_id: i64, since: i64) -> ApiResult<Vec<UsageGroupRow>> {
+        self.all(
+            "SELECT e.api_key_id AS group_key, k.name AS key_name, COUNT(*) AS requests, SUM(e.tokens_in) AS tokens_in,
+                    SUM(e.tokens_out) AS tokens_out, CAST(SUM(e.charged_nanos) AS TEXT) AS charged_nanos
+             FROM usage_events e LEFT JOIN api_keys k ON k.id = e.api_key_id AND k.user_id = e.user_id
+             WHERE e.user_id = ?1 AND e.created_at >= ?2
+             GROUP BY e.api_key_id ORDER BY SUM(e.charged_nanos) DESC, COUNT(*) DESC, e.api_key_id",
+            &[int(user_id), int(since)],
+        )
+        .await
     }
 
     /// A page of the user's ledger, newest first, before `cursor` (a ledger id).

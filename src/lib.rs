@@ -8,6 +8,7 @@ pub mod billing;
 pub mod catalog;
 pub mod chat;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod error;
 pub mod health;

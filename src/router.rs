@@ -5,7 +5,9 @@ use worker::{Method, Request, Response};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::surfaces::responses::handlers as responses;
-use crate::{admin, auth, billing, catalog, chat, health, http, images, limits, pipeline, surfaces, uploads};
+use crate::{
+    admin, auth, billing, catalog, chat, console, health, http, images, limits, pipeline, surfaces, uploads,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -45,6 +47,10 @@ pub enum Route<'a> {
     Topup,
     YooKassaWebhook,
     BillingHistory,
+    PaymentStatus(&'a str),
+    StartSession,
+    ConsoleConfig,
+    EndSession,
     CreateResponse,
     Response(&'a str),
     ResponseInputItems(&'a str),
@@ -94,6 +100,12 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
         ["admin", "codes"] => vec![
             (Method::Get, Route::AdminCodes),
             (Method::Post, Route::AdminCodes),
+        ],
+        ["api", "billing", "payments", id] if !id.is_empty() => vec![(Method::Get, Route::PaymentStatus(id))],
+        ["api", "console", "config"] => vec![(Method::Get, Route::ConsoleConfig)],
+        ["api", "auth", "session"] => vec![
+            (Method::Post, Route::StartSession),
+            (Method::Delete, Route::EndSession),
         ],
         ["admin", "users"] => vec![(Method::Get, Route::AdminUsers)],
         ["admin", "users", id, "credit"] => vec![(Method::Post, Route::AdminCredit(id))],
@@ -168,6 +180,8 @@ impl Route<'_> {
                 | Route::AdminCodes
                 | Route::AdminUsage
                 | Route::YooKassaWebhook
+                | Route::EndSession
+                | Route::ConsoleConfig
         )
     }
 }
@@ -205,6 +219,8 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
             Route::AdminCodes => billing::codes::list_batches(req, app).await,
             Route::AdminUsage => billing::analytics::everyone(req, app).await,
             Route::YooKassaWebhook => billing::payments::webhook(req, app).await,
+            Route::EndSession => auth::routes::end_session(&req).await,
+            Route::ConsoleConfig => console::config(app).await,
             _ => Err(ApiError::internal(
                 "route table: an authenticated route without a caller",
             )),
@@ -236,6 +252,8 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
         Route::BillingHistory => billing::payments::history(req, app, caller).await,
         Route::Redeem => billing::codes::redeem(req, app, caller).await,
         Route::Usage => billing::analytics::mine(req, app, caller).await,
+        Route::PaymentStatus(id) => billing::payments::payment_status(app, caller, id).await,
+        Route::StartSession => auth::routes::start_session(&req, app, caller).await,
         Route::CreateResponse => responses::create(req, app, caller).await,
         Route::Response(id) if req.method() == Method::Delete => responses::delete(app, caller, id).await,
         Route::Response(id) => responses::retrieve(app, caller, id).await,
@@ -313,6 +331,33 @@ mod tests {
         assert_eq!(error.status(), 405);
         assert_eq!(error.headers, vec![("Allow", "POST".to_owned())]);
         assert!(Route::Embeddings.needs_caller());
+    }
+
+    #[test]
+    fn the_console_routes_resolve() {
+        assert_eq!(resolve(&Method::Get, "/api/usage").unwrap(), Route::Usage);
+        assert_eq!(resolve(&Method::Post, "/api/usage").unwrap_err().status(), 405);
+        assert_eq!(
+            resolve(&Method::Get, "/api/billing/payments/2c5f-1").unwrap(),
+            Route::PaymentStatus("2c5f-1")
+        );
+        assert_eq!(
+            resolve(&Method::Post, "/api/auth/session").unwrap(),
+            Route::StartSession
+        );
+        assert_eq!(
+            resolve(&Method::Delete, "/api/auth/session").unwrap(),
+            Route::EndSession
+        );
+        assert!(Route::StartSession.needs_caller());
+        assert!(!Route::EndSession.needs_caller());
+        assert_eq!(
+            resolve(&Method::Get, "/api/console/config").unwrap(),
+            Route::ConsoleConfig
+        );
+        assert!(!Route::ConsoleConfig.needs_caller());
+        // The console is static assets: the worker serves no `/`.
+        assert_eq!(resolve(&Method::Get, "/").unwrap_err().status(), 404);
     }
 
     #[test]

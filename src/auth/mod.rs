@@ -260,7 +260,7 @@ fn unauthorized(code: &'static str, message: &str) -> ApiError {
 
 /// The bearer token of a request, if it has one. The Anthropic surface and the model list also
 /// take `x-api-key` (Claude Code sends its key there).
-fn credential_of(req: &Request) -> Option<String> {
+pub(super) fn credential_of(req: &Request) -> Option<String> {
     let headers = req.headers();
     if let Some(header) = headers.get("Authorization").ok().flatten() {
         if let Some((scheme, token)) = header.trim().split_once(' ') {
@@ -268,6 +268,9 @@ fn credential_of(req: &Request) -> Option<String> {
                 return Some(token.trim().to_owned());
             }
         }
+    }
+    if let Some(token) = session_cookie_of(req) {
+        return Some(token);
     }
     let path = req.path();
     if path.starts_with("/v1/messages") || path.starts_with("/v1/models") {
@@ -279,6 +282,38 @@ fn credential_of(req: &Request) -> Option<String> {
             .filter(|k| !k.is_empty());
     }
     None
+}
+
+/// The console's session cookie (HttpOnly, so no script can read it), taken only from a request
+/// that also sends `X-Flint-Session: cookie`: a header another site's page can't add without a
+/// CORS preflight, which the gateway never grants with credentials. Only a session token is
+/// taken from it, never an API key.
+pub fn session_cookie_of(req: &Request) -> Option<String> {
+    let headers = req.headers();
+    let marked = headers
+        .get(SESSION_HEADER)
+        .ok()
+        .flatten()
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("cookie"));
+    if !marked {
+        return None;
+    }
+    let cookies = headers.get("Cookie").ok().flatten()?;
+    cookie_value(&cookies, SESSION_COOKIE).filter(|t| !t.starts_with(apikeys::KEY_PREFIX))
+}
+
+/// The console's session cookie and the header that must come with it.
+pub const SESSION_COOKIE: &str = "flint_session";
+pub const SESSION_HEADER: &str = "X-Flint-Session";
+
+/// The value of cookie `name` in a `Cookie` header.
+pub fn cookie_value(header: &str, name: &str) -> Option<String> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
 }
 
 /// The caller, from a JWT or an API key, with their plan: one D1 query whichever it is (the
@@ -346,6 +381,15 @@ pub fn client_ip(req: &Request) -> ClientIp {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let header = "theme=dark; flint_session=eyJ.a.b ; other=1";
+        assert_eq!(cookie_value(header, "flint_session").as_deref(), Some("eyJ.a.b"));
+        assert_eq!(cookie_value(header, "flint"), None);
+        assert_eq!(cookie_value("flint_session=", "flint_session"), None);
+        assert_eq!(cookie_value("", "flint_session"), None);
+    }
     use super::*;
 
     #[test]

@@ -243,3 +243,51 @@ pub async fn me(app: &App, principal: &Principal) -> ApiResult<Response> {
         response
     })
 }
+
+/// `POST /api/auth/session`: the console hands its session token over once and gets it back as
+/// an HttpOnly cookie, so no script on the page can read it afterwards (see the README's
+/// console section). Only a session token; an API key is 403.
+pub async fn start_session(req: &Request, app: &App, principal: &Principal) -> ApiResult<Response> {
+    principal.require_session("start a console session")?;
+    let token = super::credential_of(req)
+        .ok_or_else(|| ApiError::internal("an authenticated request without a credential"))?;
+    let secure = req.url().map(|u| u.scheme() == "https").unwrap_or(false);
+    let cookie = session_cookie(&token, app.config.jwt_ttl_secs, secure);
+    let mut response = http::json(200, &json!({ "status": "ok" }))?;
+    response.headers_mut().set("Set-Cookie", &cookie)?;
+    Ok(response)
+}
+
+/// `DELETE /api/auth/session`: the console signs out on this browser (the cookie is cleared;
+/// the token itself lives until it expires or `logout-all`).
+pub async fn end_session(req: &Request) -> ApiResult<Response> {
+    let secure = req.url().map(|u| u.scheme() == "https").unwrap_or(false);
+    let mut response = http::json(200, &json!({ "status": "ok" }))?;
+    response
+        .headers_mut()
+        .set("Set-Cookie", &session_cookie("", 0, secure))?;
+    Ok(response)
+}
+
+/// The `Set-Cookie` value of the console's session: HttpOnly, SameSite=Strict, the whole origin,
+/// `Secure` on HTTPS (not on `http://127.0.0.1` of `make dev`).
+pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> String {
+    let name = super::SESSION_COOKIE;
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_is_httponly_strict_and_secure_on_https() {
+        assert_eq!(
+            session_cookie("eyJ.x.y", 604800, true),
+            "flint_session=eyJ.x.y; Path=/; HttpOnly; SameSite=Strict; Max-Age=604800; Secure"
+        );
+        assert!(!session_cookie("", 0, false).contains("Secure"));
+        assert!(session_cookie("", 0, false).contains("Max-Age=0"));
+    }
+}

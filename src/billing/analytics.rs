@@ -194,8 +194,12 @@ async fn answer(db: &Db, query: &Query, filter: UsageFilter, extra: Option<Value
     http::json(200, &body)
 }
 
-/// `GET /api/usage?from=YYYY-MM-DD&to=YYYY-MM-DD&group=day|model|key[&format=csv]`.
+/// `GET /api/usage?from=YYYY-MM-DD&to=YYYY-MM-DD&group=day|model|key[&format=csv]`; with
+/// `days=7|30` instead, the console's report (every local day, by model and by key at once).
 pub async fn mine(req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
+    if req.url()?.query_pairs().any(|(key, _)| key == "days") {
+        return super::report::usage(req, app, principal).await;
+    }
     principal.require_scope(Scope::Billing)?;
     let query = parse_query(&req.url()?, time::now_secs(), false)?;
     let db = Db::from_env(&app.env)?;

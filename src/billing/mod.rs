@@ -7,6 +7,7 @@ pub mod codes;
 pub mod estimate;
 pub mod money;
 pub mod payments;
+pub mod report;
 pub mod reservation;
 pub mod usage;
 

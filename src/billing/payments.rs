@@ -167,7 +167,11 @@ pub async fn topup(mut req: Request, app: &App, principal: &Principal) -> ApiRes
     }
 
     let idempotence_key = format!("flint-{}", http::random_hex(16));
-    let return_url = shop.return_url.clone().unwrap_or_else(|| format!("{origin}/"));
+    // The console's return page (it reads the payment back from `/api/billing/payments/{id}`).
+    let return_url = shop
+        .return_url
+        .clone()
+        .unwrap_or_else(|| format!("{origin}/#/billing/return"));
     let description = match &plan {
         Some(plan) => format!("Flint: a month of {plan} for user {}", principal.user.id),
         None => format!("Flint: balance top-up for user {}", principal.user.id),
@@ -307,31 +311,81 @@ pub async fn webhook(mut req: Request, app: &App) -> ApiResult<Response> {
     if payment.status != "pending" {
         return ok();
     }
+    reconcile(app, &db, &payment, &loggable(&notification.event)).await?;
+    ok()
+}
+
+/// Asks YooKassa about a pending payment and records what it says: credits (or grants) one it
+/// reports succeeded, marks one it reports canceled. The notification, or the payer coming back,
+/// only says "look": the truth is what YooKassa answers. Returns the payment's status now.
+async fn reconcile(app: &App, db: &Db, payment: &PaymentRow, why: &str) -> ApiResult<String> {
     let shop = shop(app)?;
-    // The notification only says "look": the truth is what YooKassa answers.
     let Some(reported) = fetch_object(&shop, "payments", &payment.id).await? else {
         worker::console_warn!(
             "[{}] YooKassa does not know payment {}",
             app.request_id,
             payment.id
         );
-        return ok();
+        return Ok(payment.status.clone());
     };
     let now = time::now_secs();
     match reported["status"].as_str() {
         Some("succeeded") if reported["paid"] != json!(false) => {
-            complete(&db, &payment, &reported, now).await?;
+            complete(db, payment, &reported, now).await?;
+            Ok("succeeded".to_owned())
         }
-        Some("canceled") => db.set_payment_status(&payment.id, "canceled", now).await?,
-        other => worker::console_log!(
-            "[{}] webhook {:?} for payment {}: YooKassa says {:?}; nothing to do",
-            app.request_id,
-            loggable(&notification.event),
-            payment.id,
-            other.map(loggable)
-        ),
+        Some("canceled") => {
+            db.set_payment_status(&payment.id, "canceled", now).await?;
+            Ok("canceled".to_owned())
+        }
+        other => {
+            worker::console_log!(
+                "[{}] {why} for payment {}: YooKassa says {:?}; nothing to do",
+                app.request_id,
+                payment.id,
+                other.map(loggable)
+            );
+            Ok(payment.status.clone())
+        }
     }
-    ok()
+}
+
+/// `GET /api/billing/payments/{id}`: one of the caller's payments, as the console's return page
+/// shows it. A pending one is first checked at YooKassa (the webhook's own verified path), so a
+/// payer who comes back before the notification sees the outcome. Someone else's id is 404.
+pub async fn payment_status(app: &App, principal: &Principal, id: &str) -> ApiResult<Response> {
+    principal.require_scope(Scope::Billing)?;
+    let not_found = || ApiError::new(ErrorKind::NotFound, "payment_not_found", "No such payment.");
+    if !plausible_id(id) {
+        return Err(not_found());
+    }
+    let db = Db::from_env(&app.env)?;
+    let payment = db
+        .payment(id)
+        .await?
+        .filter(|p| p.user_id == principal.user.id)
+        .ok_or_else(not_found)?;
+    let status = if payment.status == "pending" {
+        reconcile(app, &db, &payment, "status check").await?
+    } else {
+        payment.status.clone()
+    };
+    let rate_e4 = parse_decimal(&payment.usd_rub_rate, RATE_SCALE).ok();
+    let usd = rate_e4
+        .and_then(|rate| kopecks_to_nanos(payment.amount_kopecks, rate))
+        .map(|n| Nanos(n).as_usd_f64());
+    http::json(
+        200,
+        &json!({
+            "payment_id": payment.id,
+            "status": status,
+            "kind": payment.kind,
+            "plan": payment.plan,
+            "amount_rub": payment.amount_kopecks as f64 / 100.0,
+            "amount_usd": if payment.kind == "topup" { usd } else { None },
+            "created_at": time::iso8601(payment.created_at),
+        }),
+    )
 }
 
 /// A refund YooKassa reports succeeded, of a payment of ours that was credited: the refunded

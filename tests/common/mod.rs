@@ -256,6 +256,10 @@ fn start_gateway(extra_vars: &[(&str, &str)]) -> Gateway {
         root.join("build/worker/shim.mjs").exists(),
         "build/worker is missing: run `make test` (it builds the worker first)"
     );
+    assert!(
+        root.join("build/console/index.html").exists(),
+        "build/console is missing: run `make test` (`make build` builds the console too)"
+    );
 
     let (mock_pid, mock_url) = start_mock(&state_dir);
     spawn_reaper(&[mock_pid]);
@@ -266,6 +270,10 @@ fn start_gateway(extra_vars: &[(&str, &str)]) -> Gateway {
         .replace(
             "main = \"build/worker/shim.mjs\"",
             &format!("main = \"{}/build/worker/shim.mjs\"", root.display()),
+        )
+        .replace(
+            "directory = \"build/console\"",
+            &format!("directory = \"{}/build/console\"", root.display()),
         );
     let config_path = state_dir.join("wrangler.toml");
     std::fs::write(&config_path, config).unwrap();
