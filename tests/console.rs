@@ -228,7 +228,7 @@ async fn usage_by_day_model_and_key_counts_what_was_charged() {
     assert_eq!(bad.json()["detail"]["param"], "days");
     // Someone else sees nothing of it.
     let other = app.new_user().await;
-    let theirs = app.get_as(&other.token, "/api/usage").await.json();
+    let theirs = app.get_as(&other.token, "/api/usage?days=7").await.json();
     assert_eq!(theirs["by_model"], serde_json::json!([]));
 }
 
