@@ -288,3 +288,10 @@ CREATE TABLE IF NOT EXISTS api_key_budgets (
   period        TEXT NOT NULL CHECK (period IN ('day', 'month'))
 );
 CREATE INDEX IF NOT EXISTS usage_by_key ON usage_events (api_key_id, created_at);
+
+-- Price groups: a plan's multiplier on every charge, in parts per million (900000 = 0.9×); a
+-- plan without a row pays the catalog's prices.
+CREATE TABLE IF NOT EXISTS plan_prices (
+  plan_id         TEXT PRIMARY KEY REFERENCES plans (id) ON DELETE CASCADE,
+  multiplier_ppm  INTEGER NOT NULL CHECK (multiplier_ppm BETWEEN 10000 AND 10000000)
+);

@@ -258,3 +258,39 @@ mod tests {
         assert_eq!(usd_to_nanos(&n("0.000001")), Some(1000));
     }
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanPriceRequest {
+    price_multiplier: serde_json::Number,
+}
+
+/// `PUT /admin/plans/{plan} {"price_multiplier": 0.9}`: the plan's price group, applied to every
+/// charge of requests admitted from now on (1 removes it).
+pub async fn set_plan_price(mut req: Request, app: &App, plan_id: &str) -> ApiResult<Response> {
+    let raw = http::read_body_capped(&mut req, app.config.max_json_body_bytes).await?;
+    require_admin(&req, app).await?;
+    let body: PlanPriceRequest = http::parse_json(&raw)?;
+    let ppm = parse_json_decimal(&body.price_multiplier.to_string(), 6)
+        .ok()
+        .filter(|ppm| (10_000..=10_000_000).contains(ppm))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "price_multiplier",
+                "`price_multiplier` must be from 0.01 to 10, with at most 6 decimals.",
+            )
+        })?;
+    let db = Db::from_env(&app.env)?;
+    let plan = db.plan(plan_id).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::NotFound,
+            "plan_not_found",
+            format!("No plan `{plan_id}`."),
+        )
+    })?;
+    db.set_price_multiplier(&plan.id, ppm).await?;
+    http::json(
+        200,
+        &json!({"status": "ok", "plan": plan.id, "price_multiplier": ppm as f64 / 1e6}),
+    )
+}

@@ -133,6 +133,16 @@ pub struct PlanRow {
     pub concurrent_requests: i64,
     pub max_output_tokens: i64,
     pub system_prompt_allowed: i64,
+    /// The plan's price group: every charge times this, in parts per million.
+    #[serde(default = "unit_multiplier")]
+    pub price_multiplier_ppm: i64,
+}
+
+/// The multiplier of a plan without a price group: 1×.
+pub const UNIT_MULTIPLIER_PPM: i64 = 1_000_000;
+
+fn unit_multiplier() -> i64 {
+    UNIT_MULTIPLIER_PPM
 }
 
 /// A plan as the console lists it.
@@ -464,6 +474,8 @@ pub struct CallerRow {
     pub p_concurrent_requests: i64,
     pub p_max_output_tokens: i64,
     pub p_system_prompt_allowed: i64,
+    #[serde(default = "unit_multiplier")]
+    pub p_price_multiplier_ppm: i64,
     #[serde(default)]
     pub key_id: Option<String>,
     #[serde(default)]
@@ -496,6 +508,7 @@ impl CallerRow {
             concurrent_requests: self.p_concurrent_requests,
             max_output_tokens: self.p_max_output_tokens,
             system_prompt_allowed: self.p_system_prompt_allowed,
+            price_multiplier_ppm: self.p_price_multiplier_ppm,
         };
         let user = UserRow {
             id: self.id,
@@ -518,7 +531,8 @@ macro_rules! caller_columns {
     () => {
         "u.id, u.email, u.password_hash, u.plan, CAST(u.balance_nanos AS TEXT) AS balance_nanos, u.token_version, u.plan_expires_at, u.limits_override, u.created_at,
          p.id AS p_id, p.name AS p_name, p.daily_lite_requests AS p_daily_lite_requests, p.rpm AS p_rpm, p.tpm AS p_tpm,
-         p.concurrent_requests AS p_concurrent_requests, p.max_output_tokens AS p_max_output_tokens, p.system_prompt_allowed AS p_system_prompt_allowed"
+         p.concurrent_requests AS p_concurrent_requests, p.max_output_tokens AS p_max_output_tokens, p.system_prompt_allowed AS p_system_prompt_allowed,
+         COALESCE(pp.multiplier_ppm, 1000000) AS p_price_multiplier_ppm"
     };
 }
 
@@ -526,7 +540,8 @@ macro_rules! plan_in_force_join {
     () => {
         " JOIN plans p ON p.id = CASE WHEN u.plan_expires_at IS NOT NULL AND u.plan_expires_at <= ?2
                                      THEN CASE WHEN u.balance_nanos > 0 THEN 'payg' ELSE 'free' END
-                                     ELSE u.plan END"
+                                     ELSE u.plan END
+         LEFT JOIN plan_prices pp ON pp.plan_id = p.id"
     };
 }
 
@@ -618,7 +633,9 @@ impl Db {
 
     pub async fn plan(&self, id: &str) -> ApiResult<Option<PlanRow>> {
         self.first(
-            "SELECT id, name, daily_lite_requests, rpm, tpm, concurrent_requests, max_output_tokens, system_prompt_allowed FROM plans WHERE id = ?1",
+            "SELECT id, name, daily_lite_requests, rpm, tpm, concurrent_requests, max_output_tokens, system_prompt_allowed,
+                    COALESCE((SELECT multiplier_ppm FROM plan_prices WHERE plan_id = plans.id), 1000000) AS price_multiplier_ppm
+             FROM plans WHERE id = ?1",
             &[text(id)],
         )
         .await
@@ -642,6 +659,23 @@ impl Db {
             .await
             .map_err(db_error("query"))?;
         Ok(price.flatten())
+    }
+
+    /// Sets a plan's price group (`UNIT_MULTIPLIER_PPM` removes it).
+    pub async fn set_price_multiplier(&self, plan_id: &str, ppm: i64) -> ApiResult<()> {
+        if ppm == UNIT_MULTIPLIER_PPM {
+            self.execute("DELETE FROM plan_prices WHERE plan_id = ?1", &[text(plan_id)])
+                .await
+                .map(|_| ())
+        } else {
+            self.execute(
+                "INSERT INTO plan_prices (plan_id, multiplier_ppm) VALUES (?1, ?2)
+                 ON CONFLICT (plan_id) DO UPDATE SET multiplier_ppm = excluded.multiplier_ppm",
+                &[text(plan_id), int(ppm)],
+            )
+            .await
+            .map(|_| ())
+        }
     }
 
     // ---- users

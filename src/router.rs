@@ -34,6 +34,7 @@ pub enum Route<'a> {
     StoneChat,
     AdminCredit(&'a str),
     AdminPlan(&'a str),
+    AdminPlanPrice(&'a str),
     AdminUsers,
     AdminCodes,
     AdminUsage,
@@ -110,6 +111,7 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
         ["admin", "users"] => vec![(Method::Get, Route::AdminUsers)],
         ["admin", "users", id, "credit"] => vec![(Method::Post, Route::AdminCredit(id))],
         ["admin", "users", id, "plan"] => vec![(Method::Put, Route::AdminPlan(id))],
+        ["admin", "plans", id] if !id.is_empty() => vec![(Method::Put, Route::AdminPlanPrice(id))],
         ["api", "keys"] => vec![(Method::Get, Route::ListKeys), (Method::Post, Route::CreateKey)],
         ["api", "keys", id] if !id.is_empty() => vec![(Method::Delete, Route::RevokeKey(id))],
         ["v1", "responses"] => vec![(Method::Post, Route::CreateResponse)],
@@ -176,6 +178,7 @@ impl Route<'_> {
                 | Route::CompleteRegistration
                 | Route::AdminCredit(_)
                 | Route::AdminPlan(_)
+                | Route::AdminPlanPrice(_)
                 | Route::AdminUsers
                 | Route::AdminCodes
                 | Route::AdminUsage
@@ -214,6 +217,7 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
             Route::CompleteRegistration => auth::email_code::complete_registration(req, app).await,
             Route::AdminCredit(id) => admin::credit(req, app, id).await,
             Route::AdminPlan(id) => admin::set_plan(req, app, id).await,
+            Route::AdminPlanPrice(id) => admin::set_plan_price(req, app, id).await,
             Route::AdminUsers => admin::find_users(req, app).await,
             Route::AdminCodes if req.method() == Method::Post => billing::codes::create_batch(req, app).await,
             Route::AdminCodes => billing::codes::list_batches(req, app).await,
@@ -315,6 +319,10 @@ mod tests {
         assert_eq!(resolve(&Method::Get, "/api/usage").unwrap(), Route::Usage);
         assert_eq!(resolve(&Method::Get, "/admin/usage").unwrap(), Route::AdminUsage);
         assert!(Route::Usage.needs_caller() && !Route::AdminUsage.needs_caller());
+        assert_eq!(
+            resolve(&Method::Put, "/admin/plans/pro").unwrap(),
+            Route::AdminPlanPrice("pro")
+        );
         assert_eq!(
             resolve(&Method::Post, "/v1/embeddings").unwrap(),
             Route::Embeddings

@@ -1061,3 +1061,59 @@ async fn a_key_budget_stops_the_key_at_its_cap_and_nothing_else() {
     }
     app.assert_books_balance(&user.token).await;
 }
+
+// ---- price groups
+
+#[tokio::test]
+async fn a_plans_price_group_multiplies_every_charge() {
+    let app = TestApp::new();
+    // pro_plus is used by no other test of this binary: its price group is this test's alone.
+    app.send(
+        app.client
+            .put(format!("{}/admin/plans/pro_plus", app.url))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .json(&json!({"price_multiplier": 0.5})),
+    )
+    .await
+    .expect_status(200);
+    let grouped = roomy_user(&app, 5.0, json!({})).await;
+    app.set_plan(grouped.id, "pro_plus", Value::Null)
+        .await
+        .expect_status(200);
+    let me = app
+        .get_as(&grouped.token, "/auth/me")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(me["price_multiplier"], 0.5);
+    let plain = roomy_user(&app, 5.0, json!({})).await;
+    let body = ask("gpt-5.1", "the same words for both");
+    let grouped_cost = app.chat(&grouped.token, &body).await.expect_status(200).json()["usage"]["cost_usd"]
+        .as_f64()
+        .unwrap();
+    let plain_cost = app.chat(&plain.token, &body).await.expect_status(200).json()["usage"]["cost_usd"]
+        .as_f64()
+        .unwrap();
+    // Half the prices (rounded up per 1M tokens), then up to the micro-dollar.
+    let (g, p) = (
+        (grouped_cost * 1e6).round() as i64,
+        (plain_cost * 1e6).round() as i64,
+    );
+    assert!(g < p && g >= p / 2 && g <= p / 2 + 1, "{g} vs {p}");
+    app.assert_books_balance(&grouped.token).await;
+    // Bad multipliers and plans are refused by name.
+    for (plan, body, status) in [
+        ("pro_plus", json!({"price_multiplier": 0}), 400),
+        ("pro_plus", json!({"price_multiplier": 11}), 400),
+        ("platinum", json!({"price_multiplier": 0.9}), 404),
+    ] {
+        app.send(
+            app.client
+                .put(format!("{}/admin/plans/{plan}", app.url))
+                .bearer_auth(common::ADMIN_TOKEN)
+                .json(&body),
+        )
+        .await
+        .expect_status(status);
+    }
+}

@@ -434,6 +434,7 @@ mod tests {
             created_at: 0,
         };
         let plan = PlanRow {
+            price_multiplier_ppm: crate::db::UNIT_MULTIPLIER_PPM,
             id: "free".into(),
             name: "Free".into(),
             daily_lite_requests: 15,

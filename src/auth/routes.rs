@@ -236,6 +236,7 @@ pub async fn me(app: &App, principal: &Principal) -> ApiResult<Response> {
                 "maxOutputTokens": plan.max_output_tokens,
                 "systemPromptAllowed": principal.system_prompt_allowed(),
             },
+            "price_multiplier": plan.price_multiplier_ppm as f64 / 1e6,
         }),
     )
     .map(|mut response| {

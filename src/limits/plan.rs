@@ -116,6 +116,7 @@ mod tests {
 
     fn plan() -> PlanRow {
         PlanRow {
+            price_multiplier_ppm: crate::db::UNIT_MULTIPLIER_PPM,
             id: "enterprise".into(),
             name: "Enterprise".into(),
             daily_lite_requests: 2000,

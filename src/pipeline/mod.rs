@@ -53,6 +53,33 @@ pub enum Price {
     },
 }
 
+impl Price {
+    /// The price for a plan whose price group multiplies every charge by `ppm` / 1,000,000,
+    /// each price rounded up to the unit it is kept in (micro-USD per 1M tokens, nano-USD).
+    pub fn scaled(self, ppm: i64) -> Price {
+        if ppm == crate::db::UNIT_MULTIPLIER_PPM {
+            return self;
+        }
+        let scale = |value: i64| -> i64 {
+            let product = i128::from(value.max(0)) * i128::from(ppm.max(0));
+            i64::try_from((product + 999_999) / 1_000_000).unwrap_or(i64::MAX)
+        };
+        let micros = |price: crate::billing::money::MicroUsd| crate::billing::money::MicroUsd(scale(price.0));
+        match self {
+            Price::Tokens(prices) => Price::Tokens(TokenPrices {
+                input: micros(prices.input),
+                output: micros(prices.output),
+                cache_read: prices.cache_read.map(micros),
+                cache_write: prices.cache_write.map(micros),
+            }),
+            Price::PerUnit { price, units } => Price::PerUnit {
+                price: Nanos(scale(price.0)),
+                units,
+            },
+        }
+    }
+}
+
 /// What a surface hands to the pipeline besides the builder and the relay.
 pub struct Call {
     pub model: &'static Model,
@@ -216,7 +243,9 @@ pub async fn run_prepared(
 ) -> ApiResult<Response> {
     let model = call.model;
     let lite = model.tier == Tier::Lite;
-    let tokens_metered = matches!(call.price, Price::Tokens(_));
+    // The plan's price group applies to every charge, the hold sized at the same prices.
+    let price = call.price.scaled(caller.plan.price_multiplier_ppm);
+    let tokens_metered = matches!(price, Price::Tokens(_));
     // An embedding model's window bounds each input, not their sum: its surface checks them.
     if tokens_metered && model.category != Category::Embedding {
         check_context(model, call.prompt_tokens, call.prompt_param)?;
@@ -227,7 +256,7 @@ pub async fn run_prepared(
     // A deferred hold is sized once the request is complete; until then only its meter counts.
     let (mut request, sized) = if deferred {
         let sized = Sized {
-            meter: meter_of(call.price),
+            meter: meter_of(price),
             hold: Nanos::ZERO,
             prompt_cost: Nanos::ZERO,
             hold_tokens: call.prompt_tokens,
@@ -235,7 +264,7 @@ pub async fn run_prepared(
         (None, sized)
     } else {
         let request = build(paid_max)?;
-        let sized = size_hold(call.price, call.prompt_tokens, &request, paid_max)?;
+        let sized = size_hold(price, call.prompt_tokens, &request, paid_max)?;
         (Some(request), sized)
     };
     let over_free_cap = call.prompt_tokens > app.config.max_prompt_tokens_lite;
@@ -323,7 +352,7 @@ pub async fn run_prepared(
     if let Some(prepare) = prepare {
         if reservation.mode != BillingMode::Free && caller.user.balance_nanos <= 0 {
             // Nothing on the balance covers any hold: refused before a file is read.
-            let needed = match call.price {
+            let needed = match price {
                 Price::Tokens(prices) => {
                     whole_micros(TokenUsage::new(prompt_tokens, u64::from(paid_max)).cost(&prices))
                 }
@@ -359,7 +388,7 @@ pub async fn run_prepared(
                 }
             }
             let request = build(paid_max)?;
-            let sized = size_hold(call.price, prompt_tokens, &request, paid_max)?;
+            let sized = size_hold(price, prompt_tokens, &request, paid_max)?;
             Ok((request, sized))
         });
         let (built, sized) = match complete {
