@@ -85,8 +85,8 @@ fi
 # checkout's.
 flintstamp=$venv/.flint-sdk-sha256
 flintwant=$(sha256sum sdk/python/pyproject.toml | cut -d' ' -f1)
-flintwhere=$("$venv/bin/python" -c 'import flint; print(flint.__file__)' 2> /dev/null || true)
-if [ "$(cat "$flintstamp" 2>/dev/null)" != "$flintwant" ] || [ "$flintwhere" != "$PWD/sdk/python/flint/__init__.py" ]; then
+flintwhere=$("$venv/bin/python" -c 'import flint, os; print(os.path.realpath(flint.__file__))' 2> /dev/null || true)
+if [ "$(cat "$flintstamp" 2>/dev/null)" != "$flintwant" ] || [ "$flintwhere" != "$(pwd -P)/sdk/python/flint/__init__.py" ]; then
   say "installing sdk/python (flint-ai) into $venv, editable"
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --editable sdk/python
   echo "$flintwant" > "$flintstamp"
