@@ -5,7 +5,7 @@ PORT ?= 8787
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test bench setup build mock lint fmt clean
+.PHONY: dev test bench setup build mock lint fmt clean sdk
 
 setup:
 	@scripts/setup.sh
@@ -29,6 +29,14 @@ test: build
 bench: build
 	cargo build -q -p flint-mock
 	cargo bench --profile dev --bench gateway
+
+## make sdk: the SDKs as packages, in target/sdk: the wheel of sdk/python (flint-ai) and the npm
+## tarball of sdk/node (@flint-ai/sdk)
+sdk: setup
+	@mkdir -p target/sdk
+	.venv-sdk/bin/pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir target/sdk ./sdk/python
+	cd sdk/node && npm pack --silent --pack-destination ../../target/sdk
+	@ls -l target/sdk
 
 lint:
 	cargo fmt --all --check

@@ -80,6 +80,18 @@ if [ "$(cat "$pystamp" 2>/dev/null)" != "$pywant" ] || [ ! -x "$venv/bin/python"
   echo "$pywant" > "$pystamp"
 fi
 
+# Flint's own Python SDK (sdk/python, `flint-ai`) into the same venv, editable: the tests import
+# the source tree. Reinstalled when its pyproject.toml changes or the venv's `flint` is not this
+# checkout's.
+flintstamp=$venv/.flint-sdk-sha256
+flintwant=$(sha256sum sdk/python/pyproject.toml | cut -d' ' -f1)
+flintwhere=$("$venv/bin/python" -c 'import flint, os; print(os.path.realpath(flint.__file__))' 2> /dev/null || true)
+if [ "$(cat "$flintstamp" 2>/dev/null)" != "$flintwant" ] || [ "$flintwhere" != "$(pwd -P)/sdk/python/flint/__init__.py" ]; then
+  say "installing sdk/python (flint-ai) into $venv, editable"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --editable sdk/python
+  echo "$flintwant" > "$flintstamp"
+fi
+
 # The console's browser tests (tests/console.rs) drive Debian's chromium package headless.
 if [ ! -x "${FLINT_CHROMIUM:-/usr/bin/chromium}" ]; then
   if [ "$(id -u)" = 0 ]; then
