@@ -900,15 +900,8 @@ async fn remote_steps(app: &TestApp) {
                 let mut order: Vec<String> = Vec::new();
                 for _ in 0..RUNS {
                     let response = app.chat(credential, &chat_body(model, stream)).await;
-                    let timing = response.header("server-timing").unwrap_or_default().to_owned();
                     order.clear();
-                    for entry in timing.split(',') {
-                        let mut parts = entry.trim().split(';');
-                        let name = parts.next().unwrap_or_default().to_owned();
-                        let dur = parts
-                            .find_map(|p| p.strip_prefix("dur="))
-                            .and_then(|d| d.parse::<f64>().ok())
-                            .unwrap_or(0.0);
+                    for (name, dur) in response.server_timing() {
                         per_step.entry(name.clone()).or_default().push(dur);
                         order.push(name);
                     }

@@ -34,7 +34,8 @@ async fn roomy_user(app: &TestApp, usd: f64, overrides: Value) -> User {
     user
 }
 
-async fn available(app: &TestApp, user: &User) -> f64 {
+/// The user as the operator's lookup shows them.
+async fn operator_view(app: &TestApp, user: &User) -> Value {
     let found = app
         .send(
             app.client
@@ -44,7 +45,11 @@ async fn available(app: &TestApp, user: &User) -> f64 {
         )
         .await
         .json();
-    found["users"][0]["available_usd"].as_f64().unwrap()
+    found["users"][0].clone()
+}
+
+async fn available(app: &TestApp, user: &User) -> f64 {
+    operator_view(app, user).await["available_usd"].as_f64().unwrap()
 }
 
 #[tokio::test]
@@ -684,16 +689,10 @@ async fn notify_refund(app: &TestApp, refund: &Value) -> common::TestResponse {
 }
 
 async fn flags(app: &TestApp, user: &User) -> Vec<Value> {
-    let found = app
-        .send(
-            app.client
-                .get(format!("{}/admin/users", app.url))
-                .query(&[("email", &user.email)])
-                .bearer_auth(common::ADMIN_TOKEN),
-        )
-        .await
-        .json();
-    found["users"][0]["flags"].as_array().cloned().unwrap_or_default()
+    operator_view(app, user).await["flags"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -1064,18 +1063,23 @@ async fn a_key_budget_stops_the_key_at_its_cap_and_nothing_else() {
 
 // ---- price groups
 
+async fn put_plan_price(app: &TestApp, plan: &str, body: &Value) -> common::TestResponse {
+    app.send(
+        app.client
+            .put(format!("{}/admin/plans/{plan}", app.url))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .json(body),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_plans_price_group_multiplies_every_charge() {
     let app = TestApp::new();
     // pro_plus is used by no other test of this binary: its price group is this test's alone.
-    app.send(
-        app.client
-            .put(format!("{}/admin/plans/pro_plus", app.url))
-            .bearer_auth(common::ADMIN_TOKEN)
-            .json(&json!({"price_multiplier": 0.5})),
-    )
-    .await
-    .expect_status(200);
+    put_plan_price(&app, "pro_plus", &json!({"price_multiplier": 0.5}))
+        .await
+        .expect_status(200);
     let grouped = roomy_user(&app, 5.0, json!({})).await;
     app.set_plan(grouped.id, "pro_plus", Value::Null)
         .await
@@ -1107,13 +1111,6 @@ async fn a_plans_price_group_multiplies_every_charge() {
         ("pro_plus", json!({"price_multiplier": 11}), 400),
         ("platinum", json!({"price_multiplier": 0.9}), 404),
     ] {
-        app.send(
-            app.client
-                .put(format!("{}/admin/plans/{plan}", app.url))
-                .bearer_auth(common::ADMIN_TOKEN)
-                .json(&body),
-        )
-        .await
-        .expect_status(status);
+        put_plan_price(&app, plan, &body).await.expect_status(status);
     }
 }

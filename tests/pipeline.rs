@@ -35,16 +35,6 @@ fn ask(model: &str, prompt: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": prompt}]})
 }
 
-/// The `Server-Timing` entries of a response, by name, in order.
-fn timing_steps(header: Option<&str>) -> Vec<String> {
-    header
-        .unwrap_or_default()
-        .split(',')
-        .map(|entry| entry.trim().split(';').next().unwrap_or_default().to_owned())
-        .filter(|name| !name.is_empty())
-        .collect()
-}
-
 async fn usage_rows(user: &User) -> Vec<Value> {
     let rows = common::d1_execute(&format!(
         "SELECT status, tokens_in, tokens_out, estimated, cost_nanos, charged_nanos FROM usage_events WHERE user_id = {}",
@@ -69,7 +59,7 @@ async fn every_path_waits_for_at_most_two_remote_steps_before_the_upstream() {
                 body["stream"] = json!(stream);
                 let response = app.chat(credential, &body).await;
                 response.expect_status(200);
-                let steps = timing_steps(response.header("server-timing"));
+                let steps = response.timing_steps();
                 let upstream = steps.iter().position(|s| s == "upstream");
                 assert!(upstream.is_some(), "{model} stream={stream}: {steps:?}");
                 assert!(
@@ -84,10 +74,7 @@ async fn every_path_waits_for_at_most_two_remote_steps_before_the_upstream() {
     let broke = app.new_user().await;
     let refused = app.chat(&broke.token, &ask("gpt-5.1", &unique("broke"))).await;
     refused.expect_status(402);
-    assert_eq!(
-        timing_steps(refused.header("server-timing")),
-        ["auth", "admit+hold"]
-    );
+    assert_eq!(refused.timing_steps(), ["auth", "admit+hold"]);
     assert!(refused.header("x-ratelimit-limit").is_some());
 }
 

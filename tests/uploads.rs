@@ -27,6 +27,13 @@ async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>, name: &str, mime: &s
     .await
 }
 
+/// The gradient PNG uploaded for `token`: its upload answer.
+async fn uploaded_image(app: &TestApp, token: &str) -> Value {
+    upload(app, token, fixture("images/gradient.png"), "g.png", "image/png")
+        .await
+        .json()
+}
+
 #[tokio::test]
 async fn an_image_upload_answers_the_seed_shape_with_a_data_url() {
     let app = TestApp::new();
@@ -255,15 +262,7 @@ async fn the_file_routes_list_get_and_delete_only_the_owners_files() {
 async fn an_uploaded_image_reaches_the_model_as_an_image_part_and_a_pdf_as_text() {
     let app = TestApp::new();
     let user = app.new_user().await;
-    let image = upload(
-        &app,
-        &user.token,
-        fixture("images/gradient.png"),
-        "g.png",
-        "image/png",
-    )
-    .await
-    .json();
+    let image = uploaded_image(&app, &user.token).await;
     let pdf = upload(
         &app,
         &user.token,
@@ -345,15 +344,7 @@ async fn the_malformed_pdf_corpus_never_takes_the_worker_down() {
 async fn a_chat_with_more_file_parts_than_allowed_is_a_400_and_costs_nothing() {
     let app = TestApp::new();
     let user = app.funded_user(1.0).await;
-    let image = upload(
-        &app,
-        &user.token,
-        fixture("images/gradient.png"),
-        "g.png",
-        "image/png",
-    )
-    .await
-    .json();
+    let image = uploaded_image(&app, &user.token).await;
     let marker = unique("many-files");
     let part = json!({"type": "file", "file": {"file_id": image["file_id"]}});
     let mut content = vec![json!({"type": "text", "text": marker})];
@@ -380,30 +371,11 @@ async fn a_chat_with_more_file_parts_than_allowed_is_a_400_and_costs_nothing() {
     app.assert_books_balance(&user.token).await;
 }
 
-/// The `Server-Timing` step names of a response, in order.
-fn timing_steps(response: &TestResponse) -> Vec<String> {
-    response
-        .header("server-timing")
-        .unwrap_or_default()
-        .split(',')
-        .map(|entry| entry.trim().split(';').next().unwrap_or_default().to_owned())
-        .filter(|name| !name.is_empty())
-        .collect()
-}
-
 #[tokio::test]
 async fn files_are_read_only_after_admission_and_a_refused_request_reads_none() {
     let app = TestApp::new();
     let user = app.funded_user(1.0).await;
-    let image = upload(
-        &app,
-        &user.token,
-        fixture("images/gradient.png"),
-        "g.png",
-        "image/png",
-    )
-    .await
-    .json();
+    let image = uploaded_image(&app, &user.token).await;
     let with_file = |marker: &str| {
         json!({"model": "gpt-4o", "messages": [{"role": "user", "content": [
             {"type": "text", "text": marker},
@@ -414,7 +386,7 @@ async fn files_are_read_only_after_admission_and_a_refused_request_reads_none() 
     let answered = app.chat(&user.token, &with_file(&marker)).await;
     answered.expect_status(200);
     assert_eq!(
-        timing_steps(&answered),
+        answered.timing_steps(),
         ["auth", "admit", "files", "hold", "upstream"]
     );
     let sent = &app.upstream_requests(&marker).await[0]["body"]["messages"][0]["content"];
@@ -435,13 +407,13 @@ async fn files_are_read_only_after_admission_and_a_refused_request_reads_none() 
         }
     }
     let limited = limited.expect("a 429 within 3 requests at 1 a minute");
-    assert_eq!(timing_steps(&limited), ["auth", "admit"]);
+    assert_eq!(limited.timing_steps(), ["auth", "admit"]);
 
     // Nothing on the balance for a premium model: a 402 before any file is read. Another
     // user's file id would be a 404, but only once the request may read files at all.
     let broke = app.new_user().await;
     let refused = app.chat(&broke.token, &with_file(&unique("broke"))).await;
     refused.expect_status(402);
-    assert_eq!(timing_steps(&refused), ["auth", "admit"]);
+    assert_eq!(refused.timing_steps(), ["auth", "admit"]);
     assert_eq!(app.balance(&broke.token).await, 0.0);
 }

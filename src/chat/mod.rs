@@ -113,20 +113,19 @@ async fn run(app: &App, principal: &Principal, parsed: ParsedChat, surface: Surf
     }
     principal.require_model(&model.id)?;
     let timing = Timing::new();
-    let file_parts = crate::uploads::file_part_count(&request);
-    if file_parts > 0 {
+    // Uploaded files are read after admission (a refused request reads nothing); the builder
+    // then sees the request with them in place.
+    let files = crate::uploads::file_part_ids(&request);
+    if !files.is_empty() {
         // Reading an upload is the `files` scope's, whichever route reads it.
         principal.require_scope(crate::auth::Scope::Files)?;
-        if file_parts > app.config.max_file_parts_per_request {
+        if files.len() > app.config.max_file_parts_per_request {
             return Err(crate::uploads::too_many_file_parts(
-                file_parts,
+                files.len(),
                 app.config.max_file_parts_per_request,
             ));
         }
     }
-    // Uploaded files are read after admission (a refused request reads nothing); the builder
-    // then sees the request with them in place.
-    let files = crate::uploads::file_part_ids(&request);
     let provider = catalog
         .provider(&model.provider)
         .ok_or_else(|| ApiError::internal("model without provider"))?;

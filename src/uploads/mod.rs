@@ -318,24 +318,6 @@ pub async fn delete(app: &App, principal: &Principal, id: &str) -> ApiResult<Res
     http::json(200, &json!({ "status": "ok", "file_id": id, "deleted": true }))
 }
 
-/// How many uploaded files a request references (reading them is a remote step of its own).
-pub fn file_part_count(request: &ChatRequest) -> usize {
-    request
-        .messages
-        .iter()
-        .map(|message| match message {
-            Message::User {
-                content: Content::Parts(parts),
-                ..
-            } => parts
-                .iter()
-                .filter(|p| matches!(p, ContentPart::File { .. }))
-                .count(),
-            _ => 0,
-        })
-        .sum()
-}
-
 /// More file parts than `MAX_FILE_PARTS_PER_REQUEST`: a 400 before anything is read or consumed.
 pub fn too_many_file_parts(count: usize, limit: usize) -> ApiError {
     ApiError::new(

@@ -405,6 +405,28 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
+    /// The `Server-Timing` entries in order: each step's name and its `dur` in ms (0 without).
+    pub fn server_timing(&self) -> Vec<(String, f64)> {
+        self.header("server-timing")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|entry| {
+                let mut parts = entry.trim().split(';');
+                let name = parts.next().unwrap_or_default().trim();
+                let dur = parts
+                    .find_map(|p| p.trim().strip_prefix("dur="))
+                    .and_then(|d| d.parse::<f64>().ok())
+                    .unwrap_or(0.0);
+                (!name.is_empty()).then(|| (name.to_owned(), dur))
+            })
+            .collect()
+    }
+
+    /// The names of the `Server-Timing` steps, in order.
+    pub fn timing_steps(&self) -> Vec<String> {
+        self.server_timing().into_iter().map(|(name, _)| name).collect()
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
