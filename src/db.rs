@@ -9,6 +9,20 @@ use crate::error::{ApiError, ApiResult};
 
 pub struct Db(D1Database);
 
+/// A statement that only reads (safe to send twice). D1 fails a read now and then for reasons
+/// of its own — an instance moving, a busy local SQLite file — and a second try usually works;
+/// writes are never repeated here (the settle batch has its own, idempotent retries).
+fn is_read(sql: &str) -> bool {
+    sql.trim_start()
+        .get(..6)
+        .is_some_and(|verb| verb.eq_ignore_ascii_case("select"))
+}
+
+async fn retry_pause() {
+    #[cfg(target_arch = "wasm32")]
+    worker::Delay::from(std::time::Duration::from_millis(100)).await;
+}
+
 /// A bound id, time or count. D1 takes numbers as JS doubles (it refuses BigInt), exact up to
 /// 2^53: money goes through `nanos` instead.
 pub fn int(value: i64) -> JsValue {
@@ -555,21 +569,40 @@ impl Db {
     }
 
     async fn first<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Option<T>> {
-        self.statement(sql, args)?
-            .first::<T>(None)
-            .await
-            .map_err(db_error("query"))
+        let read = || async {
+            self.statement(sql, args)?
+                .first::<T>(None)
+                .await
+                .map_err(db_error("query"))
+        };
+        match read().await {
+            Err(_) if is_read(sql) => {
+                retry_pause().await;
+                read().await
+            }
+            done => done,
+        }
     }
 
     async fn all<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Vec<T>> {
-        let result = self
-            .statement(sql, args)?
-            .all()
-            .await
-            .map_err(db_error("query"))?;
-        if let Some(error) = result.error() {
-            return Err(ApiError::internal(format!("D1 query: {error}")));
-        }
+        let read = || async {
+            let result = self
+                .statement(sql, args)?
+                .all()
+                .await
+                .map_err(db_error("query"))?;
+            if let Some(error) = result.error() {
+                return Err(ApiError::internal(format!("D1 query: {error}")));
+            }
+            Ok(result)
+        };
+        let result = match read().await {
+            Err(_) if is_read(sql) => {
+                retry_pause().await;
+                read().await?
+            }
+            done => done?,
+        };
         result.results::<T>().map_err(db_error("rows"))
     }
 
@@ -1680,5 +1713,21 @@ impl Db {
         )
         .await
         .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_read;
+
+    #[test]
+    fn only_selects_are_read_twice() {
+        assert!(is_read("SELECT 1"));
+        assert!(is_read("\n  select id FROM users"));
+        assert!(!is_read(
+            "UPDATE users SET token_version = token_version + 1 WHERE id = ?1 RETURNING token_version"
+        ));
+        assert!(!is_read("INSERT INTO x SELECT 1"));
+        assert!(!is_read("sel"));
     }
 }
