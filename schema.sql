@@ -139,7 +139,9 @@ CREATE TABLE IF NOT EXISTS usage_events (
   billing_mode   TEXT NOT NULL,
   status         TEXT NOT NULL,                -- ok | upstream_error | cut | timeout | client_gone | abandoned
   latency_ms     INTEGER NOT NULL,
-  created_at     INTEGER NOT NULL
+  created_at     INTEGER NOT NULL,
+  route          TEXT,                         -- provider/upstream_id that served, if one did
+  price_multiplier_ppm INTEGER                 -- the price group's (1000000 = 1×), if known
 );
 CREATE INDEX IF NOT EXISTS usage_by_user ON usage_events (user_id, created_at);
 CREATE INDEX IF NOT EXISTS usage_by_time ON usage_events (created_at);
@@ -294,4 +296,18 @@ CREATE INDEX IF NOT EXISTS usage_by_key ON usage_events (api_key_id, created_at)
 CREATE TABLE IF NOT EXISTS plan_prices (
   plan_id         TEXT PRIMARY KEY REFERENCES plans (id) ON DELETE CASCADE,
   multiplier_ppm  INTEGER NOT NULL CHECK (multiplier_ppm BETWEEN 10000 AND 10000000)
+);
+
+-- The live catalog: the operator's edits over the embedded catalog, one JSON object per model
+-- (`catalog::live::Edit`), and a version counting every edit (read with each caller, so every
+-- isolate reloads the edits on the first request after one).
+CREATE TABLE IF NOT EXISTS model_overrides (
+  model_id    TEXT PRIMARY KEY,
+  edit        TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS catalog_state (
+  id       INTEGER PRIMARY KEY CHECK (id = 1),
+  version  INTEGER NOT NULL
 );

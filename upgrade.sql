@@ -14,3 +14,5 @@ ALTER TABLE holds ADD COLUMN renewed_at INTEGER;
 ALTER TABLE usage_events ADD COLUMN tokens_cached INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE usage_events ADD COLUMN tokens_cache_write INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE usage_events ADD COLUMN tokens_reasoning INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_events ADD COLUMN route TEXT;
+ALTER TABLE usage_events ADD COLUMN price_multiplier_ppm INTEGER;

@@ -77,10 +77,11 @@ pub struct Config {
     pub max_prompt_tokens_lite: u64,
 }
 
-/// A provider's key and base URL from configuration; `api_key` is `None` when unset.
+/// A provider's keys and base URL from configuration; `api_keys` is empty when unset.
 #[derive(Clone)]
 pub struct ProviderCredentials {
-    pub api_key: Option<String>,
+    /// `<ID>_API_KEY`, split at commas: a pool the requests spread over (`providers::keys`).
+    pub api_keys: Vec<String>,
     pub base_url: Option<String>,
 }
 
@@ -88,7 +89,7 @@ impl std::fmt::Debug for ProviderCredentials {
     /// Never prints the key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProviderCredentials")
-            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("api_keys", &self.api_keys.len())
             .field("base_url", &self.base_url)
             .finish()
     }
@@ -319,7 +320,15 @@ fn provider_credentials(get: &dyn Fn(&str) -> Option<String>) -> HashMap<String,
         .map(|provider| {
             let prefix = provider.env_prefix();
             let credentials = ProviderCredentials {
-                api_key: get(&format!("{prefix}_API_KEY")),
+                api_keys: get(&format!("{prefix}_API_KEY"))
+                    .map(|keys| {
+                        keys.split(',')
+                            .map(str::trim)
+                            .filter(|key| !key.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 base_url: get(&format!("{prefix}_BASE_URL")).map(|u| u.trim_end_matches('/').to_owned()),
             };
             (provider.id.clone(), credentials)

@@ -278,6 +278,10 @@ pub struct Settlement<'a> {
     pub detail: &'a str,
     pub has_hold: bool,
     pub now: i64,
+    /// The route that served (`provider/upstream_id`), when the request reached one.
+    pub route: Option<&'a str>,
+    /// The price group's multiplier the request was priced at, when known.
+    pub price_multiplier_ppm: Option<i64>,
 }
 
 /// What a settlement left: the balance after it, and what was taken.
@@ -350,6 +354,19 @@ pub struct UsageRow {
     pub output_tokens: i64,
     #[serde(deserialize_with = "exact::i64")]
     pub charged_nanos: i64,
+}
+
+/// An operator's edit of a catalog model (`catalog::live::Edit` as JSON).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CatalogEditRow {
+    pub model_id: String,
+    pub edit: String,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct VersionRow {
+    version: i64,
 }
 
 /// A batch of redemption codes about to be stored.
@@ -509,6 +526,9 @@ pub struct CallerRow {
     pub key_budget_period: Option<String>,
     #[serde(default)]
     pub key_budget_used: Option<String>,
+    /// How many edits the live catalog has had (`catalog::live`).
+    #[serde(default)]
+    pub catalog_version: i64,
 }
 
 impl CallerRow {
@@ -546,7 +566,8 @@ macro_rules! caller_columns {
         "u.id, u.email, u.password_hash, u.plan, CAST(u.balance_nanos AS TEXT) AS balance_nanos, u.token_version, u.plan_expires_at, u.limits_override, u.created_at,
          p.id AS p_id, p.name AS p_name, p.daily_lite_requests AS p_daily_lite_requests, p.rpm AS p_rpm, p.tpm AS p_tpm,
          p.concurrent_requests AS p_concurrent_requests, p.max_output_tokens AS p_max_output_tokens, p.system_prompt_allowed AS p_system_prompt_allowed,
-         COALESCE(pp.multiplier_ppm, 1000000) AS p_price_multiplier_ppm"
+         COALESCE(pp.multiplier_ppm, 1000000) AS p_price_multiplier_ppm,
+         COALESCE((SELECT version FROM catalog_state WHERE id = 1), 0) AS catalog_version"
     };
 }
 
@@ -660,6 +681,62 @@ impl Db {
             &[text(key_hash), int(now), int(day_start), int(month_start)],
         )
         .await
+    }
+
+    // ---- the live catalog (`catalog::live`)
+
+    /// The catalog's version and every stored edit, oldest first: one batch.
+    pub async fn catalog_edits(&self) -> ApiResult<(i64, Vec<CatalogEditRow>)> {
+        let version = self.statement(
+            "SELECT COALESCE((SELECT version FROM catalog_state WHERE id = 1), 0) AS version",
+            &[],
+        )?;
+        let edits = self.statement(
+            "SELECT model_id, edit, updated_at FROM model_overrides ORDER BY created_at, model_id",
+            &[],
+        )?;
+        let mut results = self.batch_results(vec![version, edits]).await?.into_iter();
+        let version = results
+            .next()
+            .and_then(|r| r.results::<VersionRow>().ok())
+            .and_then(|rows| rows.into_iter().next())
+            .map_or(0, |row| row.version);
+        let edits = match results.next() {
+            Some(result) => result.results::<CatalogEditRow>().map_err(db_error("rows"))?,
+            None => Vec::new(),
+        };
+        Ok((version, edits))
+    }
+
+    /// One model's stored edit.
+    pub async fn catalog_edit(&self, model_id: &str) -> ApiResult<Option<CatalogEditRow>> {
+        self.first(
+            "SELECT model_id, edit, updated_at FROM model_overrides WHERE model_id = ?1",
+            &[text(model_id)],
+        )
+        .await
+    }
+
+    /// Stores (or, with `None`, drops) a model's edit and counts a new catalog version, in one
+    /// batch; every isolate reloads at the version its next caller's authentication reads.
+    pub async fn put_catalog_edit(&self, model_id: &str, edit: Option<&str>, now: i64) -> ApiResult<()> {
+        let change = match edit {
+            Some(edit) => self.statement(
+                "INSERT INTO model_overrides (model_id, edit, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT (model_id) DO UPDATE SET edit = excluded.edit, updated_at = excluded.updated_at",
+                &[text(model_id), text(edit), int(now)],
+            )?,
+            None => self.statement(
+                "DELETE FROM model_overrides WHERE model_id = ?1",
+                &[text(model_id)],
+            )?,
+        };
+        let bump = self.statement(
+            "INSERT INTO catalog_state (id, version) VALUES (1, 1)
+             ON CONFLICT (id) DO UPDATE SET version = version + 1",
+            &[],
+        )?;
+        self.batch(vec![change, bump]).await.map(|_| ())
     }
 
     // ---- plans
@@ -1163,9 +1240,9 @@ impl Db {
             )?);
         }
         statements.push(self.statement(
-            "INSERT OR IGNORE INTO usage_events (request_id, user_id, api_key_id, model, provider, tokens_in, tokens_out, tokens_cached, tokens_cache_write, tokens_reasoning, estimated, cost_nanos, charged_nanos, billing_mode, status, latency_ms, created_at)
+            "INSERT OR IGNORE INTO usage_events (request_id, user_id, api_key_id, model, provider, tokens_in, tokens_out, tokens_cached, tokens_cache_write, tokens_reasoning, estimated, cost_nanos, charged_nanos, billing_mode, status, latency_ms, created_at, route, price_multiplier_ppm)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CAST(?12 AS INTEGER),
-                    COALESCE(-(SELECT amount_nanos FROM ledger WHERE kind = 'charge' AND reference = ?1), 0), ?13, ?14, ?15, ?16
+                    COALESCE(-(SELECT amount_nanos FROM ledger WHERE kind = 'charge' AND reference = ?1), 0), ?13, ?14, ?15, ?16, ?18, ?19
              WHERE ?17 = 0 OR EXISTS (SELECT 1 FROM holds WHERE request_id = ?1 AND status = 'open')",
             &[
                 text(s.request_id),
@@ -1185,6 +1262,8 @@ impl Db {
                 int(s.latency_ms),
                 int(s.now),
                 int(i64::from(s.has_hold)),
+                opt_text(s.route),
+                opt_int(s.price_multiplier_ppm),
             ],
         )?);
         if s.has_hold {

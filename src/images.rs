@@ -11,7 +11,7 @@ use crate::auth::Principal;
 use crate::billing::money::Nanos;
 use crate::billing::reservation::{Bill, Consumption};
 use crate::billing::usage::TokenUsage;
-use crate::catalog::{Catalog, Pricing};
+use crate::catalog::Pricing;
 use crate::error::{ApiError, ApiResult};
 use crate::http;
 use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
@@ -166,7 +166,7 @@ impl Relay for ImagesRelay {
 pub async fn generate(mut req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let body: ImageRequest = http::read_json(&mut req, app.config.max_json_body_bytes).await?;
     let n = body.validate()?;
-    let catalog = Catalog::embedded()?;
+    let catalog = crate::catalog::live::for_caller(app, principal).await?;
     let model = catalog
         .model(&body.model)
         .ok_or_else(|| ApiError::model_not_found(&body.model))?;
@@ -182,26 +182,27 @@ pub async fn generate(mut req: Request, app: &App, principal: &Principal) -> Api
         ));
     };
     principal.require_model(&model.id)?;
-    let provider = catalog
-        .provider(&model.provider)
-        .ok_or_else(|| ApiError::internal("model without provider"))?;
-    let upstream = Upstream::resolve(&app.config, provider, model)?;
-    let mut payload = json!({"model": model.upstream_id, "prompt": body.prompt, "n": n});
-    if let Some(size) = &body.size {
-        payload["size"] = json!(size);
-    }
-    payload["response_format"] = json!(body.response_format.as_deref().unwrap_or("url"));
-    for (key, value) in &body.extra {
-        payload[key] = value.clone();
-    }
-    let upstream_request = UpstreamRequest {
-        url: format!("{}/images/generations", upstream.base_url),
-        headers: vec![
-            auth_header(&upstream),
-            ("Content-Type", "application/json".to_owned()),
-        ],
-        body: payload.to_string(),
+    // Every route speaks the first one's images API.
+    let routes = crate::providers::same_wire(Upstream::routes(&app.config, model)?);
+    let build = |upstream: &Upstream, _: u32| {
+        let mut payload = json!({"model": upstream.model.upstream_id, "prompt": body.prompt, "n": n});
+        if let Some(size) = &body.size {
+            payload["size"] = json!(size);
+        }
+        payload["response_format"] = json!(body.response_format.as_deref().unwrap_or("url"));
+        for (key, value) in &body.extra {
+            payload[key] = value.clone();
+        }
+        Ok(UpstreamRequest {
+            url: format!("{}/images/generations", upstream.base_url),
+            headers: vec![
+                auth_header(upstream),
+                ("Content-Type", "application/json".to_owned()),
+            ],
+            body: payload.to_string(),
+        })
     };
+    let provider = routes[0].provider.id.clone();
     let quality = body.extra.get("quality").and_then(Value::as_str);
     let units_per_image = priced_units(body.size.as_deref(), quality);
     // Micro-USD per image → nano-USD, times what this size and quality count as.
@@ -212,8 +213,8 @@ pub async fn generate(mut req: Request, app: &App, principal: &Principal) -> Api
             .saturating_mul(i64::try_from(units_per_image).unwrap_or(i64::MAX)),
     );
     let call = Call {
-        model,
-        upstream: upstream.clone(),
+        model: model.clone(),
+        routes,
         stream: false,
         requested_max_output: None,
         prompt_tokens: 0,
@@ -228,17 +229,8 @@ pub async fn generate(mut req: Request, app: &App, principal: &Principal) -> Api
         },
         timing: pipeline::timing::Timing::new(),
     };
-    let relay = ImagesRelay {
-        provider: upstream.provider.id.clone(),
-    };
-    pipeline::run(
-        app,
-        principal,
-        call,
-        &|_| Ok(upstream_request.clone()),
-        Box::new(relay),
-    )
-    .await
+    let relay = ImagesRelay { provider };
+    pipeline::run(app, principal, call, &build, Box::new(relay)).await
 }
 
 #[cfg(test)]

@@ -38,6 +38,16 @@ pub enum Route<'a> {
     AdminUsers,
     AdminCodes,
     AdminUsage,
+    /// `GET`/`POST /admin/models`.
+    AdminModels,
+    /// `PUT`/`DELETE /admin/models/{id}`.
+    AdminModel(&'a str),
+    /// `POST /admin/models/{id}/aliases`.
+    AdminModelAliases(&'a str),
+    /// `DELETE /admin/models/{id}/aliases/{alias}`.
+    AdminModelAlias(&'a str, &'a str),
+    /// `GET /admin/keys`: the health of every provider's key pool.
+    AdminKeys,
     Redeem,
     Usage,
     ImageGenerations,
@@ -109,6 +119,28 @@ fn routes_for(path: &str) -> Vec<(Method, Route<'_>)> {
             (Method::Delete, Route::EndSession),
         ],
         ["admin", "users"] => vec![(Method::Get, Route::AdminUsers)],
+        ["admin", "keys"] => vec![(Method::Get, Route::AdminKeys)],
+        ["admin", "models"] => vec![
+            (Method::Get, Route::AdminModels),
+            (Method::Post, Route::AdminModels),
+        ],
+        // Model ids may contain '/': the aliases' parts are found from the end.
+        ["admin", "models", _, ..] => {
+            let rest = trimmed.trim_start_matches("/admin/models/");
+            if let Some((id, alias)) = rest
+                .rsplit_once("/aliases/")
+                .filter(|(id, a)| !id.is_empty() && !a.is_empty())
+            {
+                vec![(Method::Delete, Route::AdminModelAlias(id, alias))]
+            } else if let Some(id) = rest.strip_suffix("/aliases").filter(|id| !id.is_empty()) {
+                vec![(Method::Post, Route::AdminModelAliases(id))]
+            } else {
+                vec![
+                    (Method::Put, Route::AdminModel(rest)),
+                    (Method::Delete, Route::AdminModel(rest)),
+                ]
+            }
+        }
         ["admin", "users", id, "credit"] => vec![(Method::Post, Route::AdminCredit(id))],
         ["admin", "users", id, "plan"] => vec![(Method::Put, Route::AdminPlan(id))],
         ["admin", "plans", id] if !id.is_empty() => vec![(Method::Put, Route::AdminPlanPrice(id))],
@@ -182,6 +214,11 @@ impl Route<'_> {
                 | Route::AdminUsers
                 | Route::AdminCodes
                 | Route::AdminUsage
+                | Route::AdminModels
+                | Route::AdminModel(_)
+                | Route::AdminModelAliases(_)
+                | Route::AdminModelAlias(..)
+                | Route::AdminKeys
                 | Route::YooKassaWebhook
                 | Route::EndSession
                 | Route::ConsoleConfig
@@ -207,7 +244,7 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
     if !route.needs_caller() {
         return match route {
             Route::Health => health::check(&req, app).await,
-            Route::StoneModels => catalog::routes::handle_stone_list(&req),
+            Route::StoneModels => catalog::routes::handle_stone_list(&req, app).await,
             Route::Register => auth::routes::register(req, app).await,
             Route::Login => auth::routes::login(req, app).await,
             Route::GoogleSignIn => auth::oauth::google(req, app).await,
@@ -222,6 +259,15 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
             Route::AdminCodes if req.method() == Method::Post => billing::codes::create_batch(req, app).await,
             Route::AdminCodes => billing::codes::list_batches(req, app).await,
             Route::AdminUsage => billing::analytics::everyone(req, app).await,
+            Route::AdminModels if req.method() == Method::Post => catalog::admin::add(req, app).await,
+            Route::AdminModels => catalog::admin::list(req, app).await,
+            Route::AdminModel(id) if req.method() == Method::Delete => {
+                catalog::admin::drop_edit(req, app, id).await
+            }
+            Route::AdminModel(id) => catalog::admin::edit(req, app, id).await,
+            Route::AdminModelAliases(id) => catalog::admin::add_alias(req, app, id).await,
+            Route::AdminModelAlias(id, alias) => catalog::admin::remove_alias(req, app, id, alias).await,
+            Route::AdminKeys => catalog::admin::key_health(req, app).await,
             Route::YooKassaWebhook => billing::payments::webhook(req, app).await,
             Route::EndSession => auth::routes::end_session(&req).await,
             Route::ConsoleConfig => console::config(app).await,
@@ -235,8 +281,8 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
     let caller = &caller;
     let auth_step = format!("auth;dur={}", crate::time::now_ms().saturating_sub(auth_started));
     let answered = match route {
-        Route::OpenAiModels => catalog::routes::handle_openai_list(req, caller).await,
-        Route::OpenAiModel(id) => catalog::routes::handle_openai_get(req, caller, id).await,
+        Route::OpenAiModels => catalog::routes::handle_openai_list(req, app, caller).await,
+        Route::OpenAiModel(id) => catalog::routes::handle_openai_get(req, app, caller, id).await,
         Route::ChangePassword => auth::routes::change_password(req, app, caller).await,
         Route::LogoutAll => auth::routes::logout_all(app, caller).await,
         Route::Me => auth::routes::me(app, caller).await,
@@ -318,6 +364,23 @@ mod tests {
         assert!(Route::Redeem.needs_caller() && !Route::AdminCodes.needs_caller());
         assert_eq!(resolve(&Method::Get, "/api/usage").unwrap(), Route::Usage);
         assert_eq!(resolve(&Method::Get, "/admin/usage").unwrap(), Route::AdminUsage);
+        assert_eq!(
+            resolve(&Method::Post, "/admin/models").unwrap(),
+            Route::AdminModels
+        );
+        assert_eq!(
+            resolve(&Method::Put, "/admin/models/openai/gpt-oss-120b").unwrap(),
+            Route::AdminModel("openai/gpt-oss-120b")
+        );
+        assert_eq!(
+            resolve(&Method::Post, "/admin/models/gpt-4o/aliases").unwrap(),
+            Route::AdminModelAliases("gpt-4o")
+        );
+        assert_eq!(
+            resolve(&Method::Delete, "/admin/models/a/b/aliases/fast").unwrap(),
+            Route::AdminModelAlias("a/b", "fast")
+        );
+        assert_eq!(resolve(&Method::Get, "/admin/keys").unwrap(), Route::AdminKeys);
         assert!(Route::Usage.needs_caller() && !Route::AdminUsage.needs_caller());
         assert_eq!(
             resolve(&Method::Put, "/admin/plans/pro").unwrap(),

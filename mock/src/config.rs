@@ -9,6 +9,9 @@ pub struct Config {
     pub port: u16,
     /// The key every provider's auth header must carry.
     pub api_key: String,
+    /// Keys that authenticate but are rate-limited: every request with one is a 429 (each
+    /// provider's own envelope) with `Retry-After: 30`.
+    pub rate_limited_keys: Vec<String>,
     /// The client secret the Yandex token endpoint accepts.
     pub yandex_secret: String,
     /// Timing and chunk defaults that `[[mock …]]` markers override.
@@ -24,6 +27,7 @@ impl Default for Config {
         Config {
             port: 0,
             api_key: "mock-key".to_string(),
+            rate_limited_keys: Vec::new(),
             yandex_secret: "mock-yandex-secret".to_string(),
             defaults: Defaults::default(),
             max_records: 10_000,
@@ -40,6 +44,7 @@ USAGE: flint-mock [OPTIONS]
 OPTIONS:
   --port N             listen on 127.0.0.1:N (0 = pick a free port) [default: 0]
   --api-key KEY        the key every provider's auth header must carry [default: mock-key]
+  --rate-limited-key K a key answered 429 (Retry-After: 30) on every model wire; repeatable
   --yandex-secret S    the Yandex OAuth client secret [default: mock-yandex-secret]
   --ttft-ms N          default time to first byte, ms [default: 0]
   --delay-ms N         default delay between stream chunks, ms [default: 0]
@@ -92,6 +97,7 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Command, St
                 config.port = v.parse::<u16>().map_err(|_| format!("--port: not a port: {v}"))?;
             }
             "--api-key" => config.api_key = value()?,
+            "--rate-limited-key" => config.rate_limited_keys.push(value()?),
             "--yandex-secret" => config.yandex_secret = value()?,
             "--ttft-ms" => config.defaults.ttft_ms = number(value()?)?,
             "--delay-ms" => config.defaults.delay_ms = number(value()?)?,

@@ -328,6 +328,22 @@ fn decode_basic(token: &str) -> Option<(String, String)> {
 /// The auth check of each model wire; `None` when the request may pass.
 fn check_model_auth(st: &AppState, req: &Req, wire: Wire) -> Option<Response> {
     let key = st.config.api_key.as_str();
+    let given = match wire {
+        Wire::OpenAi => req.auth_token("bearer").map(str::to_string),
+        Wire::Anthropic => req.header("x-api-key").map(str::to_string),
+        Wire::Gemini => req
+            .header("x-goog-api-key")
+            .map(str::to_string)
+            .or_else(|| req.query_value("key")),
+    };
+    if given.is_some_and(|given| st.config.rate_limited_keys.contains(&given)) {
+        let mut err = WireError::new(
+            429,
+            "Rate limit reached for requests with this key. Please try again in 30s.",
+        );
+        err.retry_after = Some(30);
+        return Some(wire_error(wire, &err));
+    }
     match wire {
         Wire::OpenAi => {
             let given = req.auth_token("bearer");

@@ -11,7 +11,6 @@ use worker::{Request, Response};
 use super::{unauthorized, BudgetPeriod, Credential, KeyBudget, Principal, Scope};
 use crate::app::App;
 use crate::billing::money::Nanos;
-use crate::catalog::Catalog;
 use crate::db::{ApiKeyRow, Db};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::{http, time};
@@ -80,9 +79,11 @@ pub async fn authenticate(app: &App, db: &Db, key: &str, now: i64) -> ApiResult<
         }
         _ => None,
     };
+    let catalog_version = row.catalog_version;
     let (user, plan) = row.split();
     let plan = crate::limits::plan::with_overrides(&user, plan)?;
     Ok(Principal {
+        catalog_version,
         user,
         credential: Credential::ApiKey {
             id: key_id,
@@ -217,7 +218,7 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
             ))
         }
         Some(list) => {
-            let catalog = Catalog::embedded()?;
+            let catalog = crate::catalog::live::for_caller(app, principal).await?;
             let mut canonical = Vec::with_capacity(list.len());
             for (i, id) in list.iter().enumerate() {
                 let model = catalog.model(id).ok_or_else(|| {

@@ -169,6 +169,8 @@ pub struct Principal {
     pub credential: Credential,
     /// The plan in force, with the user's overrides applied.
     pub plan: PlanRow,
+    /// The live catalog's version when the caller was authenticated (`catalog::live`).
+    pub catalog_version: i64,
 }
 
 impl Principal {
@@ -341,6 +343,7 @@ pub async fn authenticate(req: &Request, app: &App) -> ApiResult<Principal> {
         .caller_by_user_id(user_id, now)
         .await?
         .ok_or_else(|| unauthorized("invalid_token", "The account of this token no longer exists."))?;
+    let catalog_version = row.catalog_version;
     let (user, plan) = row.split();
     if user.token_version != session.ver {
         return Err(unauthorized(
@@ -353,6 +356,7 @@ pub async fn authenticate(req: &Request, app: &App) -> ApiResult<Principal> {
         user,
         credential: Credential::Jwt,
         plan,
+        catalog_version,
     })
 }
 
@@ -445,6 +449,7 @@ mod tests {
             system_prompt_allowed: 0,
         };
         let scoped = Principal {
+            catalog_version: 0,
             plan: plan.clone(),
             user: user.clone(),
             credential: Credential::ApiKey {
@@ -463,6 +468,7 @@ mod tests {
             "permission_denied"
         );
         let session = Principal {
+            catalog_version: 0,
             plan,
             user,
             credential: Credential::Jwt,

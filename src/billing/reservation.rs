@@ -82,6 +82,8 @@ pub struct Ask<'a> {
     pub api_key_id: Option<&'a str>,
     pub model: &'a str,
     pub provider: &'a str,
+    /// The plan's price group (1,000,000 = 1×), recorded on the usage row.
+    pub price_multiplier_ppm: i64,
     pub limits: Limits,
     /// A lite model's request that may use the daily free allowance.
     pub free_eligible: bool,
@@ -129,6 +131,9 @@ pub struct Reservation {
     api_key_id: Option<String>,
     model: String,
     provider: String,
+    /// The route that served (`provider/upstream_id`), once one answered.
+    route: Option<String>,
+    price_multiplier_ppm: i64,
     pub mode: BillingMode,
     /// The amount held, when one is (paid requests with a non-zero worst case).
     pub hold: Option<Nanos>,
@@ -241,6 +246,8 @@ impl Reservation {
             api_key_id: ask.api_key_id.map(str::to_owned),
             model: ask.model.to_owned(),
             provider: ask.provider.to_owned(),
+            route: None,
+            price_multiplier_ppm: ask.price_multiplier_ppm,
             mode,
             hold,
             meter: ask.meter,
@@ -283,6 +290,12 @@ impl Reservation {
             Ok(placed) => refused(placed.available_before),
             Err(error) => Err(error),
         }
+    }
+
+    /// The route that answered: its provider and name go on the usage row.
+    pub fn served_by(&mut self, provider: &str, route: &str) {
+        self.provider = provider.to_owned();
+        self.route = Some(route.to_owned());
     }
 
     /// Gives the reservation back before anything was asked of the model and before any hold:
@@ -387,6 +400,8 @@ impl Reservation {
             detail: &detail,
             has_hold: self.hold.is_some(),
             now: time::now_secs(),
+            route: self.route.as_deref(),
+            price_multiplier_ppm: Some(self.price_multiplier_ppm),
         };
         let settling = settle_with_retries(&self.env, &settlement);
         let releasing = self.lease.release(&self.env, usage.total());
@@ -438,6 +453,8 @@ impl Reservation {
                 detail: &detail,
                 has_hold: false,
                 now: time::now_secs(),
+                route: None,
+                price_multiplier_ppm: Some(self.price_multiplier_ppm),
             })
             .await
             .map(|_| ())
@@ -543,6 +560,9 @@ pub async fn settle_abandoned(db: &Db, hold: &crate::db::StaleHold, now: i64) ->
         latency_ms: (now - hold.created_at).saturating_mul(1000),
         detail: &detail,
         has_hold: true,
+        // Neither is kept on the hold: the worker that knew them died.
+        route: None,
+        price_multiplier_ppm: None,
         now,
     })
     .await

@@ -1,12 +1,14 @@
 //! The model catalog, as data: `providers.json` and `models.json` are embedded at build time and
 //! are the one source of truth for which models exist, what they cost and where they are served.
 
+pub mod admin;
+pub mod live;
 pub mod routes;
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::billing::money::MicroUsd;
 use crate::error::{ApiError, ApiResult};
@@ -66,7 +68,7 @@ impl Provider {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     Lite,
@@ -82,7 +84,7 @@ impl Tier {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     Chat,
@@ -118,7 +120,7 @@ impl Category {
 }
 
 /// What an embedding model takes and gives, from its provider's documentation.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddingSpec {
     /// The vectors' width when `dimensions` is not asked for.
@@ -169,14 +171,27 @@ pub enum Pricing {
     PerImage { per_image: MicroUsd },
 }
 
+/// Where a model may be served: a provider and the model's id there. A model's first route is
+/// its `provider` and `upstream_id`; the others serve, in order, when the ones before are
+/// unavailable before the first byte.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    pub provider: String,
+    pub upstream_id: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Model {
     pub id: String,
     pub aliases: Vec<String>,
     pub name: String,
     pub company: String,
+    /// The first route's provider and upstream id.
     pub provider: String,
     pub upstream_id: String,
+    /// Every route, the first being (`provider`, `upstream_id`).
+    pub routes: Vec<Route>,
     pub tier: Tier,
     pub category: Category,
     pub pricing: Pricing,
@@ -186,32 +201,35 @@ pub struct Model {
     pub embedding: Option<EmbeddingSpec>,
 }
 
-/// A row of models.json as written.
-#[derive(Debug, Deserialize)]
+/// A row of models.json as written (and a model the operator adds: `POST /admin/models`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ModelRow {
-    id: String,
+pub struct ModelRow {
+    pub id: String,
     #[serde(default)]
-    aliases: Vec<String>,
-    name: String,
-    company: String,
-    provider: String,
-    upstream_id: String,
-    tier: Tier,
-    category: Category,
-    price_input: Option<String>,
-    price_output: Option<String>,
-    price_weighted: Option<String>,
-    price_per_image: Option<String>,
+    pub aliases: Vec<String>,
+    pub name: String,
+    pub company: String,
+    pub provider: String,
+    pub upstream_id: String,
+    pub tier: Tier,
+    pub category: Category,
+    pub price_input: Option<String>,
+    pub price_output: Option<String>,
+    pub price_weighted: Option<String>,
+    pub price_per_image: Option<String>,
     /// USD per 1M tokens read from the provider's prompt cache; `null`: no cache.
-    price_cache_read: Option<String>,
+    pub price_cache_read: Option<String>,
     /// USD per 1M tokens written to a 5-minute cache (Anthropic's 1-hour writes cost twice the
     /// input price); `null` where writes cost plain input.
-    price_cache_write: Option<String>,
-    context_length: u32,
-    max_output_tokens: u32,
+    pub price_cache_write: Option<String>,
+    pub context_length: u32,
+    pub max_output_tokens: u32,
     #[serde(default)]
-    embedding: Option<EmbeddingSpec>,
+    pub embedding: Option<EmbeddingSpec>,
+    /// Routes tried after (`provider`, `upstream_id`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<Route>,
 }
 
 impl Model {
@@ -250,7 +268,7 @@ impl Model {
 #[derive(Debug)]
 pub struct Catalog {
     pub providers: Vec<Provider>,
-    pub models: Vec<Model>,
+    pub models: Vec<Arc<Model>>,
     /// Lower-cased id or alias → index into `models`.
     index: HashMap<String, usize>,
 }
@@ -292,145 +310,187 @@ impl Catalog {
                 ));
             }
         }
-
-        let mut models = Vec::with_capacity(rows.len());
-        let mut index = HashMap::new();
+        let mut catalog = Catalog {
+            providers,
+            models: Vec::with_capacity(rows.len()),
+            index: HashMap::new(),
+        };
         for row in rows {
-            if !provider_ids.contains_key(&row.provider) {
-                return Err(format!(
-                    "model `{}` names unknown provider `{}`",
-                    row.id, row.provider
-                ));
-            }
-            let price = |field: &str, value: &Option<String>| -> Result<Option<MicroUsd>, String> {
-                value
-                    .as_deref()
-                    .map(|text| MicroUsd::parse(text).map_err(|e| format!("model `{}` {field}: {e}", row.id)))
-                    .transpose()
-            };
-            let input = price("price_input", &row.price_input)?;
-            let output = price("price_output", &row.price_output)?;
-            let weighted = price("price_weighted", &row.price_weighted)?;
-            let per_image = price("price_per_image", &row.price_per_image)?;
-            let cache_read = price("price_cache_read", &row.price_cache_read)?;
-            let cache_write = price("price_cache_write", &row.price_cache_write)?;
-            let pricing = match (row.category, input, output, weighted, per_image) {
-                (Category::Image, None, None, None, Some(per_image))
-                    if cache_read.or(cache_write).is_none() =>
-                {
-                    Pricing::PerImage { per_image }
-                }
-                (category, Some(input), Some(output), Some(weighted), None)
-                    if category != Category::Image =>
-                {
-                    // A cache read is a discount and a cache write a surcharge, never the reverse.
-                    if cache_read.is_some_and(|read| read > input) {
-                        return Err(format!(
-                            "model `{}`: price_cache_read is above price_input",
-                            row.id
-                        ));
-                    }
-                    if cache_write.is_some_and(|write| write < input) {
-                        return Err(format!(
-                            "model `{}`: price_cache_write is below price_input",
-                            row.id
-                        ));
-                    }
-                    Pricing::PerToken {
-                        input,
-                        output,
-                        weighted,
-                        cache_read,
-                        cache_write,
-                    }
-                }
-                _ => {
-                    return Err(format!(
-                    "model `{}`: image models need only price_per_image, others only the three token prices",
-                    row.id
-                ))
-                }
-            };
-            match (row.category, &row.embedding) {
-                (Category::Embedding, None) => {
-                    return Err(format!(
-                        "embedding model `{}` needs its `embedding` facts",
-                        row.id
-                    ))
-                }
-                (Category::Embedding, Some(spec)) => {
-                    match provider_ids.get(&row.provider) {
-                        Some(WireFormat::Anthropic) => {
-                            return Err(format!(
-                                "embedding model `{}`: Anthropic's wire has no embeddings",
-                                row.id
-                            ))
-                        }
-                        Some(WireFormat::Gemini) if spec.openai_native => {
-                            return Err(format!(
-                                "embedding model `{}`: Gemini's wire is not OpenAI's",
-                                row.id
-                            ))
-                        }
-                        _ => {}
-                    }
-                    if spec.dimensions == 0
-                        || spec
-                            .dimensions_min
-                            .is_some_and(|min| min == 0 || min > spec.dimensions)
-                        || (spec.dimensions_min.is_some() && !spec.dimensions_choices.is_empty())
-                        || spec.dimensions_choices.contains(&0)
-                        || spec.max_inputs == Some(0)
-                    {
-                        return Err(format!(
-                            "embedding model `{}`: inconsistent `embedding` facts",
-                            row.id
-                        ));
-                    }
-                }
-                (_, Some(_)) => {
-                    return Err(format!(
-                        "model `{}`: only embedding models have `embedding` facts",
-                        row.id
-                    ))
-                }
-                (_, None) => {}
-            }
-            let position = models.len();
-            for name in std::iter::once(&row.id).chain(row.aliases.iter()) {
+            let model = catalog.model_of_row(row)?;
+            catalog.models.push(Arc::new(model));
+        }
+        catalog.reindex()?;
+        Ok(catalog)
+    }
+
+    /// A catalog of these models over the same providers (the live catalog: the embedded one
+    /// with the operator's edits).
+    pub(crate) fn with_models(&self, models: Vec<Arc<Model>>) -> Result<Catalog, String> {
+        let mut catalog = Catalog {
+            providers: self.providers.clone(),
+            models,
+            index: HashMap::new(),
+        };
+        catalog.reindex()?;
+        Ok(catalog)
+    }
+
+    /// Rebuilds the id-and-alias index, refusing a name used twice.
+    fn reindex(&mut self) -> Result<(), String> {
+        self.index.clear();
+        for (position, model) in self.models.iter().enumerate() {
+            for name in std::iter::once(&model.id).chain(model.aliases.iter()) {
                 if name.is_empty() || name.chars().any(char::is_whitespace) {
                     return Err(format!(
                         "model id or alias `{name}` must be non-empty without spaces"
                     ));
                 }
-                if index.insert(name.to_ascii_lowercase(), position).is_some() {
+                if self.index.insert(name.to_ascii_lowercase(), position).is_some() {
                     return Err(format!("model id or alias `{name}` is used twice"));
                 }
             }
-            models.push(Model {
-                id: row.id,
-                aliases: row.aliases,
-                name: row.name,
-                company: row.company,
-                provider: row.provider,
-                upstream_id: row.upstream_id,
-                tier: row.tier,
-                category: row.category,
-                pricing,
-                context_length: row.context_length,
-                max_output_tokens: row.max_output_tokens,
-                embedding: row.embedding,
-            });
         }
-        Ok(Catalog {
-            providers,
-            models,
-            index,
+        Ok(())
+    }
+
+    /// A model from its row, checked: known providers on every route, prices that fit its
+    /// category, embedding facts where (and only where) they belong.
+    pub(crate) fn model_of_row(&self, row: ModelRow) -> Result<Model, String> {
+        let wire_of = |provider: &str| self.provider(provider).map(|p| p.wire);
+        for route in std::iter::once(&row.provider).chain(row.fallbacks.iter().map(|r| &r.provider)) {
+            if wire_of(route).is_none() {
+                return Err(format!("model `{}` names unknown provider `{route}`", row.id));
+            }
+        }
+        if row.upstream_id.trim().is_empty() || row.fallbacks.iter().any(|r| r.upstream_id.trim().is_empty())
+        {
+            return Err(format!("model `{}`: an upstream_id is empty", row.id));
+        }
+        let price = |field: &str, value: &Option<String>| -> Result<Option<MicroUsd>, String> {
+            value
+                .as_deref()
+                .map(|text| MicroUsd::parse(text).map_err(|e| format!("model `{}` {field}: {e}", row.id)))
+                .transpose()
+        };
+        let input = price("price_input", &row.price_input)?;
+        let output = price("price_output", &row.price_output)?;
+        let weighted = price("price_weighted", &row.price_weighted)?;
+        let per_image = price("price_per_image", &row.price_per_image)?;
+        let cache_read = price("price_cache_read", &row.price_cache_read)?;
+        let cache_write = price("price_cache_write", &row.price_cache_write)?;
+        let pricing = match (row.category, input, output, weighted, per_image) {
+            (Category::Image, None, None, None, Some(per_image)) if cache_read.or(cache_write).is_none() => {
+                Pricing::PerImage { per_image }
+            }
+            (category, Some(input), Some(output), Some(weighted), None) if category != Category::Image => {
+                // A cache read is a discount and a cache write a surcharge, never the reverse.
+                if cache_read.is_some_and(|read| read > input) {
+                    return Err(format!(
+                        "model `{}`: price_cache_read is above price_input",
+                        row.id
+                    ));
+                }
+                if cache_write.is_some_and(|write| write < input) {
+                    return Err(format!(
+                        "model `{}`: price_cache_write is below price_input",
+                        row.id
+                    ));
+                }
+                Pricing::PerToken {
+                    input,
+                    output,
+                    weighted,
+                    cache_read,
+                    cache_write,
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "model `{}`: image models need only price_per_image, others only the three token prices",
+                    row.id
+                ))
+            }
+        };
+        match (row.category, &row.embedding) {
+            (Category::Embedding, None) => {
+                return Err(format!(
+                    "embedding model `{}` needs its `embedding` facts",
+                    row.id
+                ))
+            }
+            (Category::Embedding, Some(spec)) => {
+                match wire_of(&row.provider) {
+                    Some(WireFormat::Anthropic) => {
+                        return Err(format!(
+                            "embedding model `{}`: Anthropic's wire has no embeddings",
+                            row.id
+                        ))
+                    }
+                    Some(WireFormat::Gemini) if spec.openai_native => {
+                        return Err(format!(
+                            "embedding model `{}`: Gemini's wire is not OpenAI's",
+                            row.id
+                        ))
+                    }
+                    _ => {}
+                }
+                // An embedding request is built for one wire: its fallbacks must speak it too.
+                if row
+                    .fallbacks
+                    .iter()
+                    .any(|r| wire_of(&r.provider) != wire_of(&row.provider))
+                {
+                    return Err(format!(
+                        "embedding model `{}`: every route must use the first route's wire format",
+                        row.id
+                    ));
+                }
+                if spec.dimensions == 0
+                    || spec
+                        .dimensions_min
+                        .is_some_and(|min| min == 0 || min > spec.dimensions)
+                    || (spec.dimensions_min.is_some() && !spec.dimensions_choices.is_empty())
+                    || spec.dimensions_choices.contains(&0)
+                    || spec.max_inputs == Some(0)
+                {
+                    return Err(format!(
+                        "embedding model `{}`: inconsistent `embedding` facts",
+                        row.id
+                    ));
+                }
+            }
+            (_, Some(_)) => {
+                return Err(format!(
+                    "model `{}`: only embedding models have `embedding` facts",
+                    row.id
+                ))
+            }
+            (_, None) => {}
+        }
+        let mut routes = vec![Route {
+            provider: row.provider.clone(),
+            upstream_id: row.upstream_id.clone(),
+        }];
+        routes.extend(row.fallbacks);
+        Ok(Model {
+            id: row.id,
+            aliases: row.aliases,
+            name: row.name,
+            company: row.company,
+            provider: row.provider,
+            upstream_id: row.upstream_id,
+            routes,
+            tier: row.tier,
+            category: row.category,
+            pricing,
+            context_length: row.context_length,
+            max_output_tokens: row.max_output_tokens,
+            embedding: row.embedding,
         })
     }
 
     /// A model by id or alias, case-insensitively.
-    pub fn model(&self, id_or_alias: &str) -> Option<&Model> {
+    pub fn model(&self, id_or_alias: &str) -> Option<&Arc<Model>> {
         self.index
             .get(&id_or_alias.to_ascii_lowercase())
             .and_then(|&i| self.models.get(i))
@@ -628,7 +688,7 @@ mod tests {
     #[test]
     fn embedding_models_are_premium_priced_per_input_token_on_wires_that_embed() {
         let c = catalog();
-        let embedding: Vec<&Model> = c
+        let embedding: Vec<&Arc<Model>> = c
             .models
             .iter()
             .filter(|m| m.category == Category::Embedding)

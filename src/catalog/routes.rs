@@ -103,14 +103,14 @@ pub fn stone_list(catalog: &Catalog, filter: &ModelFilter) -> Value {
         .models
         .iter()
         .filter(|m| filter.matches(m))
-        .map(stone_model)
+        .map(|m| stone_model(m))
         .collect();
     json!({ "models": models })
 }
 
 /// OpenAI's model object, with Flint's prices (USD per 1M tokens, or per image) added under
 /// `pricing` — clients that don't know the field ignore it.
-fn openai_model(model: &Model) -> Value {
+pub(crate) fn openai_model(model: &Model) -> Value {
     let pricing = match model.pricing {
         Pricing::PerToken {
             input,
@@ -141,7 +141,7 @@ pub fn openai_list(catalog: &Catalog, allowed: impl Fn(&Model) -> bool) -> Value
         .models
         .iter()
         .filter(|m| allowed(m))
-        .map(openai_model)
+        .map(|m| openai_model(m))
         .collect();
     json!({ "object": "list", "data": data })
 }
@@ -149,39 +149,47 @@ pub fn openai_list(catalog: &Catalog, allowed: impl Fn(&Model) -> bool) -> Value
 pub fn openai_get(catalog: &Catalog, id: &str) -> ApiResult<Value> {
     catalog
         .model(id)
-        .map(openai_model)
+        .map(|m| openai_model(m))
         .ok_or_else(|| ApiError::model_not_found(id))
 }
 
-pub fn handle_stone_list(req: &worker::Request) -> ApiResult<worker::Response> {
+/// `GET /api/models`: open to all, so it reads a copy of the live catalog up to
+/// `live::UNAUTHENTICATED_TTL_MS` old.
+pub async fn handle_stone_list(req: &worker::Request, app: &crate::app::App) -> ApiResult<worker::Response> {
     let url = req.url()?;
     let filter = ModelFilter::from_query(url.query_pairs());
-    http::json(200, &stone_list(Catalog::embedded()?, &filter))
+    let catalog = super::live::current(&crate::db::Db::from_env(&app.env)?, None).await?;
+    http::json(200, &stone_list(&catalog, &filter))
 }
 
 /// `GET /v1/models`: authenticated, as OpenAI's is; a key scoped to some models sees those.
 /// `GET /v1/models`: OpenAI's list, or Anthropic's when the request has `anthropic-version`
 /// (the Anthropic SDKs' `models.list()` and Claude Code).
-pub async fn handle_openai_list(req: worker::Request, principal: &Principal) -> ApiResult<worker::Response> {
-    let catalog = Catalog::embedded()?;
+pub async fn handle_openai_list(
+    req: worker::Request,
+    app: &crate::app::App,
+    principal: &Principal,
+) -> ApiResult<worker::Response> {
+    let catalog = super::live::for_caller(app, principal).await?;
     let allowed = |m: &Model| principal.may_use_model(&m.id);
     if anthropic_shape(&req) {
         let url = req.url()?;
         let query = messages::models::ListQuery::from_query(url.query_pairs());
-        return http::json(200, &messages::models::anthropic_list(catalog, allowed, &query)?);
+        return http::json(200, &messages::models::anthropic_list(&catalog, allowed, &query)?);
     }
-    http::json(200, &openai_list(catalog, allowed))
+    http::json(200, &openai_list(&catalog, allowed))
 }
 
 /// `GET /v1/models/{id}`, in Anthropic's shape when the request has `anthropic-version`.
 pub async fn handle_openai_get(
     req: worker::Request,
+    app: &crate::app::App,
     principal: &Principal,
     id: &str,
 ) -> ApiResult<worker::Response> {
-    let catalog = Catalog::embedded()?;
+    let catalog = super::live::for_caller(app, principal).await?;
     if anthropic_shape(&req) {
-        let model = messages::models::anthropic_model_by_id(catalog, id)?;
+        let model = messages::models::anthropic_model_by_id(&catalog, id)?;
         if let Some(found) = model.get("id").and_then(Value::as_str) {
             principal.require_model(found)?;
         }

@@ -16,7 +16,7 @@ use worker::{Request, Response};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::billing::estimate;
-use crate::catalog::{Catalog, Pricing};
+use crate::catalog::Pricing;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::pipeline::timing::Timing;
 use crate::pipeline::{self, Call, Price};
@@ -104,7 +104,7 @@ async fn run(app: &App, principal: &Principal, parsed: ParsedChat, surface: Surf
         annotations,
         legacy_functions,
     } = parsed;
-    let catalog = Catalog::embedded()?;
+    let catalog = crate::catalog::live::for_caller(app, principal).await?;
     let model = catalog
         .model(&request.model)
         .ok_or_else(|| ApiError::model_not_found(&request.model))?;
@@ -126,10 +126,8 @@ async fn run(app: &App, principal: &Principal, parsed: ParsedChat, surface: Surf
             ));
         }
     }
-    let provider = catalog
-        .provider(&model.provider)
-        .ok_or_else(|| ApiError::internal("model without provider"))?;
-    let upstream = Upstream::resolve(&app.config, provider, model)?;
+    let routes = Upstream::routes(&app.config, model)?;
+    let upstream = routes[0].clone();
     let stream = request.stream || surface == Surface::Stone;
     let completion_id = format!("chatcmpl-{}", http::random_hex(12));
     let render: Box<dyn Render> = match surface {
@@ -159,8 +157,8 @@ async fn run(app: &App, principal: &Principal, parsed: ParsedChat, surface: Surf
     // each choice gets an equal share of it.
     let choices = providers::choices(&upstream, &request);
     let call = Call {
-        model,
-        upstream: upstream.clone(),
+        model: model.clone(),
+        routes,
         stream,
         requested_max_output: request
             .requested_max_tokens()
@@ -172,11 +170,12 @@ async fn run(app: &App, principal: &Principal, parsed: ParsedChat, surface: Surf
         timing,
     };
     let request = RefCell::new(request);
-    // The warnings of the last build (the one sent: the cap decides whether thinking fits).
-    let warnings: RefCell<Vec<String>> = RefCell::new(Vec::new());
-    let build = |max_output_tokens: u32| {
+    // The warnings of each route's last build (the cap decides whether thinking fits); the
+    // answer carries those of the route that served.
+    let warnings: RefCell<Vec<(String, Vec<String>)>> = RefCell::new(Vec::new());
+    let build = |upstream: &Upstream, max_output_tokens: u32| {
         let built = providers::build_chat_request(
-            &upstream,
+            upstream,
             &Outgoing {
                 request: &request.borrow(),
                 max_output_tokens: (max_output_tokens / choices).max(1),
@@ -184,7 +183,10 @@ async fn run(app: &App, principal: &Principal, parsed: ParsedChat, surface: Surf
             },
             &annotations,
         )?;
-        *warnings.borrow_mut() = built.warnings;
+        let mut warnings = warnings.borrow_mut();
+        let route = upstream.route_name();
+        warnings.retain(|(name, _)| *name != route);
+        warnings.push((route, built.warnings));
         Ok(built.request)
     };
     let prepare: Option<pipeline::Prepare> = (!files.is_empty()).then(|| {
@@ -198,7 +200,13 @@ async fn run(app: &App, principal: &Principal, parsed: ParsedChat, surface: Surf
         Box::pin(read) as pipeline::Prepare
     });
     let mut response = pipeline::run_prepared(app, principal, call, prepare, &build, Box::new(relay)).await?;
-    let warnings = warnings.into_inner();
+    let served = response.headers().get(pipeline::ROUTE_HEADER).ok().flatten();
+    let warnings = warnings
+        .into_inner()
+        .into_iter()
+        .find(|(route, _)| Some(route) == served.as_ref())
+        .map(|(_, warnings)| warnings)
+        .unwrap_or_default();
     if !warnings.is_empty() {
         response.headers_mut().set(WARNING_HEADER, &warnings.join("; "))?;
     }

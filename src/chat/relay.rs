@@ -109,6 +109,11 @@ fn legacy_completion(completion: &mut ChatCompletion) {
 }
 
 impl Relay for ChatRelay {
+    fn on_route(&mut self, upstream: &Upstream) {
+        self.translator = providers::stream_translator(upstream);
+        self.upstream = upstream.clone();
+    }
+
     fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step {
         let mut step = Step::Continue;
         for item in self.translator.on_event(event) {

@@ -1,5 +1,6 @@
 //! `LIMITER`, the Durable Object class that keeps counters: one instance per user
-//! (`user:<id>`: daily usage) and one per throttled key (`login:<email>`: failed sign-ins per
+//! (`user:<id>`: daily usage), one per provider (`keys:<provider>`: the health of its API keys,
+//! `providers::keys`) and one per throttled key (`login:<email>`: failed sign-ins per
 //! client IP and in all; `login-ip:<ip>`, `register:<ip>`, `send-code:<ip>`, … : attempts). Its SQLite storage is strongly consistent and its requests run one at a
 //! time, and no operation awaits anything between reading and writing a counter, so counts are
 //! exact under any concurrency and survive eviction and restarts.
@@ -144,6 +145,8 @@ impl DurableObject for Limiter {
             "/release" => release(&sql, req.json().await?),
             "/peek" => peek(&sql, req.json().await?),
             "/renew" => renew(&sql, req.json().await?),
+            "/keys/report" => crate::providers::keys::object_report(&sql, req.json().await?),
+            "/keys/state" => crate::providers::keys::object_state(&sql, req.json().await?),
             other => Response::error(format!("unknown limiter operation {other}"), 404),
         }
     }
@@ -159,6 +162,7 @@ fn ensure_schema(sql: &SqlStorage) -> Result<()> {
          CREATE TABLE IF NOT EXISTS probes (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL);",
         None,
     )?;
+    sql.exec(crate::providers::keys::SCHEMA, None)?;
     Ok(())
 }
 

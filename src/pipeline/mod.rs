@@ -17,6 +17,7 @@ pub mod relay;
 pub mod stream;
 pub mod timing;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_channel::oneshot;
@@ -82,8 +83,10 @@ impl Price {
 
 /// What a surface hands to the pipeline besides the builder and the relay.
 pub struct Call {
-    pub model: &'static Model,
-    pub upstream: Upstream,
+    pub model: Arc<Model>,
+    /// The model's routes the surface can serve, in order (`Upstream::routes`): the first that
+    /// answers serves; the price is the model's whichever it is.
+    pub routes: Vec<Upstream>,
     pub stream: bool,
     /// The output tokens the client asked for, if it said.
     pub requested_max_output: Option<u32>,
@@ -99,8 +102,33 @@ pub struct Call {
     pub timing: Timing,
 }
 
-/// Builds the upstream request for an output cap (the cap differs for free use).
-pub type Build<'a> = &'a dyn Fn(u32) -> ApiResult<UpstreamRequest>;
+/// Builds the upstream request for a route and an output cap (the cap differs for free use).
+pub type Build<'a> = &'a dyn Fn(&Upstream, u32) -> ApiResult<UpstreamRequest>;
+
+/// The header naming the route that served (`provider/upstream_id`).
+pub const ROUTE_HEADER: &str = "X-Flint-Route";
+
+/// Every route's request for an output cap: the first route's failure is the request's; a
+/// later route its wire can't carry the request to is left out (logged).
+fn build_routes(
+    routes: &[Upstream],
+    build: Build<'_>,
+    max_output_tokens: u32,
+) -> ApiResult<Vec<(Upstream, UpstreamRequest)>> {
+    let mut built = Vec::with_capacity(routes.len());
+    for (position, upstream) in routes.iter().enumerate() {
+        match build(upstream, max_output_tokens) {
+            Ok(request) => built.push((upstream.clone(), request)),
+            Err(error) if position == 0 => return Err(error),
+            Err(error) => worker::console_warn!(
+                "route {} left out of this request: {}",
+                upstream.route_name(),
+                error.message
+            ),
+        }
+    }
+    Ok(built)
+}
 
 /// The output-token ceiling: what the client asked for, within the model's and the plan's
 /// (`MAX_TOKENS_LITE` for free use, `MAX_TOKENS_PAID` and the plan's otherwise).
@@ -151,8 +179,8 @@ fn check_context(model: &Model, prompt_tokens: u64, param: &str) -> ApiResult<()
 struct Job {
     env: worker::Env,
     request_id: String,
-    upstream: Upstream,
-    request: UpstreamRequest,
+    /// Each route with its request, in order.
+    routes: Vec<(Upstream, UpstreamRequest)>,
     reservation: Reservation,
     prompt_tokens: u64,
     first_byte: Duration,
@@ -161,8 +189,15 @@ struct Job {
 
 /// What the task reports to the waiting handler once the upstream has answered.
 enum Started {
-    Stream { upstream_ms: u64 },
-    Json { body: Value, upstream_ms: u64 },
+    Stream {
+        upstream_ms: u64,
+        route: String,
+    },
+    Json {
+        body: Value,
+        upstream_ms: u64,
+        route: String,
+    },
 }
 
 /// The upstream's usage, or the documented estimate (marked) when it sent none.
@@ -211,10 +246,19 @@ fn meter_of(price: Price) -> Meter {
     }
 }
 
-fn size_hold(price: Price, prompt_tokens: u64, request: &UpstreamRequest, paid_max: u32) -> ApiResult<Sized> {
+/// Sized on the largest of the routes' bodies (any of them may be the one sent).
+fn size_hold(
+    price: Price,
+    prompt_tokens: u64,
+    routes: &[(Upstream, UpstreamRequest)],
+    paid_max: u32,
+) -> ApiResult<Sized> {
     Ok(match price {
         Price::Tokens(prices) => {
-            let hold_tokens = estimate::hold_tokens_of_body(&request.body)?.max(prompt_tokens);
+            let mut hold_tokens = prompt_tokens;
+            for (_, request) in routes {
+                hold_tokens = hold_tokens.max(estimate::hold_tokens_of_body(&request.body)?);
+            }
             Sized {
                 meter: meter_of(price),
                 hold: whole_micros(TokenUsage::new(hold_tokens, u64::from(paid_max)).cost(&prices)),
@@ -241,7 +285,8 @@ pub async fn run_prepared(
     build: Build<'_>,
     relay: Box<dyn Relay>,
 ) -> ApiResult<Response> {
-    let model = call.model;
+    let model = call.model.clone();
+    let model = model.as_ref();
     let lite = model.tier == Tier::Lite;
     // The plan's price group applies to every charge, the hold sized at the same prices.
     let price = call.price.scaled(caller.plan.price_multiplier_ppm);
@@ -263,9 +308,9 @@ pub async fn run_prepared(
         };
         (None, sized)
     } else {
-        let request = build(paid_max)?;
-        let sized = size_hold(price, call.prompt_tokens, &request, paid_max)?;
-        (Some(request), sized)
+        let routes = build_routes(&call.routes, build, paid_max)?;
+        let sized = size_hold(price, call.prompt_tokens, &routes, paid_max)?;
+        (Some(routes), sized)
     };
     let over_free_cap = call.prompt_tokens > app.config.max_prompt_tokens_lite;
     let ask = Ask {
@@ -273,7 +318,11 @@ pub async fn run_prepared(
         user_id: caller.user.id,
         api_key_id: caller.api_key_id(),
         model: &model.id,
-        provider: &call.upstream.provider.id,
+        provider: call
+            .routes
+            .first()
+            .map_or(model.provider.as_str(), |first| first.provider.id.as_str()),
+        price_multiplier_ppm: plan.price_multiplier_ppm,
         limits: plan.limits(),
         free_eligible: lite && tokens_metered && !over_free_cap,
         reserve_tokens: sized.hold_tokens.saturating_add(if tokens_metered {
@@ -387,9 +436,9 @@ pub async fn run_prepared(
                     ));
                 }
             }
-            let request = build(paid_max)?;
-            let sized = size_hold(price, prompt_tokens, &request, paid_max)?;
-            Ok((request, sized))
+            let routes = build_routes(&call.routes, build, paid_max)?;
+            let sized = size_hold(price, prompt_tokens, &routes, paid_max)?;
+            Ok((routes, sized))
         });
         let (built, sized) = match complete {
             Ok(done) => done,
@@ -440,7 +489,7 @@ pub async fn run_prepared(
     if reservation.mode == BillingMode::Free {
         let free_max = output_cap(&app.config, plan, model, true, call.requested_max_output);
         if free_max != paid_max {
-            match build(free_max) {
+            match build_routes(&call.routes, build, free_max) {
                 Ok(rebuilt) => request = rebuilt,
                 Err(error) => {
                     app.ctx.wait_until(reservation.abandon(error.code.to_string()));
@@ -453,8 +502,7 @@ pub async fn run_prepared(
     let job = Job {
         env: app.env.clone(),
         request_id: app.request_id.clone(),
-        upstream: call.upstream,
-        request,
+        routes: request,
         reservation,
         prompt_tokens,
         first_byte: app.config.upstream_first_byte_timeout,
@@ -494,16 +542,23 @@ pub async fn run_prepared(
             ))
         }
     };
-    let (mut response, upstream_ms) = match (started, pipe) {
-        (Started::Stream { upstream_ms }, Some((pipe, content_type))) => {
+    let (mut response, upstream_ms, route) = match (started, pipe) {
+        (Started::Stream { upstream_ms, route }, Some((pipe, content_type))) => {
             let mut response = Response::from_body(ResponseBody::Stream(pipe.readable()))?;
             let headers = response.headers_mut();
             headers.set("Content-Type", content_type)?;
             headers.set("Cache-Control", "no-cache")?;
             headers.set("X-Accel-Buffering", "no")?;
-            (response, upstream_ms)
+            (response, upstream_ms, route)
         }
-        (Started::Json { body, upstream_ms }, None) => (http::json(200, &body)?, upstream_ms),
+        (
+            Started::Json {
+                body,
+                upstream_ms,
+                route,
+            },
+            None,
+        ) => (http::json(200, &body)?, upstream_ms, route),
         _ => {
             return Err(fail(
                 ApiError::internal("the metered task answered in the wrong shape"),
@@ -514,6 +569,7 @@ pub async fn run_prepared(
     timing.push("upstream", upstream_ms);
     crate::limits::headers::stamp(&mut response, &snapshot, lite);
     response.headers_mut().set("Server-Timing", &timing.header())?;
+    response.headers_mut().set(ROUTE_HEADER, &route)?;
     Ok(response)
 }
 
@@ -538,18 +594,27 @@ async fn serve_stream(
     mut sink: ClientSink,
     started: oneshot::Sender<ApiResult<Started>>,
 ) {
-    let provider = job.upstream.provider.id.clone();
     let sent_ms = time::now_ms();
-    let body = match call::send(&job.upstream, &job.request, job.first_byte).await {
-        Ok(mut response) => response.stream().map_err(|e| errors::unreachable(&provider, e)),
-        Err(error) => Err(error),
-    };
-    let body = match body {
-        Ok(body) => body,
+    let (mut response, position) = match call::send_routes(&job.env, &job.routes, job.first_byte).await {
+        Ok(sent) => sent,
         Err(error) => return fail_before_first_byte(job, started, error).await,
     };
+    let Some((upstream, _)) = job.routes.get(position) else {
+        return fail_before_first_byte(job, started, ApiError::internal("no such route")).await;
+    };
+    let provider = upstream.provider.id.clone();
+    let route = upstream.route_name();
+    relay.on_route(upstream);
+    let body = match response.stream() {
+        Ok(body) => body,
+        Err(error) => {
+            return fail_before_first_byte(job, started, errors::unreachable(&provider, error)).await
+        }
+    };
+    let mut job = job;
+    job.reservation.served_by(&provider, &route);
     let upstream_ms = time::now_ms().saturating_sub(sent_ms);
-    let _ = started.send(Ok(Started::Stream { upstream_ms }));
+    let _ = started.send(Ok(Started::Stream { upstream_ms, route }));
 
     let outcome = stream::pump(body, relay.as_mut(), &mut sink, job.times, &job.reservation).await;
     let consumption = consumption_of(relay.usage(), job.prompt_tokens, relay.delivered_chars());
@@ -642,10 +707,18 @@ fn stream_error(provider: &str, failure: &StreamFailure) -> ApiError {
 
 /// Runs under `wait_until`: calls the upstream, hands the JSON answer to the handler, settles.
 async fn serve_json(job: Job, mut relay: Box<dyn Relay>, started: oneshot::Sender<ApiResult<Started>>) {
-    let provider = job.upstream.provider.id.clone();
     let sent_ms = time::now_ms();
+    let mut job = job;
     let answer = async {
-        let mut response = call::send(&job.upstream, &job.request, job.first_byte).await?;
+        let (mut response, position) = call::send_routes(&job.env, &job.routes, job.first_byte).await?;
+        let upstream = &job
+            .routes
+            .get(position)
+            .ok_or_else(|| ApiError::internal("no such route"))?
+            .0;
+        let provider = upstream.provider.id.clone();
+        let route = upstream.route_name();
+        relay.on_route(upstream);
         let upstream_ms = time::now_ms().saturating_sub(sent_ms);
         let text = match select(Box::pin(response.text()), worker::Delay::from(job.times.idle)).await {
             Either::Left((Ok(text), _)) => text,
@@ -660,13 +733,14 @@ async fn serve_json(job: Job, mut relay: Box<dyn Relay>, started: oneshot::Sende
             )
             .with_internal(format!("{provider}: {problem}"))
         })?;
-        Ok((parsed, upstream_ms))
+        Ok((parsed, upstream_ms, provider, route))
     }
     .await;
-    let (parsed, upstream_ms) = match answer {
+    let (parsed, upstream_ms, provider, route) = match answer {
         Ok(answer) => answer,
         Err(error) => return fail_before_first_byte(job, started, error).await,
     };
+    job.reservation.served_by(&provider, &route);
     let consumption = match parsed.units {
         Some(units) => Consumption::Units(units),
         None => consumption_of(parsed.usage, job.prompt_tokens, parsed.delivered_chars),
@@ -679,14 +753,22 @@ async fn serve_json(job: Job, mut relay: Box<dyn Relay>, started: oneshot::Sende
     match ahead {
         Some(bill) => {
             let body = relay.render_json(parsed.body, &bill);
-            let _ = started.send(Ok(Started::Json { body, upstream_ms }));
+            let _ = started.send(Ok(Started::Json {
+                body,
+                upstream_ms,
+                route,
+            }));
             settle_logged(reservation, consumption, "ok", &job.request_id).await;
             after_billing(relay.as_mut(), &job.env, &bill).await;
         }
         None => match reservation.settle(consumption, "ok").await {
             Ok(bill) => {
                 let body = relay.render_json(parsed.body, &bill);
-                let _ = started.send(Ok(Started::Json { body, upstream_ms }));
+                let _ = started.send(Ok(Started::Json {
+                    body,
+                    upstream_ms,
+                    route,
+                }));
                 after_billing(relay.as_mut(), &job.env, &bill).await;
             }
             Err(error) => {

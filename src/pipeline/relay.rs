@@ -48,6 +48,9 @@ pub struct Parsed {
 }
 
 pub trait Relay {
+    /// The route that answered, before its first event: a translated relay reads that route's
+    /// wire format (a native one is only given routes of its own).
+    fn on_route(&mut self, _upstream: &crate::providers::Upstream) {}
     /// One upstream SSE event: appends the frames for the client to `out`.
     fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step;
     /// What the upstream reported so far.

@@ -1256,9 +1256,10 @@ mod tests {
         let model = catalog.model("claude-haiku-4.5").unwrap();
         Upstream {
             provider: catalog.provider(&model.provider).unwrap(),
-            model,
+            model: model.clone(),
             base_url: "https://api.anthropic.com".into(),
             api_key: "sk-ant-upstream".into(),
+            keys: vec!["sk-ant-upstream".to_owned()].into(),
         }
     }
 

@@ -1054,9 +1054,10 @@ mod tests {
         let model = catalog.model(model).unwrap();
         Upstream {
             provider: catalog.provider(&model.provider).unwrap(),
-            model,
+            model: model.clone(),
             base_url: "https://generativelanguage.googleapis.com".into(),
             api_key: "AIzaSyTestKey0123456789".into(),
+            keys: vec!["AIzaSyTestKey0123456789".to_owned()].into(),
         }
     }
 

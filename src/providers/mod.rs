@@ -6,33 +6,37 @@ pub mod anthropic;
 pub mod call;
 pub mod errors;
 pub mod gemini;
+pub mod keys;
 pub mod openai;
 
-use crate::catalog::{Model, Provider, WireFormat};
+use std::sync::Arc;
+
+use crate::catalog::{AuthStyle, Catalog, Model, Provider, WireFormat};
 use crate::chat::types::{Annotations, ChatCompletion, ChatCompletionChunk, ChatRequest, Usage};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::sse::parser::SseEvent;
 
-/// A resolved upstream: the provider, its base URL and key, and the model's upstream id.
+/// A resolved upstream: one route of a model — the provider, its base URL, its key pool and the
+/// model as that route serves it (`model.upstream_id` is the route's).
 #[derive(Debug, Clone)]
 pub struct Upstream {
     pub provider: &'static Provider,
-    pub model: &'static Model,
+    pub model: Arc<Model>,
     pub base_url: String,
+    /// The key the request is built with: the pool's first; `call::send` moves to the others.
     pub api_key: String,
+    /// Every key of `<ID>_API_KEY`.
+    pub keys: Arc<[String]>,
 }
 
 impl Upstream {
     /// `<ID>_API_KEY` and `<ID>_BASE_URL` from configuration; no key is a 503 the operator fixes.
-    pub fn resolve(
-        config: &Config,
-        provider: &'static Provider,
-        model: &'static Model,
-    ) -> ApiResult<Upstream> {
+    pub fn resolve(config: &Config, provider: &'static Provider, model: Arc<Model>) -> ApiResult<Upstream> {
         let credentials = config.provider(&provider.id);
-        let api_key = credentials.and_then(|c| c.api_key.clone()).ok_or_else(|| {
-            ApiError::new(
+        let keys: Arc<[String]> = credentials.map(|c| c.api_keys.clone()).unwrap_or_default().into();
+        let Some(api_key) = keys.first().cloned() else {
+            return Err(ApiError::new(
                 ErrorKind::Unavailable,
                 "provider_not_configured",
                 format!(
@@ -44,8 +48,8 @@ impl Upstream {
                 "{}_API_KEY is not set; set it to serve {}",
                 provider.env_prefix(),
                 model.id
-            ))
-        })?;
+            )));
+        };
         let base_url = credentials
             .and_then(|c| c.base_url.clone())
             .unwrap_or_else(|| provider.base_url.trim_end_matches('/').to_owned());
@@ -54,7 +58,76 @@ impl Upstream {
             model,
             base_url,
             api_key,
+            keys,
         })
+    }
+
+    /// Every route of `model` whose provider is configured, in order: the first route is the
+    /// model itself, the others a copy naming the route's provider and upstream id. None
+    /// configured is the first route's error.
+    pub fn routes(config: &Config, model: &Arc<Model>) -> ApiResult<Vec<Upstream>> {
+        let catalog = Catalog::embedded()?;
+        let mut routes = Vec::with_capacity(model.routes.len());
+        let mut first_error = None;
+        for (position, route) in model.routes.iter().enumerate() {
+            let provider = catalog
+                .provider(&route.provider)
+                .ok_or_else(|| ApiError::internal(format!("route to unknown provider {}", route.provider)))?;
+            let served = if position == 0
+                && route.provider == model.provider
+                && route.upstream_id == model.upstream_id
+            {
+                model.clone()
+            } else {
+                Arc::new(Model {
+                    provider: route.provider.clone(),
+                    upstream_id: route.upstream_id.clone(),
+                    ..Model::clone(model)
+                })
+            };
+            match Upstream::resolve(config, provider, served) {
+                Ok(upstream) => routes.push(upstream),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        match (routes.is_empty(), first_error) {
+            (true, Some(error)) => Err(error),
+            (true, None) => Err(ApiError::internal(format!("model {} has no route", model.id))),
+            _ => Ok(routes),
+        }
+    }
+
+    /// `provider/upstream_id`: how the usage row and `X-Flint-Route` name the route.
+    pub fn route_name(&self) -> String {
+        format!("{}/{}", self.provider.id, self.model.upstream_id)
+    }
+
+    /// This upstream with another key of its pool.
+    pub fn with_key(&self, key: &str) -> Upstream {
+        Upstream {
+            api_key: key.to_owned(),
+            ..self.clone()
+        }
+    }
+}
+
+/// The routes a surface relaying the upstream's own protocol can use: those speaking the
+/// first route's wire format.
+pub fn same_wire(routes: Vec<Upstream>) -> Vec<Upstream> {
+    let Some(wire) = routes.first().map(|r| r.provider.wire) else {
+        return routes;
+    };
+    routes.into_iter().filter(|r| r.provider.wire == wire).collect()
+}
+
+/// The header carrying `key` the way `auth` wants it.
+pub fn auth_header(auth: AuthStyle, key: &str) -> (&'static str, String) {
+    match auth {
+        AuthStyle::Bearer => ("Authorization", format!("Bearer {key}")),
+        AuthStyle::XApiKey => ("x-api-key", key.to_owned()),
+        AuthStyle::XGoogApiKey => ("x-goog-api-key", key.to_owned()),
     }
 }
 

@@ -25,17 +25,13 @@
 use serde_json::{json, Value};
 
 use super::{Built, Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
-use crate::catalog::{AuthStyle, Category, MaxTokensField};
+use crate::catalog::{Category, MaxTokensField};
 use crate::chat::types::{Annotations, ChatCompletion, ChatCompletionChunk, Message, Usage};
 use crate::error::{ApiError, ApiResult};
 use crate::sse::parser::SseEvent;
 
 pub fn auth_header(upstream: &Upstream) -> (&'static str, String) {
-    match upstream.provider.auth {
-        AuthStyle::Bearer => ("Authorization", format!("Bearer {}", upstream.api_key)),
-        AuthStyle::XApiKey => ("x-api-key", upstream.api_key.clone()),
-        AuthStyle::XGoogApiKey => ("x-goog-api-key", upstream.api_key.clone()),
-    }
+    super::auth_header(upstream.provider.auth, &upstream.api_key)
 }
 
 /// OpenAI's reasoning models (gpt-5 family, o-series): no sampling parameters, no logprobs.
@@ -360,9 +356,10 @@ mod tests {
         let model = catalog.model(model).unwrap();
         Upstream {
             provider: catalog.provider(&model.provider).unwrap(),
-            model,
+            model: model.clone(),
             base_url: "http://mock/v1".into(),
             api_key: "sk-upstream".into(),
+            keys: vec!["sk-upstream".to_owned()].into(),
         }
     }
 

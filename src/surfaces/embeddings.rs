@@ -22,7 +22,7 @@ use crate::auth::Principal;
 use crate::billing::estimate;
 use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
-use crate::catalog::{Catalog, EmbeddingSpec, Model, WireFormat};
+use crate::catalog::{EmbeddingSpec, Model, WireFormat};
 use crate::error::{ApiError, ApiResult, Family};
 use crate::http;
 use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
@@ -412,7 +412,7 @@ impl Relay for EmbeddingsRelay {
 pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let body: Map<String, Value> = http::read_json(&mut req, app.config.max_chat_body_bytes).await?;
     let request = EmbeddingsRequest::parse(body)?;
-    let catalog = Catalog::embedded()?;
+    let catalog = crate::catalog::live::for_caller(app, principal).await?;
     let model = catalog
         .model(&request.model)
         .ok_or_else(|| ApiError::model_not_found(&request.model))?;
@@ -429,15 +429,13 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
     };
     principal.require_model(&model.id)?;
     request.check_against(model, spec)?;
-    let provider = catalog
-        .provider(&model.provider)
-        .ok_or_else(|| ApiError::internal("model without provider"))?;
-    let upstream = Upstream::resolve(&app.config, provider, model)?;
-    let upstream_request = build_request(&upstream, spec, &request);
+    // The catalog gives an embedding model routes of one wire format only.
+    let routes = crate::providers::same_wire(Upstream::routes(&app.config, model)?);
+    let wire = routes[0].provider.wire;
     let inputs = request.inputs.len();
     let call = Call {
-        model,
-        upstream: upstream.clone(),
+        model: model.clone(),
+        routes,
         stream: false,
         // Nothing is generated: the output ceiling (and its share of the TPM window) is the least.
         requested_max_output: Some(0),
@@ -448,24 +446,19 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
         timing: pipeline::timing::Timing::new(),
     };
     let relay = EmbeddingsRelay {
-        wire: provider.wire,
+        wire,
         model: request.model.clone(),
         inputs,
         base64: request.base64,
     };
-    pipeline::run(
-        app,
-        principal,
-        call,
-        &|_| Ok(upstream_request.clone()),
-        Box::new(relay),
-    )
-    .await
+    let build = |upstream: &Upstream, _: u32| Ok(build_request(upstream, spec, &request));
+    pipeline::run(app, principal, call, &build, Box::new(relay)).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Catalog;
 
     fn parse(body: Value) -> ApiResult<EmbeddingsRequest> {
         EmbeddingsRequest::parse(body.as_object().unwrap().clone())
@@ -618,9 +611,10 @@ mod tests {
         let model = catalog.model(id).unwrap();
         Upstream {
             provider: catalog.provider(&model.provider).unwrap(),
-            model,
+            model: model.clone(),
             base_url: "https://up.example/v1".into(),
             api_key: "k".into(),
+            keys: vec!["k".to_owned()].into(),
         }
     }
 

@@ -24,6 +24,10 @@ use serde_json::Value;
 
 /// The API key every provider is configured with; the mock accepts exactly this one.
 pub const MOCK_PROVIDER_KEY: &str = "sk-mock-provider-key-7f3a9c1e";
+/// A key the mock authenticates but rate-limits: every request with it is a 429 (Retry-After 30).
+pub const MOCK_RATE_LIMITED_KEY: &str = "sk-mock-rate-limited-key-2b81d4";
+/// A key the mock does not know: every request with it is a 401.
+pub const MOCK_REVOKED_KEY: &str = "sk-mock-revoked-key-9d04aa";
 pub const JWT_SECRET: &str = "e2e-jwt-secret-0123456789abcdef0123456789abcdef";
 /// At least 32 bytes: the gateway refuses a shorter operator token.
 pub const ADMIN_TOKEN: &str = "e2e-admin-token-5b8d2f-0123456789abcdef";
@@ -177,6 +181,7 @@ fn start_mock(state_dir: &Path) -> (u32, String) {
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(&binary)
         .args(["--port", "0", "--api-key", MOCK_PROVIDER_KEY])
+        .args(["--rate-limited-key", MOCK_RATE_LIMITED_KEY])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)

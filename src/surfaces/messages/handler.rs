@@ -2,6 +2,7 @@
 //! /v1/messages/count_tokens` outside it (counting is free and not admitted).
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use worker::{Request, Response};
 
@@ -11,7 +12,7 @@ use super::validate::{self, Betas, Endpoint};
 use super::{count, native, translate, Route, WARNING_HEADER};
 use crate::app::App;
 use crate::auth::Principal;
-use crate::catalog::{Catalog, Model};
+use crate::catalog::{live, Catalog, Model};
 use crate::error::{ApiError, ApiResult};
 use crate::http;
 use crate::pipeline::relay::Relay;
@@ -32,7 +33,7 @@ fn model_of<'c>(
     catalog: &'c Catalog,
     principal: &Principal,
     request: &MessagesRequest<'_>,
-) -> ApiResult<&'c Model> {
+) -> ApiResult<&'c Arc<Model>> {
     let model = catalog
         .model(&request.model)
         .ok_or_else(|| ApiError::model_not_found(&request.model).with_param("model"))?;
@@ -47,18 +48,19 @@ pub async fn messages(mut req: Request, app: &App, principal: &Principal) -> Api
     let request = types::parse(&body)?;
     let betas = Betas::parse(client.anthropic_beta.as_deref());
     validate::validate(&request, &betas, Endpoint::Messages)?;
-    let catalog = Catalog::embedded()?;
-    let model = model_of(catalog, principal, &request)?;
-    let route = super::route(catalog, model)?;
-    let provider = catalog
-        .provider(&model.provider)
-        .ok_or_else(|| ApiError::internal("model without provider"))?;
-    let upstream = Upstream::resolve(&app.config, provider, model)?;
+    let catalog = live::for_caller(app, principal).await?;
+    let model = model_of(&catalog, principal, &request)?;
+    let route = super::route(&catalog, model)?;
+    let routes = Upstream::routes(&app.config, model)?;
     let stream = request.is_stream();
     let prompt_tokens = count::estimate_input_tokens(&request);
     let call = Call {
-        model,
-        upstream: upstream.clone(),
+        model: model.clone(),
+        // Passed through as it came, a request goes only where Anthropic's protocol is spoken.
+        routes: match route {
+            Route::Native => providers::same_wire(routes.clone()),
+            Route::Translated => routes.clone(),
+        },
         stream,
         requested_max_output: request.max_tokens,
         prompt_tokens,
@@ -71,8 +73,8 @@ pub async fn messages(mut req: Request, app: &App, principal: &Principal) -> Api
     let warnings: RefCell<Vec<String>> = RefCell::new(Vec::new());
     let answered = match route {
         Route::Native => {
-            let build = |max_output: u32| {
-                let built = native::messages_request(&upstream, &request, &client, max_output)?;
+            let build = |upstream: &Upstream, max_output: u32| {
+                let built = native::messages_request(upstream, &request, &client, max_output)?;
                 *warnings.borrow_mut() = built.warnings;
                 Ok(built.request)
             };
@@ -86,15 +88,16 @@ pub async fn messages(mut req: Request, app: &App, principal: &Principal) -> Api
                 request.model.as_ref(),
                 prompt_tokens,
             );
+            let first = &routes[0];
             let relay: Box<dyn Relay> = Box::new(TranslatedRelay::new(
-                providers::stream_translator(&upstream),
-                provider.wire,
+                providers::stream_translator(first),
+                first.provider.wire,
                 render,
             ));
-            let build = |max_output: u32| {
+            let build = |upstream: &Upstream, max_output: u32| {
                 *warnings.borrow_mut() = translated.warnings.clone();
                 providers::build_request(
-                    &upstream,
+                    upstream,
                     &Outgoing {
                         request: &chat,
                         max_output_tokens: translate::output_cap(&chat, max_output),
@@ -135,16 +138,20 @@ pub async fn count_tokens(mut req: Request, app: &App, principal: &Principal) ->
     let request = types::parse(&body)?;
     let betas = Betas::parse(client.anthropic_beta.as_deref());
     validate::validate(&request, &betas, Endpoint::CountTokens)?;
-    let catalog = Catalog::embedded()?;
-    let model = model_of(catalog, principal, &request)?;
-    let input_tokens = match super::route(catalog, model)? {
+    let catalog = live::for_caller(app, principal).await?;
+    let model = model_of(&catalog, principal, &request)?;
+    let input_tokens = match super::route(&catalog, model)? {
         Route::Native => {
-            let provider = catalog
-                .provider(&model.provider)
-                .ok_or_else(|| ApiError::internal("model without provider"))?;
-            let upstream = Upstream::resolve(&app.config, provider, model)?;
-            let outgoing = native::count_tokens_request(&upstream, &request, &client)?;
-            let mut answer = call::send(&upstream, &outgoing, app.config.upstream_first_byte_timeout).await?;
+            let routes = Upstream::routes(&app.config, model)?;
+            let upstream = &routes[0];
+            let outgoing = native::count_tokens_request(upstream, &request, &client)?;
+            let mut answer = call::send(
+                &app.env,
+                upstream,
+                &outgoing,
+                app.config.upstream_first_byte_timeout,
+            )
+            .await?;
             let text = answer.text().await.map_err(ApiError::internal)?;
             native::parse_count_tokens(&text).map_err(ApiError::internal)?
         }

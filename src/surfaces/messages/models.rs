@@ -90,6 +90,7 @@ pub fn anthropic_list(
         .models
         .iter()
         .filter(|m| m.category.own_route().is_none() && allowed(m))
+        .map(|m| m.as_ref())
         .collect();
     let position = |id: &str, param: &str| -> ApiResult<usize> {
         models
@@ -127,7 +128,7 @@ pub fn anthropic_model_by_id(catalog: &Catalog, id: &str) -> ApiResult<Value> {
     catalog
         .model(id)
         .filter(|m| m.category.own_route().is_none())
-        .map(anthropic_model)
+        .map(|m| anthropic_model(m))
         .ok_or_else(|| ApiError::model_not_found(id).with_param("model"))
 }
 

@@ -170,9 +170,10 @@ mod tests {
         let model = catalog.model(model).unwrap();
         Upstream {
             provider: catalog.provider(&model.provider).unwrap(),
-            model,
+            model: model.clone(),
             base_url: base_url.into(),
             api_key: "sk-ant-upstream".into(),
+            keys: vec!["sk-ant-upstream".to_owned()].into(),
         }
     }
 

@@ -553,6 +553,11 @@ impl TranslatedRelay {
 }
 
 impl Relay for TranslatedRelay {
+    fn on_route(&mut self, upstream: &crate::providers::Upstream) {
+        self.translator = crate::providers::stream_translator(upstream);
+        self.wire = upstream.provider.wire;
+    }
+
     fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step {
         let mut step = Step::Continue;
         for item in self.translator.on_event(event) {

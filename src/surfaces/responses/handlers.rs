@@ -11,7 +11,7 @@ use super::{native, store, translate, types};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::billing::estimate;
-use crate::catalog::{Catalog, Pricing, WireFormat};
+use crate::catalog::{live, Pricing, WireFormat};
 use crate::error::{ApiError, ApiResult};
 use crate::pipeline::timing::Timing;
 use crate::pipeline::{self, Call, Price};
@@ -50,7 +50,7 @@ async fn stored(
 pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let bytes = http::read_body_capped(&mut req, app.config.max_chat_body_bytes).await?;
     let parsed = types::parse(&bytes)?;
-    let catalog = Catalog::embedded()?;
+    let catalog = live::for_caller(app, principal).await?;
     let request = &parsed.request;
     let model = catalog
         .model(&request.model)
@@ -78,10 +78,8 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
     };
     let history_len = previous.as_ref().map_or(0, |p| p.history().len());
     let conversation = store::conversation(&parsed, previous.as_ref())?;
-    let provider = catalog
-        .provider(&model.provider)
-        .ok_or_else(|| ApiError::internal("model without provider"))?;
-    let upstream = Upstream::resolve(&app.config, provider, model)?;
+    let routes = Upstream::routes(&app.config, model)?;
+    let upstream = routes[0].clone();
     let stream = request.streams();
     let keep = request.stores().then(|| Keep {
         user_id: principal.user.id,
@@ -91,8 +89,8 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
     // The documented prompt estimate is the canonical request's, for native models too.
     let translation = translate::to_chat(&parsed, &conversation, history_len);
     let base = Call {
-        model,
-        upstream: upstream.clone(),
+        model: model.clone(),
+        routes: Vec::new(),
         stream,
         requested_max_output: request.max_output_tokens,
         prompt_tokens: 0,
@@ -114,12 +112,19 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
             Kind::Native(NativeRelay::new(Overrides::of(&parsed, warnings))),
             keep,
         );
-        let build = |max_output_tokens: u32| {
-            let (body, _) = native::body(&parsed, &conversation, &model.upstream_id, max_output_tokens)?;
-            Ok(native::request(&upstream, &body))
+        let build = |upstream: &Upstream, max_output_tokens: u32| {
+            let (body, _) = native::body(
+                &parsed,
+                &conversation,
+                &upstream.model.upstream_id,
+                max_output_tokens,
+            )?;
+            Ok(native::request(upstream, &body))
         };
         let call = Call {
             prompt_tokens,
+            // Passed through as it came: only to routes that serve the Responses API.
+            routes: routes.into_iter().filter(is_native).collect(),
             ..base
         };
         return pipeline::run(app, principal, call, &build, Box::new(relay)).await;
@@ -130,15 +135,15 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
     let relay = ResponsesRelay::new(
         Kind::Translated(TranslatedRelay::new(
             providers::stream_translator(&upstream),
-            completion_parser(provider.wire),
+            completion_parser(upstream.provider.wire),
             Render::new(shell, translation.tools.clone()),
         )),
         keep,
     );
     let chat = translation.chat;
-    let build = |max_output_tokens: u32| {
+    let build = |upstream: &Upstream, max_output_tokens: u32| {
         providers::build_request(
-            &upstream,
+            upstream,
             &Outgoing {
                 request: &chat,
                 max_output_tokens,
@@ -148,6 +153,7 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
     };
     let call = Call {
         prompt_tokens: estimate::prompt_tokens(&chat),
+        routes,
         ..base
     };
     pipeline::run(app, principal, call, &build, Box::new(relay)).await

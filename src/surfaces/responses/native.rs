@@ -387,9 +387,10 @@ mod tests {
         let model = catalog.model("gpt-4o-mini").unwrap();
         let upstream = Upstream {
             provider: catalog.provider(&model.provider).unwrap(),
-            model,
+            model: model.clone(),
             base_url: "http://mock/v1".into(),
             api_key: "sk-upstream".into(),
+            keys: vec!["sk-upstream".to_owned()].into(),
         };
         let (body, _) = build(
             json!({"model": "gpt-4o-mini", "input": "hi", "stream": true}),

@@ -323,6 +323,11 @@ impl TranslatedRelay {
 }
 
 impl Relay for TranslatedRelay {
+    fn on_route(&mut self, upstream: &crate::providers::Upstream) {
+        self.translator = crate::providers::stream_translator(upstream);
+        self.parse = completion_parser(upstream.provider.wire);
+    }
+
     fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step {
         out.push_str(&self.render.start());
         let mut step = Step::Continue;
@@ -431,6 +436,9 @@ impl ResponsesRelay {
 }
 
 impl Relay for ResponsesRelay {
+    fn on_route(&mut self, upstream: &crate::providers::Upstream) {
+        self.inner().on_route(upstream)
+    }
     fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step {
         self.inner().on_event(event, out)
     }
