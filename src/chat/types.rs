@@ -945,3 +945,41 @@ mod tests {
         );
     }
 }
+
+/// Why a choice ended, in OpenAI's words (the canonical ones): what each wire's reason maps to
+/// and every surface maps from. A vendor's own reason passes through to OpenAI clients as it
+/// came; [`FinishReason::parse`] reads the ones that mean something to the other surfaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    Stop,
+    /// The output ceiling was reached.
+    Length,
+    ToolCalls,
+    /// The deprecated function-calling shape's end.
+    FunctionCall,
+    ContentFilter,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::FunctionCall => "function_call",
+            FinishReason::ContentFilter => "content_filter",
+        }
+    }
+
+    /// A canonical reason; anything else (a vendor's own) is `None`.
+    pub fn parse(reason: &str) -> Option<FinishReason> {
+        Some(match reason {
+            "stop" => FinishReason::Stop,
+            "length" => FinishReason::Length,
+            "tool_calls" => FinishReason::ToolCalls,
+            "function_call" => FinishReason::FunctionCall,
+            "content_filter" => FinishReason::ContentFilter,
+            _ => return None,
+        })
+    }
+}

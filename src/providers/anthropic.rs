@@ -64,8 +64,8 @@ use super::errors::safe_message;
 use super::{Built, Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
 use crate::chat::types::{
     Annotations, CacheControl, CacheWrites, ChatCompletion, ChatCompletionChunk, ChatRequest, Choice,
-    ChunkChoice, Content, ContentPart, Delta, FunctionCall, FunctionDelta, Message, ResponseFormat,
-    ResponseMessage, ToolCall, ToolCallDelta, ToolChoice, ToolChoiceMode, Usage,
+    ChunkChoice, Content, ContentPart, Delta, FinishReason, FunctionCall, FunctionDelta, Message,
+    ResponseFormat, ResponseMessage, ToolCall, ToolCallDelta, ToolChoice, ToolChoiceMode, Usage,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::sse::parser::SseEvent;
@@ -893,12 +893,33 @@ impl WireError {
 
 /// Anthropic's `stop_reason` as OpenAI's `finish_reason`.
 fn finish_reason(stop_reason: &str) -> &'static str {
-    match stop_reason {
-        "max_tokens" | "model_context_window_exceeded" => "length",
-        "tool_use" => "tool_calls",
-        "refusal" => "content_filter",
+    let reason = match stop_reason {
+        "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
+        "tool_use" => FinishReason::ToolCalls,
+        "refusal" => FinishReason::ContentFilter,
         // end_turn, stop_sequence, pause_turn and anything newer.
-        _ => "stop",
+        _ => FinishReason::Stop,
+    };
+    reason.as_str()
+}
+
+/// The `anthropic` wire.
+pub struct AnthropicWire;
+
+impl super::Wire for AnthropicWire {
+    fn build_request(
+        &self,
+        upstream: &Upstream,
+        outgoing: &Outgoing<'_>,
+        notes: &Annotations,
+    ) -> ApiResult<Built> {
+        build_request(upstream, outgoing, notes)
+    }
+    fn parse_completion(&self, body: &str) -> Result<ChatCompletion, String> {
+        parse_completion(body)
+    }
+    fn stream_translator(&self) -> Box<dyn StreamTranslator> {
+        Box::new(AnthropicStream::new())
     }
 }
 

@@ -9,8 +9,7 @@ use futures_util::future::{select, Either};
 use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit, Response};
 
 use super::keys::{self, Verdict};
-use super::{auth_header, errors, gemini, Upstream, UpstreamRequest};
-use crate::catalog::WireFormat;
+use super::{auth_header, errors, Upstream, UpstreamRequest};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
@@ -81,9 +80,11 @@ async fn with_key(
                 mut retry_after,
                 body,
             } => {
-                // Gemini puts its retry hint in the body (RetryInfo), not in a header.
-                if retry_after.is_none() && upstream.provider.wire == WireFormat::Gemini {
-                    retry_after = gemini::retry_delay_secs(&body).map(|s| s.to_string());
+                // Some wires name the wait in the body rather than in `Retry-After`.
+                if retry_after.is_none() {
+                    retry_after = super::wire(upstream.provider.wire)
+                        .retry_hint_secs(&body)
+                        .map(|s| s.to_string());
                 }
                 let verdict = match status {
                     401 | 403 => Some(Verdict::Refused),

@@ -50,8 +50,8 @@ use super::errors::safe_message;
 use super::{Built, Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
 use crate::chat::types::{
     ChatCompletion, ChatCompletionChunk, ChatRequest, Choice, ChunkChoice, Content, ContentPart, Delta,
-    FunctionCall, FunctionDelta, Message, ResponseFormat, ResponseMessage, ToolCall, ToolCallDelta,
-    ToolChoice, ToolChoiceMode, Usage,
+    FinishReason, FunctionCall, FunctionDelta, Message, ResponseFormat, ResponseMessage, ToolCall,
+    ToolCallDelta, ToolChoice, ToolChoiceMode, Usage,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::http::random_hex;
@@ -800,8 +800,8 @@ impl UsageMetadata {
 /// Gemini's `finishReason` as OpenAI's `finish_reason`; `called` when the answer made function
 /// calls (Gemini says `STOP` for those).
 fn finish_reason(reason: &str, called: bool) -> &'static str {
-    match reason {
-        "MAX_TOKENS" => "length",
+    let reason = match reason {
+        "MAX_TOKENS" => FinishReason::Length,
         "SAFETY"
         | "RECITATION"
         | "BLOCKLIST"
@@ -809,10 +809,11 @@ fn finish_reason(reason: &str, called: bool) -> &'static str {
         | "SPII"
         | "IMAGE_SAFETY"
         | "IMAGE_PROHIBITED_CONTENT"
-        | "IMAGE_RECITATION" => "content_filter",
-        _ if called => "tool_calls",
-        _ => "stop",
-    }
+        | "IMAGE_RECITATION" => FinishReason::ContentFilter,
+        _ if called => FinishReason::ToolCalls,
+        _ => FinishReason::Stop,
+    };
+    reason.as_str()
 }
 
 fn new_call_id() -> String {
@@ -826,6 +827,30 @@ fn error_message(error: &Value) -> String {
         .and_then(Value::as_str)
         .unwrap_or("The upstream failed.");
     safe_message(message)
+}
+
+/// The `gemini` wire. Gemini has no place for `cache_control` or `reasoning_content` notes.
+pub struct GeminiWire;
+
+impl super::Wire for GeminiWire {
+    fn build_request(
+        &self,
+        upstream: &Upstream,
+        outgoing: &Outgoing<'_>,
+        _notes: &crate::chat::types::Annotations,
+    ) -> ApiResult<Built> {
+        build_request(upstream, outgoing)
+    }
+    fn parse_completion(&self, body: &str) -> Result<ChatCompletion, String> {
+        parse_completion(body)
+    }
+    fn stream_translator(&self) -> Box<dyn StreamTranslator> {
+        Box::new(GeminiStream::new())
+    }
+    /// Gemini puts its retry hint in the body (`RetryInfo`), not in a header.
+    fn retry_hint_secs(&self, error_body: &str) -> Option<u64> {
+        retry_delay_secs(error_body)
+    }
 }
 
 pub fn parse_completion(body: &str) -> Result<ChatCompletion, String> {

@@ -155,6 +155,33 @@ pub struct Built {
     pub warnings: Vec<String>,
 }
 
+/// What a wire format does, each in its own module: build the request for a canonical chat,
+/// read a whole answer, translate a stream, and find a retry hint where the wire puts it.
+pub trait Wire: Sync {
+    fn build_request(
+        &self,
+        upstream: &Upstream,
+        outgoing: &Outgoing<'_>,
+        notes: &Annotations,
+    ) -> ApiResult<Built>;
+    fn parse_completion(&self, body: &str) -> Result<ChatCompletion, String>;
+    fn stream_translator(&self) -> Box<dyn StreamTranslator>;
+    /// Seconds to wait that an error's body names (for a wire that says so there rather than
+    /// in `Retry-After`).
+    fn retry_hint_secs(&self, _error_body: &str) -> Option<u64> {
+        None
+    }
+}
+
+/// The implementation of `format`.
+pub fn wire(format: WireFormat) -> &'static dyn Wire {
+    match format {
+        WireFormat::Openai => &openai::OpenAiWire,
+        WireFormat::Anthropic => &anthropic::AnthropicWire,
+        WireFormat::Gemini => &gemini::GeminiWire,
+    }
+}
+
 /// The upstream request for a chat request and its annotations (`cache_control`,
 /// `reasoning_content`: see `chat::params`).
 pub fn build_chat_request(
@@ -162,11 +189,7 @@ pub fn build_chat_request(
     outgoing: &Outgoing<'_>,
     notes: &Annotations,
 ) -> ApiResult<Built> {
-    match upstream.provider.wire {
-        WireFormat::Openai => openai::build_request(upstream, outgoing, notes),
-        WireFormat::Anthropic => anthropic::build_request(upstream, outgoing, notes),
-        WireFormat::Gemini => gemini::build_request(upstream, outgoing),
-    }
+    wire(upstream.provider.wire).build_request(upstream, outgoing, notes)
 }
 
 /// The upstream request for a canonical request without annotations.
@@ -188,11 +211,7 @@ pub fn choices(upstream: &Upstream, request: &ChatRequest) -> u32 {
 }
 
 pub fn parse_completion(upstream: &Upstream, body: &str) -> Result<ChatCompletion, String> {
-    match upstream.provider.wire {
-        WireFormat::Openai => openai::parse_completion(body),
-        WireFormat::Anthropic => anthropic::parse_completion(body),
-        WireFormat::Gemini => gemini::parse_completion(body),
-    }
+    wire(upstream.provider.wire).parse_completion(body)
 }
 
 /// What one upstream stream event means for the client.
@@ -212,11 +231,7 @@ pub trait StreamTranslator {
 }
 
 pub fn stream_translator(upstream: &Upstream) -> Box<dyn StreamTranslator> {
-    match upstream.provider.wire {
-        WireFormat::Openai => Box::new(openai::OpenAiStream),
-        WireFormat::Anthropic => Box::new(anthropic::AnthropicStream::new()),
-        WireFormat::Gemini => Box::new(gemini::GeminiStream::new()),
-    }
+    wire(upstream.provider.wire).stream_translator()
 }
 
 /// Warnings for what a translated provider (`who`) has no use for: the parameters kept in the

@@ -22,6 +22,7 @@
 //! xAI reports reasoning tokens outside `completion_tokens`, DeepSeek its cache hits as
 //! `prompt_cache_hit_tokens`.
 
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{Built, Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
@@ -298,6 +299,37 @@ pub fn parse_completion(body: &str) -> Result<ChatCompletion, String> {
     Ok(completion)
 }
 
+/// The `openai` wire.
+pub struct OpenAiWire;
+
+impl super::Wire for OpenAiWire {
+    fn build_request(
+        &self,
+        upstream: &Upstream,
+        outgoing: &Outgoing<'_>,
+        notes: &Annotations,
+    ) -> ApiResult<Built> {
+        build_request(upstream, outgoing, notes)
+    }
+    fn parse_completion(&self, body: &str) -> Result<ChatCompletion, String> {
+        parse_completion(body)
+    }
+    fn stream_translator(&self) -> Box<dyn StreamTranslator> {
+        Box::new(OpenAiStream)
+    }
+}
+
+/// One event of OpenAI's stream, parsed once: an error object, or a chunk.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StreamEvent {
+    /// Any `error` member, whatever its shape (vendors differ).
+    Failed {
+        error: Value,
+    },
+    Chunk(Box<ChatCompletionChunk>),
+}
+
 /// OpenAI's stream: `data: {chunk}` events, `data: [DONE]` at the end, an error object inside a
 /// `data:` event when something fails mid-stream.
 pub struct OpenAiStream;
@@ -311,22 +343,20 @@ impl StreamTranslator for OpenAiStream {
         if data.is_empty() {
             return Vec::new();
         }
-        let value: Value = match serde_json::from_str(data) {
-            Ok(value) => value,
-            Err(_) => {
+        let mut chunk = match serde_json::from_str::<StreamEvent>(data) {
+            Ok(StreamEvent::Chunk(chunk)) => chunk,
+            Ok(StreamEvent::Failed { error }) => {
+                let message = error["message"]
+                    .as_str()
+                    .unwrap_or("The upstream failed mid-stream.");
+                return vec![StreamItem::Error(super::errors::safe_message(message))];
+            }
+            // Only a broken event is read twice, to say how it is broken.
+            Err(_) if serde_json::from_str::<serde::de::IgnoredAny>(data).is_err() => {
                 return vec![StreamItem::Error(
                     "The upstream sent a malformed stream event.".into(),
                 )]
             }
-        };
-        if let Some(error) = value.get("error") {
-            let message = error["message"]
-                .as_str()
-                .unwrap_or("The upstream failed mid-stream.");
-            return vec![StreamItem::Error(super::errors::safe_message(message))];
-        }
-        let mut chunk: ChatCompletionChunk = match serde_json::from_value(value) {
-            Ok(chunk) => chunk,
             Err(_) => {
                 return vec![StreamItem::Error(
                     "The upstream sent a malformed stream chunk.".into(),
@@ -339,7 +369,7 @@ impl StreamTranslator for OpenAiStream {
             items.push(StreamItem::Usage(usage));
         }
         if !chunk.choices.is_empty() {
-            items.insert(0, StreamItem::Chunk(chunk));
+            items.insert(0, StreamItem::Chunk(*chunk));
         }
         items
     }
@@ -667,5 +697,25 @@ mod tests {
             stream.on_event(&event("{not json")).as_slice(),
             [StreamItem::Error(_)]
         ));
+    }
+
+    #[test]
+    fn a_broken_event_says_how_it_is_broken() {
+        let mut stream = OpenAiStream;
+        let message = |data: &str| match OpenAiStream.on_event(&event(data)).as_slice() {
+            [StreamItem::Error(message)] => message.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            message("{not json"),
+            "The upstream sent a malformed stream event."
+        );
+        assert_eq!(
+            message(r#"{"id":1,"choices":"no"}"#),
+            "The upstream sent a malformed stream chunk."
+        );
+        assert_eq!(message(r#"{"error":"boom"}"#), "The upstream failed mid-stream.");
+        assert_eq!(message(r#"{"error":{"message":"overloaded"}}"#), "overloaded");
+        assert!(stream.on_event(&event("")).is_empty());
     }
 }

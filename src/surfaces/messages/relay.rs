@@ -17,11 +17,11 @@ use serde_json::{json, Value};
 use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
 use crate::catalog::WireFormat;
-use crate::chat::types::{ChatCompletion, ChatCompletionChunk, Usage};
+use crate::chat::types::{ChatCompletion, ChatCompletionChunk, FinishReason, Usage};
 use crate::error::ApiError;
 use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
 use crate::providers::errors::safe_message;
-use crate::providers::{anthropic, gemini, openai, StreamItem, StreamTranslator};
+use crate::providers::{StreamItem, StreamTranslator};
 use crate::sse::parser::SseEvent;
 
 // ---- usage in Anthropic's terms
@@ -132,11 +132,11 @@ pub fn usage_from_chat(usage: &Usage) -> TokenUsage {
 
 /// OpenAI's `finish_reason` as Anthropic's `stop_reason`.
 pub fn stop_reason(finish_reason: &str) -> &'static str {
-    match finish_reason {
-        "length" => "max_tokens",
-        "tool_calls" | "function_call" => "tool_use",
-        "content_filter" => "refusal",
-        _ => "end_turn",
+    match FinishReason::parse(finish_reason) {
+        Some(FinishReason::Length) => "max_tokens",
+        Some(FinishReason::ToolCalls | FinishReason::FunctionCall) => "tool_use",
+        Some(FinishReason::ContentFilter) => "refusal",
+        Some(FinishReason::Stop) | None => "end_turn",
     }
 }
 
@@ -594,11 +594,7 @@ impl Relay for TranslatedRelay {
     }
 
     fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
-        let completion = match self.wire {
-            WireFormat::Openai => openai::parse_completion(body),
-            WireFormat::Anthropic => anthropic::parse_completion(body),
-            WireFormat::Gemini => gemini::parse_completion(body),
-        }?;
+        let completion = crate::providers::wire(self.wire).parse_completion(body)?;
         let chars = completion
             .choices
             .iter()
@@ -632,6 +628,7 @@ mod tests {
     use super::*;
     use crate::chat::types::{ChunkChoice, Delta, FunctionDelta, ToolCallDelta};
     use crate::error::ErrorKind;
+    use crate::providers::openai;
     use crate::sse::parser::SseParser;
     use serde_json::Map;
 

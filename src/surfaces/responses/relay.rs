@@ -21,7 +21,6 @@ use super::render::Render;
 use super::wire::{frame, Overrides, ResponsesUsage};
 use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
-use crate::chat::types::ChatCompletion;
 use crate::error::{ApiError, ErrorKind};
 use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
 use crate::providers::{StreamItem, StreamTranslator};
@@ -282,17 +281,12 @@ impl Relay for NativeRelay {
 
 // ---- translated
 
-/// Parses one wire's whole (non-streamed) answer into the canonical completion.
-pub type CompletionParser = fn(&str) -> Result<ChatCompletion, String>;
+/// Reads one wire's whole (non-streamed) answer into the canonical completion.
+pub type CompletionParser = &'static dyn crate::providers::Wire;
 
 /// The parser of a wire format (`providers::parse_completion` without the upstream).
 pub fn completion_parser(wire: crate::catalog::WireFormat) -> CompletionParser {
-    use crate::catalog::WireFormat;
-    match wire {
-        WireFormat::Openai => crate::providers::openai::parse_completion,
-        WireFormat::Anthropic => crate::providers::anthropic::parse_completion,
-        WireFormat::Gemini => crate::providers::gemini::parse_completion,
-    }
+    crate::providers::wire(wire)
 }
 
 /// Another wire's answer, as a Responses stream or `response` object.
@@ -365,7 +359,7 @@ impl Relay for TranslatedRelay {
     }
 
     fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
-        let completion = (self.parse)(body)?;
+        let completion = self.parse.parse_completion(body)?;
         self.render.absorb(&completion);
         self.usage = completion.usage.as_ref().map(|u| u.tokens());
         let body = self.render.complete(Value::Null);

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::translate::ToolNames;
 use super::wire::{frame, item_id};
-use crate::chat::types::{ChatCompletion, ChatCompletionChunk, ToolCallDelta};
+use crate::chat::types::{ChatCompletion, ChatCompletionChunk, FinishReason, ToolCallDelta};
 use crate::error::{ApiError, ErrorKind};
 
 #[derive(Debug, Clone)]
@@ -421,9 +421,9 @@ impl Render {
     }
 
     fn final_status(&self) -> (&'static str, Value) {
-        match self.finish_reason.as_deref() {
-            Some("length") => ("incomplete", json!({"reason": "max_output_tokens"})),
-            Some("content_filter") => ("incomplete", json!({"reason": "content_filter"})),
+        match self.finish_reason.as_deref().and_then(FinishReason::parse) {
+            Some(FinishReason::Length) => ("incomplete", json!({"reason": "max_output_tokens"})),
+            Some(FinishReason::ContentFilter) => ("incomplete", json!({"reason": "content_filter"})),
             _ => ("completed", Value::Null),
         }
     }
