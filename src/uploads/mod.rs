@@ -3,11 +3,11 @@
 //! panic-free extractor with bounded memory, time and recursion.
 
 pub mod multipart;
-pub mod pdf;
 pub mod sniff;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use flint_pdf as pdf;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
