@@ -66,17 +66,40 @@ impl PlanRow {
     }
 }
 
-/// The plan id in force: a bought month that has lapsed falls back to pay-as-you-go when the
-/// user has money, else to free.
+/// The plans the gateway itself names. Every other plan (`pro`, `pro_plus`, `enterprise`, any an
+/// operator adds) is a row of `plans`, known by its id alone; these two are rows too, but the
+/// rules below move accounts onto them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltinPlan {
+    /// Where an account starts: the daily free allowance, no system prompt.
+    Free,
+    /// Pay as you go: where the first money on the balance moves a free account.
+    Payg,
+}
+
+impl BuiltinPlan {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuiltinPlan::Free => "free",
+            BuiltinPlan::Payg => "payg",
+        }
+    }
+
+    /// Where a bought month that has lapsed falls back: pay-as-you-go when the user has money,
+    /// else free (the auth query in `db` says the same in SQL).
+    pub fn after_lapse(balance_nanos: i64) -> BuiltinPlan {
+        if balance_nanos > 0 {
+            BuiltinPlan::Payg
+        } else {
+            BuiltinPlan::Free
+        }
+    }
+}
+
+/// The plan id in force: the user's, or where a lapsed bought month falls back.
 pub fn plan_in_force(user: &UserRow, now: i64) -> &str {
     match user.plan_expires_at {
-        Some(expires) if expires <= now => {
-            if user.balance_nanos > 0 {
-                "payg"
-            } else {
-                "free"
-            }
-        }
+        Some(expires) if expires <= now => BuiltinPlan::after_lapse(user.balance_nanos).as_str(),
         _ => &user.plan,
     }
 }

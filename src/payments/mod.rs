@@ -16,3 +16,66 @@ mod routes;
 mod yookassa;
 
 pub use routes::{payment_status, topup, webhook};
+
+use serde::Deserialize;
+
+/// What a payment buys, as `payments.kind` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentKind {
+    /// USD on the balance, at the payment's rate.
+    Topup,
+    /// A month of a plan (`payments.plan`); no money reaches the balance.
+    Subscription,
+}
+
+impl PaymentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentKind::Topup => "topup",
+            PaymentKind::Subscription => "subscription",
+        }
+    }
+}
+
+/// Where a payment is, as `payments.status` says it: pending until YooKassa reports it one way
+/// or the other, then never again changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentStatus {
+    Pending,
+    /// Credited (or the month granted).
+    Succeeded,
+    Canceled,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Pending => "pending",
+            PaymentStatus::Succeeded => "succeeded",
+            PaymentStatus::Canceled => "canceled",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_statuses_read_as_they_are_written() {
+        for kind in [PaymentKind::Topup, PaymentKind::Subscription] {
+            let read: PaymentKind = serde_json::from_value(serde_json::json!(kind.as_str())).unwrap();
+            assert_eq!(read, kind);
+        }
+        for status in [
+            PaymentStatus::Pending,
+            PaymentStatus::Succeeded,
+            PaymentStatus::Canceled,
+        ] {
+            let read: PaymentStatus = serde_json::from_value(serde_json::json!(status.as_str())).unwrap();
+            assert_eq!(read, status);
+        }
+    }
+}

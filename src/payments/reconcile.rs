@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::yookassa::{self, loggable, shop, Payment};
+use super::{PaymentKind, PaymentStatus};
 use crate::app::App;
 use crate::billing::money::{kopecks_to_nanos, parse_rate};
 use crate::db::{Credit, Db, PaymentRow, Refund};
@@ -13,7 +14,7 @@ use crate::time;
 /// Asks YooKassa about a pending payment and records what it says: credits (or grants) one it
 /// reports succeeded, marks one it reports canceled. The notification, or the payer coming back,
 /// only says "look": the truth is what YooKassa answers. Returns the payment's status now.
-pub(super) async fn payment(app: &App, db: &Db, payment: &PaymentRow, why: &str) -> ApiResult<String> {
+pub(super) async fn payment(app: &App, db: &Db, payment: &PaymentRow, why: &str) -> ApiResult<PaymentStatus> {
     let shop = shop(app)?;
     let Some(reported) = yookassa::fetch_payment(&shop, &payment.id).await? else {
         worker::console_warn!(
@@ -21,17 +22,18 @@ pub(super) async fn payment(app: &App, db: &Db, payment: &PaymentRow, why: &str)
             app.request_id,
             payment.id
         );
-        return Ok(payment.status.clone());
+        return Ok(payment.status);
     };
     let now = time::now_secs();
     match reported.status.as_deref() {
         Some("succeeded") if reported.paid != Some(false) => {
             complete(db, payment, &reported, now).await?;
-            Ok("succeeded".to_owned())
+            Ok(PaymentStatus::Succeeded)
         }
         Some("canceled") => {
-            db.set_payment_status(&payment.id, "canceled", now).await?;
-            Ok("canceled".to_owned())
+            db.set_payment_status(&payment.id, PaymentStatus::Canceled, now)
+                .await?;
+            Ok(PaymentStatus::Canceled)
         }
         other => {
             worker::console_log!(
@@ -40,7 +42,7 @@ pub(super) async fn payment(app: &App, db: &Db, payment: &PaymentRow, why: &str)
                 payment.id,
                 other.map(loggable)
             );
-            Ok(payment.status.clone())
+            Ok(payment.status)
         }
     }
 }
@@ -66,13 +68,13 @@ pub(super) async fn refund(app: &App, db: &Db, refund_id: &str) -> ApiResult<()>
         );
         return Ok(());
     };
-    if payment.status != "succeeded" {
+    if payment.status != PaymentStatus::Succeeded {
         // Never credited here, so there is nothing to take back.
         worker::console_warn!(
             "[{}] refund {refund_id} of payment {} that was not credited ({}) ignored",
             app.request_id,
             payment.id,
-            payment.status
+            payment.status.as_str()
         );
         return Ok(());
     }
@@ -90,10 +92,12 @@ pub(super) async fn refund(app: &App, db: &Db, refund_id: &str) -> ApiResult<()>
         })?;
     let now = time::now_secs();
     let rate_e4 = rate_of(&payment)?;
-    let amount = match payment.kind.as_str() {
+    let amount = match payment.kind {
         // A bought month moved no money onto the balance: nothing to debit, the month ends.
-        "subscription" => 0,
-        _ => kopecks_to_nanos(kopecks, rate_e4).ok_or_else(|| ApiError::internal("amount overflow"))?,
+        PaymentKind::Subscription => 0,
+        PaymentKind::Topup => {
+            kopecks_to_nanos(kopecks, rate_e4).ok_or_else(|| ApiError::internal("amount overflow"))?
+        }
     };
     let reference = format!("yookassa-refund:{refund_id}");
     let detail = json!({"payment_id": payment.id, "amount_rub": value, "usd_rub_rate": payment.usd_rub_rate})
@@ -113,7 +117,7 @@ pub(super) async fn refund(app: &App, db: &Db, refund_id: &str) -> ApiResult<()>
     if replayed {
         return Ok(());
     }
-    if payment.kind == "subscription" {
+    if payment.kind == PaymentKind::Subscription {
         db.end_bought_month(payment.user_id, now).await?;
         let flag =
             json!({"refund_id": refund_id, "payment_id": payment.id, "plan": payment.plan}).to_string();
@@ -150,8 +154,8 @@ async fn complete(db: &Db, payment: &PaymentRow, reported: &Payment, now: i64) -
             payment.amount_kopecks
         );
     }
-    match (payment.kind.as_str(), &payment.plan) {
-        ("subscription", Some(plan)) => {
+    match (payment.kind, &payment.plan) {
+        (PaymentKind::Subscription, Some(plan)) => {
             let detail = json!({"plan": plan, "amount_rub": value}).to_string();
             db.grant_subscription(payment.user_id, plan, &reference, &detail, now)
                 .await?;
@@ -172,7 +176,8 @@ async fn complete(db: &Db, payment: &PaymentRow, reported: &Payment, now: i64) -
             db.credit(&credit).await?;
         }
     }
-    db.set_payment_status(&payment.id, "succeeded", now).await
+    db.set_payment_status(&payment.id, PaymentStatus::Succeeded, now)
+        .await
 }
 
 /// The rate a payment was made at, × 10⁴.

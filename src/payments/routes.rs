@@ -4,8 +4,8 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response};
 
-use super::reconcile;
 use super::yookassa::{self, loggable, plausible_id, shop, unavailable};
+use super::{reconcile, PaymentKind, PaymentStatus};
 use crate::app::App;
 use crate::auth::{Principal, Scope};
 use crate::billing::money::{
@@ -49,7 +49,7 @@ pub async fn topup(mut req: Request, app: &App, principal: &Principal) -> ApiRes
                     "`amount_rub` must be an amount with at most 2 decimals.",
                 )
             })?;
-            ("topup", None, kopecks)
+            (PaymentKind::Topup, None, kopecks)
         }
         (None, Some(usd), None) => {
             let too_large = || ApiError::bad_request("amount_usd", "`amount_usd` is too large.");
@@ -63,7 +63,7 @@ pub async fn topup(mut req: Request, app: &App, principal: &Principal) -> ApiRes
                 .checked_mul(1000)
                 .ok_or_else(too_large)?;
             let kopecks = nanos_to_kopecks(nanos, shop.rate_e4).ok_or_else(too_large)?;
-            ("topup", None, kopecks)
+            (PaymentKind::Topup, None, kopecks)
         }
         (None, None, Some(plan_id)) => {
             let plan_id = plan_id.trim();
@@ -76,7 +76,7 @@ pub async fn topup(mut req: Request, app: &App, principal: &Principal) -> ApiRes
             let kopecks = monthly.checked_mul(100).ok_or_else(|| {
                 ApiError::internal(format!("plan {plan_id} has a monthly price of {monthly} RUB"))
             })?;
-            ("subscription", Some(plan_id.to_owned()), kopecks)
+            (PaymentKind::Subscription, Some(plan_id.to_owned()), kopecks)
         }
         _ => {
             return Err(ApiError::bad_request(
@@ -115,7 +115,7 @@ pub async fn topup(mut req: Request, app: &App, principal: &Principal) -> ApiRes
         "capture": true,
         "confirmation": {"type": "redirect", "return_url": return_url},
         "description": description,
-        "metadata": {"user_id": principal.user.id.to_string(), "kind": kind, "plan": plan},
+        "metadata": {"user_id": principal.user.id.to_string(), "kind": kind.as_str(), "plan": plan},
     });
     let payment = yookassa::create_payment(&shop, &idempotence_key, &payload).await?;
     let (Some(id), Some(confirmation_url)) = (payment.id.as_deref(), payment.confirmation_url()) else {
@@ -138,7 +138,7 @@ pub async fn topup(mut req: Request, app: &App, principal: &Principal) -> ApiRes
             "payment_id": id,
             "confirmation_url": confirmation_url,
             "amount_rub": kopecks as f64 / 100.0,
-            "amount_usd": if kind == "topup" { usd } else { None },
+            "amount_usd": if kind == PaymentKind::Topup { usd } else { None },
             "plan": plan,
         }),
     )
@@ -170,7 +170,7 @@ pub async fn webhook(mut req: Request, app: &App) -> ApiResult<Response> {
         worker::console_warn!("[{}] webhook for unknown payment {id} ignored", app.request_id);
         return ok();
     };
-    if payment.status != "pending" {
+    if payment.status != PaymentStatus::Pending {
         return ok();
     }
     reconcile::payment(app, &db, &payment, &loggable(&notification.event)).await?;
@@ -192,10 +192,10 @@ pub async fn payment_status(app: &App, principal: &Principal, id: &str) -> ApiRe
         .await?
         .filter(|p| p.user_id == principal.user.id)
         .ok_or_else(not_found)?;
-    let status = if payment.status == "pending" {
+    let status = if payment.status == PaymentStatus::Pending {
         reconcile::payment(app, &db, &payment, "status check").await?
     } else {
-        payment.status.clone()
+        payment.status
     };
     let rate_e4 = parse_rate(&payment.usd_rub_rate).ok();
     let usd = rate_e4
@@ -205,11 +205,11 @@ pub async fn payment_status(app: &App, principal: &Principal, id: &str) -> ApiRe
         200,
         &json!({
             "payment_id": payment.id,
-            "status": status,
-            "kind": payment.kind,
+            "status": status.as_str(),
+            "kind": payment.kind.as_str(),
             "plan": payment.plan,
             "amount_rub": payment.amount_kopecks as f64 / 100.0,
-            "amount_usd": if payment.kind == "topup" { usd } else { None },
+            "amount_usd": if payment.kind == PaymentKind::Topup { usd } else { None },
             "created_at": time::iso8601(payment.created_at),
         }),
     )

@@ -3,6 +3,7 @@
 
 use worker::Env;
 
+use super::sniff::FileKind;
 use super::store;
 use crate::chat::types::{ChatRequest, Content, ContentPart, ImageUrl, Message};
 use crate::db::Db;
@@ -68,7 +69,7 @@ pub async fn read_file_parts(
         .into_iter()
         .zip(contents)
         .map(|((i, j, row), content)| {
-            let part = if row.file_type == "pdf" {
+            let part = if row.file_type == FileKind::Pdf {
                 let note = row
                     .warning
                     .as_deref()

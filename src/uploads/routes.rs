@@ -108,7 +108,7 @@ pub async fn upload(mut req: Request, app: &App, principal: &Principal) -> ApiRe
         user_id: principal.user.id,
         r2_key: key,
         name,
-        file_type: kind.file_type().to_owned(),
+        file_type: kind.file_kind(),
         mime_type: kind.mime().to_owned(),
         size: part.data.len() as i64,
         sha256: hex::encode(Sha256::digest(part.data)),
@@ -146,7 +146,7 @@ fn file_json(row: &FileRow, content: Option<String>) -> Value {
     let mut body = json!({
         "file_id": row.id,
         "file_name": row.name,
-        "file_type": row.file_type,
+        "file_type": row.file_type.as_str(),
         "mime_type": row.mime_type,
         "size": row.size,
     });

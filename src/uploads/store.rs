@@ -7,6 +7,7 @@ use base64::Engine;
 use flint_pdf as pdf;
 use worker::Env;
 
+use super::sniff::FileKind;
 use crate::db::{Db, FileRow};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 
@@ -67,7 +68,7 @@ pub(super) fn pdf_text(bytes: &[u8]) -> (String, Option<usize>, Option<String>) 
 /// The content as at upload: the data URL of an image, the extracted text of a PDF.
 pub(super) async fn stored_content(env: &Env, row: &FileRow) -> ApiResult<String> {
     let bucket = bucket(env)?;
-    let key = if row.file_type == "pdf" {
+    let key = if row.file_type == FileKind::Pdf {
         text_key(&row.r2_key)
     } else {
         row.r2_key.clone()
@@ -85,7 +86,7 @@ pub(super) async fn stored_content(env: &Env, row: &FileRow) -> ApiResult<String
         .bytes()
         .await
         .map_err(|e| ApiError::internal(format!("R2 read: {e}")))?;
-    Ok(if row.file_type == "pdf" {
+    Ok(if row.file_type == FileKind::Pdf {
         String::from_utf8_lossy(&bytes).into_owned()
     } else {
         data_url(&row.mime_type, &bytes)
@@ -126,7 +127,7 @@ pub(super) async fn delete_objects(bucket: &worker::Bucket, row: &FileRow) -> Ap
         .delete(&row.r2_key)
         .await
         .map_err(|e| ApiError::internal(format!("R2 delete: {e}")))?;
-    if row.file_type == "pdf" {
+    if row.file_type == FileKind::Pdf {
         bucket
             .delete(text_key(&row.r2_key))
             .await
