@@ -116,6 +116,20 @@ pub fn overrides_of(user: &UserRow) -> ApiResult<Option<Overrides>> {
         .transpose()
 }
 
+/// Whether the user may set a system prompt (Stone's `/api/chat`, shown in `/auth/me`), a "paid
+/// user": an operator's override decides when set, `false` included; otherwise a plan that
+/// allows it, or money on the balance. `plan` is the plan in force.
+pub fn system_prompt_allowed(user: &UserRow, plan: &PlanRow) -> bool {
+    match overrides_of(user)
+        .ok()
+        .flatten()
+        .and_then(|o| o.system_prompt_allowed)
+    {
+        Some(decided) => decided,
+        None => plan.system_prompt_allowed == 1 || user.balance_nanos > 0,
+    }
+}
+
 /// The plan row in force with the user's overrides applied.
 pub fn with_overrides(user: &UserRow, mut plan: PlanRow) -> ApiResult<PlanRow> {
     if let Some(overrides) = overrides_of(user)? {
@@ -200,5 +214,33 @@ mod tests {
         assert_eq!(plan_in_force(&user, 100), "free");
         user.balance_nanos = 1;
         assert_eq!(plan_in_force(&user, 100), "payg");
+    }
+
+    #[test]
+    fn an_override_decides_the_system_prompt_over_plan_and_balance() {
+        let mut user = UserRow {
+            id: 1,
+            email: "a@b.co".into(),
+            password_hash: None,
+            plan: "enterprise".into(),
+            balance_nanos: 1,
+            token_version: 0,
+            plan_expires_at: None,
+            limits_override: None,
+            created_at: 0,
+        };
+        assert!(system_prompt_allowed(&user, &plan()));
+        user.limits_override = Some(r#"{"system_prompt_allowed": false}"#.into());
+        assert!(!system_prompt_allowed(
+            &user,
+            &with_overrides(&user, plan()).unwrap()
+        ));
+        let mut free = plan();
+        free.system_prompt_allowed = 0;
+        user.balance_nanos = 0;
+        user.limits_override = Some(r#"{"system_prompt_allowed": true}"#.into());
+        assert!(system_prompt_allowed(&user, &free));
+        user.limits_override = None;
+        assert!(!system_prompt_allowed(&user, &free));
     }
 }
