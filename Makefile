@@ -5,10 +5,14 @@ PORT ?= 8787
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test bench setup build mock lint fmt clean sdk
+.PHONY: dev test bench setup toolchain build mock lint fmt clean sdk
 
 setup:
 	@scripts/setup.sh
+
+## make toolchain: the wasm32 target and clippy/rustfmt (part of setup; all that lint needs)
+toolchain:
+	@scripts/toolchain.sh
 
 build: setup
 	@scripts/build.sh
@@ -38,7 +42,8 @@ sdk: setup
 	cd sdk/node && npm pack --silent --pack-destination ../../target/sdk
 	@ls -l target/sdk
 
-lint:
+## make lint: the house rules (rustfmt, clippy host and wasm with -D warnings); CI runs it first
+lint: toolchain
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p flint --target wasm32-unknown-unknown -- -D warnings

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Flint needs, skipping whatever is already in place:
-# the wasm32 target, worker-build and wasm-bindgen-cli at the pinned versions, and the npm packages.
+# the wasm32 target with clippy and rustfmt (scripts/toolchain.sh), worker-build and
+# wasm-bindgen-cli at the pinned versions, and the npm packages.
 #
 # The tools are compiled from crates.io (no prebuilt binary of either is reachable here), once per
 # machine, into cargo's bin directory (CARGO_INSTALL_ROOT overrides it). A tool already on PATH or
@@ -12,10 +13,7 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  say "adding the wasm32-unknown-unknown target"
-  rustup target add wasm32-unknown-unknown
-fi
+scripts/toolchain.sh
 
 install_tools() {
   local need=()

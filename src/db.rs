@@ -6,6 +6,9 @@ use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Env};
 
 use crate::error::{ApiError, ApiResult};
+use crate::limits::plan::BuiltinPlan::{Free, Payg};
+use crate::payments::{PaymentKind, PaymentStatus};
+use crate::uploads::sniff::FileKind;
 
 pub struct Db(D1Database);
 
@@ -223,11 +226,11 @@ pub struct UsageGroupRow {
 pub struct PaymentRow {
     pub id: String,
     pub user_id: i64,
-    pub kind: String,
+    pub kind: PaymentKind,
     pub plan: Option<String>,
     pub amount_kopecks: i64,
     pub usd_rub_rate: String,
-    pub status: String,
+    pub status: PaymentStatus,
     pub created_at: i64,
 }
 
@@ -237,7 +240,7 @@ pub struct FileRow {
     pub user_id: i64,
     pub r2_key: String,
     pub name: String,
-    pub file_type: String,
+    pub file_type: FileKind,
     pub mime_type: String,
     pub size: i64,
     pub sha256: String,
@@ -560,7 +563,8 @@ impl CallerRow {
 }
 
 /// The caller's columns: the user's, then the plan in force (a lapsed month falls back to
-/// `payg` with money on the balance, else `free`; `limits::plan::plan_in_force` is the same rule).
+/// `payg` with money on the balance, else `free`: `BuiltinPlan::after_lapse`, the same rule; a
+/// test holds the two spellings together).
 macro_rules! caller_columns {
     () => {
         "u.id, u.email, u.password_hash, u.plan, CAST(u.balance_nanos AS TEXT) AS balance_nanos, u.token_version, u.plan_expires_at, u.limits_override, u.created_at,
@@ -1329,7 +1333,7 @@ impl Db {
                 int(f.user_id),
                 text(&f.r2_key),
                 text(&f.name),
-                text(&f.file_type),
+                text(f.file_type.as_str()),
                 text(&f.mime_type),
                 int(f.size),
                 text(&f.sha256),
@@ -1395,7 +1399,7 @@ impl Db {
         &self,
         id: &str,
         user_id: i64,
-        kind: &str,
+        kind: PaymentKind,
         plan: Option<&str>,
         amount_kopecks: i64,
         rate: &str,
@@ -1403,7 +1407,7 @@ impl Db {
     ) -> ApiResult<()> {
         self.execute(
             "INSERT OR IGNORE INTO payments (id, user_id, kind, plan, amount_kopecks, usd_rub_rate, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            &[text(id), int(user_id), text(kind), opt_text(plan), int(amount_kopecks), text(rate), int(now)],
+            &[text(id), int(user_id), text(kind.as_str()), opt_text(plan), int(amount_kopecks), text(rate), int(now)],
         )
         .await
         .map(|_| ())
@@ -1417,10 +1421,15 @@ impl Db {
         .await
     }
 
-    pub async fn set_payment_status(&self, id: &str, status: &str, now: i64) -> ApiResult<()> {
+    pub async fn set_payment_status(&self, id: &str, status: PaymentStatus, now: i64) -> ApiResult<()> {
         self.execute(
-            "UPDATE payments SET status = ?2, completed_at = ?3 WHERE id = ?1 AND status = 'pending'",
-            &[text(id), text(status), int(now)],
+            "UPDATE payments SET status = ?2, completed_at = ?3 WHERE id = ?1 AND status = ?4",
+            &[
+                text(id),
+                text(status.as_str()),
+                int(now),
+                text(PaymentStatus::Pending.as_str()),
+            ],
         )
         .await
         .map(|_| ())
@@ -1622,9 +1631,14 @@ impl Db {
         // Only if this call inserted the row (changes() is the previous statement's count).
         let balance = self.statement(
             "UPDATE users SET balance_nanos = balance_nanos + CAST(?2 AS INTEGER),
-                              plan = CASE WHEN plan = 'free' THEN 'payg' ELSE plan END
+                              plan = CASE WHEN plan = ?3 THEN ?4 ELSE plan END
              WHERE id = ?1 AND changes() = 1",
-            &[int(credit.user_id), nanos(credit.amount)],
+            &[
+                int(credit.user_id),
+                nanos(credit.amount),
+                text(Free.as_str()),
+                text(Payg.as_str()),
+            ],
         )?;
         let changes = self.batch(vec![ledger, balance]).await?;
         // No row: the balance can't hold that much more (SQLite would turn the sum into a float).
@@ -1740,9 +1754,9 @@ impl Db {
         )?;
         let balance = self.statement(
             "UPDATE users SET balance_nanos = balance_nanos + (SELECT amount_nanos FROM ledger WHERE kind = 'redeem' AND reference = ?2),
-                              plan = CASE WHEN plan = 'free' THEN 'payg' ELSE plan END
+                              plan = CASE WHEN plan = ?3 THEN ?4 ELSE plan END
              WHERE id = ?1 AND changes() = 1",
-            &[int(user_id), text(&reference)],
+            &[int(user_id), text(&reference), text(Free.as_str()), text(Payg.as_str())],
         )?;
         let changes = self.batch(vec![take, record, ledger, balance]).await?;
         if changes.get(2).copied().unwrap_or(0) == 0 {
@@ -1808,5 +1822,16 @@ mod tests {
         ));
         assert!(!is_read("INSERT INTO x SELECT 1"));
         assert!(!is_read("sel"));
+    }
+
+    #[test]
+    fn the_auth_query_falls_back_as_the_plan_rule_does() {
+        use crate::limits::plan::BuiltinPlan;
+        let fallback = format!(
+            "THEN CASE WHEN u.balance_nanos > 0 THEN '{}' ELSE '{}' END",
+            BuiltinPlan::after_lapse(1).as_str(),
+            BuiltinPlan::after_lapse(0).as_str()
+        );
+        assert!(plan_in_force_join!().contains(&fallback));
     }
 }

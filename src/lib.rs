@@ -15,6 +15,7 @@ pub mod health;
 pub mod http;
 pub mod images;
 pub mod limits;
+pub mod payments;
 pub mod pipeline;
 pub mod providers;
 pub mod router;

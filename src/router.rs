@@ -6,7 +6,8 @@ use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::surfaces::responses::handlers as responses;
 use crate::{
-    admin, auth, billing, catalog, chat, console, health, http, images, limits, pipeline, surfaces, uploads,
+    admin, auth, billing, catalog, chat, console, health, http, images, limits, payments, pipeline, surfaces,
+    uploads,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,7 +269,7 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
             Route::AdminModelAliases(id) => catalog::admin::add_alias(req, app, id).await,
             Route::AdminModelAlias(id, alias) => catalog::admin::remove_alias(req, app, id, alias).await,
             Route::AdminKeys => catalog::admin::key_health(req, app).await,
-            Route::YooKassaWebhook => billing::payments::webhook(req, app).await,
+            Route::YooKassaWebhook => payments::webhook(req, app).await,
             Route::EndSession => auth::routes::end_session(&req).await,
             Route::ConsoleConfig => console::config(app).await,
             _ => Err(ApiError::internal(
@@ -298,11 +299,11 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
         Route::ListFiles => uploads::list(req, app, caller).await,
         Route::GetFile(id) => uploads::get(app, caller, id).await,
         Route::DeleteFile(id) => uploads::delete(app, caller, id).await,
-        Route::Topup => billing::payments::topup(req, app, caller).await,
-        Route::BillingHistory => billing::payments::history(req, app, caller).await,
+        Route::Topup => payments::topup(req, app, caller).await,
+        Route::BillingHistory => billing::ledger::history(req, app, caller).await,
         Route::Redeem => billing::codes::redeem(req, app, caller).await,
         Route::Usage => billing::analytics::mine(req, app, caller).await,
-        Route::PaymentStatus(id) => billing::payments::payment_status(app, caller, id).await,
+        Route::PaymentStatus(id) => payments::payment_status(app, caller, id).await,
         Route::StartSession => auth::routes::start_session(&req, app, caller).await,
         Route::CreateResponse => responses::create(req, app, caller).await,
         Route::Response(id) if req.method() == Method::Delete => responses::delete(app, caller, id).await,

@@ -495,6 +495,42 @@ async fn a_system_prompt_is_for_paid_users_only() {
 }
 
 #[tokio::test]
+async fn an_operator_override_of_the_system_prompt_is_enforced_as_shown() {
+    let app = TestApp::new();
+    let body = |marker: &str| json!({"system_prompt": "be a pirate", "messages": [{"role": "user", "content": marker}]});
+    // What `/auth/me` shows once the operator has put the user on `plan` with the override.
+    let shown_after = |user_id: i64, token: String, plan: &'static str, allowed: bool| {
+        let app = &app;
+        async move {
+            app.set_plan(user_id, plan, json!({"system_prompt_allowed": allowed}))
+                .await
+                .expect_status(200);
+            let me = app.get_as(&token, "/auth/me").await;
+            me.expect_status(200);
+            me.json()["limits"]["systemPromptAllowed"].clone()
+        }
+    };
+    // Paid (money on the balance, a plan that allows it), but the operator says no.
+    let paid = app.funded_user(1.0).await;
+    assert_eq!(
+        shown_after(paid.id, paid.token.clone(), "payg", false).await,
+        false
+    );
+    let refused = app.post_as(&paid.token, "/api/chat", &body(&unique("sys"))).await;
+    refused.expect_status(403);
+    assert_eq!(refused.json()["detail"]["code"], "system_prompt_not_allowed");
+    // Free, no money, but the operator says yes.
+    let free = app.new_user().await;
+    assert_eq!(shown_after(free.id, free.token.clone(), "free", true).await, true);
+    let marker = unique("sys");
+    app.post_as(&free.token, "/api/chat", &body(&marker))
+        .await
+        .expect_status(200);
+    let sent = &app.upstream_requests(&marker).await[0]["body"]["messages"];
+    assert_eq!(sent[0], json!({"role": "system", "content": "be a pirate"}));
+}
+
+#[tokio::test]
 async fn no_response_or_log_line_contains_a_provider_key() {
     let app = TestApp::new();
     let user = app.new_user().await;

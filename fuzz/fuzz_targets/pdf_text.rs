@@ -1,14 +1,11 @@
 //! Feeds arbitrary bytes to the PDF text extractor with the default limits: it must return (never
 //! panic, overflow or hang) and keep its output within the limit.
 //!
-//! The module is compiled in by path rather than through the `flint` crate, so the fuzzer builds
-//! only the extractor and `miniz_oxide`, not the Worker and its dependencies.
+//! The extractor is its own crate (`flint-pdf`), so the fuzzer builds only it and `miniz_oxide`,
+//! not the Worker and its dependencies.
 #![no_main]
 
-#[path = "../../src/uploads/pdf.rs"]
-#[allow(dead_code)]
-mod pdf;
-
+use flint_pdf as pdf;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -174,18 +174,10 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// Whether this caller may set a system prompt on Stone's `/api/chat` (a "paid user"): an
-    /// operator's override decides when set; otherwise a plan that allows it, or money on the
-    /// balance. `/auth/me` reports the same rule.
+    /// Whether this caller may set a system prompt on Stone's `/api/chat`; `/auth/me` reports
+    /// the same answer. The rule is `limits::plan::system_prompt_allowed`.
     pub fn system_prompt_allowed(&self) -> bool {
-        match crate::limits::plan::overrides_of(&self.user)
-            .ok()
-            .flatten()
-            .and_then(|o| o.system_prompt_allowed)
-        {
-            Some(decided) => decided,
-            None => self.plan.system_prompt_allowed == 1 || self.user.balance_nanos > 0,
-        }
+        crate::limits::plan::system_prompt_allowed(&self.user, &self.plan)
     }
 
     /// Key management and password changes need a signed-in session, not an API key.

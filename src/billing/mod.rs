@@ -1,12 +1,12 @@
 //! Money: exact arithmetic, token estimates, the cost of a request (`usage`) and the
 //! `Reservation` every paid request takes. Holds, settlement and the ledger are D1 statements in
-//! `db`; the rules that size and settle them live here.
+//! `db`; the rules that size and settle them live here. Payments (YooKassa) are `crate::payments`.
 
 pub mod analytics;
 pub mod codes;
 pub mod estimate;
+pub mod ledger;
 pub mod money;
-pub mod payments;
 pub mod report;
 pub mod reservation;
 pub mod usage;

@@ -1,6 +1,7 @@
 //! Exact money. Amounts are integer nano-USD (1e-9 USD); prices are integer micro-USD per 1M
 //! tokens (equivalently nano-USD per 1,000 tokens) or micro-USD per image. No floating point
-//! touches an amount; `f64` appears only when rendering JSON numbers for display.
+//! touches an amount; `f64` appears only when rendering JSON numbers for display. RUB amounts
+//! (payments) are integer kopecks, converted at a rate kept × 10⁴.
 
 use std::fmt;
 
@@ -133,6 +134,37 @@ pub fn token_cost(tokens: u64, price_per_million: MicroUsd) -> Nanos {
     Nanos(i64::try_from(nanos).unwrap_or(i64::MAX))
 }
 
+/// `USD_RUB_RATE` is kept to 4 decimals.
+const RATE_SCALE: u32 = 4;
+
+/// A RUB-per-USD rate such as `USD_RUB_RATE` (`"92.5"`), × 10⁴.
+pub fn parse_rate(text: &str) -> Result<i64, ParseMoneyError> {
+    parse_decimal(text, RATE_SCALE)
+}
+
+/// RUB (kopecks) → nano-USD at `rate_e4` (RUB per USD × 10⁴), rounded down.
+pub fn kopecks_to_nanos(kopecks: i64, rate_e4: i64) -> Option<i64> {
+    if rate_e4 <= 0 {
+        return None;
+    }
+    let nanos = i128::from(kopecks).checked_mul(100_000_000_000)? / i128::from(rate_e4);
+    i64::try_from(nanos).ok()
+}
+
+/// nano-USD → RUB (kopecks) at `rate_e4`, rounded up, so the credit is at least what was asked.
+pub fn nanos_to_kopecks(nanos: i64, rate_e4: i64) -> Option<i64> {
+    let kopecks = i128::from(nanos)
+        .checked_mul(i128::from(rate_e4))?
+        .checked_add(99_999_999_999)?
+        / 100_000_000_000;
+    i64::try_from(kopecks).ok()
+}
+
+/// Kopecks as a RUB decimal with two places (`"990.00"`), as YooKassa wants amounts.
+pub fn kopecks_text(kopecks: i64) -> String {
+    format!("{}.{:02}", kopecks / 100, kopecks % 100)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +222,47 @@ mod tests {
         assert_eq!(token_cost(1, MicroUsd(1)), Nanos(1));
         assert_eq!(token_cost(0, MicroUsd(5_000_000)), Nanos(0));
         assert_eq!(token_cost(1_000_000, MicroUsd(1)), Nanos(1000));
+    }
+
+    #[test]
+    fn rubles_convert_to_dollars_exactly_at_the_rate() {
+        // 925.00 RUB at 92.5 RUB/USD is exactly $10.
+        assert_eq!(kopecks_to_nanos(92_500, 925_000), Some(10_000_000_000));
+        // 100 RUB at 92.5: $1.081081081… rounded down to the nano.
+        assert_eq!(kopecks_to_nanos(10_000, 925_000), Some(1_081_081_081));
+        assert_eq!(kopecks_to_nanos(1, 0), None);
+    }
+
+    #[test]
+    fn a_dollar_amount_buys_at_least_that_many_dollars() {
+        for (usd_nanos, rate) in [
+            (10_000_000_000, 925_000),
+            (1_000_000_000, 1_000_001),
+            (123_456_000, 777_777),
+        ] {
+            let kopecks = nanos_to_kopecks(usd_nanos, rate).unwrap();
+            assert!(
+                kopecks_to_nanos(kopecks, rate).unwrap() >= usd_nanos,
+                "{usd_nanos} at {rate}"
+            );
+            assert!(
+                kopecks_to_nanos(kopecks - 1, rate).unwrap() < usd_nanos,
+                "not a kopeck more than needed"
+            );
+        }
+    }
+
+    #[test]
+    fn conversions_at_the_edges_of_i64_answer_none_not_a_wrapped_amount() {
+        assert_eq!(nanos_to_kopecks(i64::MAX, i64::MAX), None);
+        assert_eq!(kopecks_to_nanos(i64::MAX, 1), None);
+        assert!(kopecks_to_nanos(i64::MAX, i64::MAX).is_some());
+    }
+
+    #[test]
+    fn amounts_are_written_as_yookassa_wants_them() {
+        assert_eq!(kopecks_text(99_000), "990.00");
+        assert_eq!(kopecks_text(1005), "10.05");
     }
 }
 

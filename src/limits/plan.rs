@@ -66,17 +66,40 @@ impl PlanRow {
     }
 }
 
-/// The plan id in force: a bought month that has lapsed falls back to pay-as-you-go when the
-/// user has money, else to free.
+/// The plans the gateway itself names. Every other plan (`pro`, `pro_plus`, `enterprise`, any an
+/// operator adds) is a row of `plans`, known by its id alone; these two are rows too, but the
+/// rules below move accounts onto them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltinPlan {
+    /// Where an account starts: the daily free allowance, no system prompt.
+    Free,
+    /// Pay as you go: where the first money on the balance moves a free account.
+    Payg,
+}
+
+impl BuiltinPlan {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuiltinPlan::Free => "free",
+            BuiltinPlan::Payg => "payg",
+        }
+    }
+
+    /// Where a bought month that has lapsed falls back: pay-as-you-go when the user has money,
+    /// else free (the auth query in `db` says the same in SQL).
+    pub fn after_lapse(balance_nanos: i64) -> BuiltinPlan {
+        if balance_nanos > 0 {
+            BuiltinPlan::Payg
+        } else {
+            BuiltinPlan::Free
+        }
+    }
+}
+
+/// The plan id in force: the user's, or where a lapsed bought month falls back.
 pub fn plan_in_force(user: &UserRow, now: i64) -> &str {
     match user.plan_expires_at {
-        Some(expires) if expires <= now => {
-            if user.balance_nanos > 0 {
-                "payg"
-            } else {
-                "free"
-            }
-        }
+        Some(expires) if expires <= now => BuiltinPlan::after_lapse(user.balance_nanos).as_str(),
         _ => &user.plan,
     }
 }
@@ -91,6 +114,20 @@ pub fn overrides_of(user: &UserRow) -> ApiResult<Option<Overrides>> {
             })
         })
         .transpose()
+}
+
+/// Whether the user may set a system prompt (Stone's `/api/chat`, shown in `/auth/me`), a "paid
+/// user": an operator's override decides when set, `false` included; otherwise a plan that
+/// allows it, or money on the balance. `plan` is the plan in force.
+pub fn system_prompt_allowed(user: &UserRow, plan: &PlanRow) -> bool {
+    match overrides_of(user)
+        .ok()
+        .flatten()
+        .and_then(|o| o.system_prompt_allowed)
+    {
+        Some(decided) => decided,
+        None => plan.system_prompt_allowed == 1 || user.balance_nanos > 0,
+    }
 }
 
 /// The plan row in force with the user's overrides applied.
@@ -177,5 +214,33 @@ mod tests {
         assert_eq!(plan_in_force(&user, 100), "free");
         user.balance_nanos = 1;
         assert_eq!(plan_in_force(&user, 100), "payg");
+    }
+
+    #[test]
+    fn an_override_decides_the_system_prompt_over_plan_and_balance() {
+        let mut user = UserRow {
+            id: 1,
+            email: "a@b.co".into(),
+            password_hash: None,
+            plan: "enterprise".into(),
+            balance_nanos: 1,
+            token_version: 0,
+            plan_expires_at: None,
+            limits_override: None,
+            created_at: 0,
+        };
+        assert!(system_prompt_allowed(&user, &plan()));
+        user.limits_override = Some(r#"{"system_prompt_allowed": false}"#.into());
+        assert!(!system_prompt_allowed(
+            &user,
+            &with_overrides(&user, plan()).unwrap()
+        ));
+        let mut free = plan();
+        free.system_prompt_allowed = 0;
+        user.balance_nanos = 0;
+        user.limits_override = Some(r#"{"system_prompt_allowed": true}"#.into());
+        assert!(system_prompt_allowed(&user, &free));
+        user.limits_override = None;
+        assert!(!system_prompt_allowed(&user, &free));
     }
 }

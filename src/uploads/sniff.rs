@@ -1,5 +1,27 @@
 //! What a file is, decided by its first bytes; and what a client claims it is must agree.
 
+use serde::Deserialize;
+
+/// What a stored file is to a model, as `files.file_type` says it: an image it looks at, or a
+/// PDF whose extracted text it reads (kept beside the upload in R2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    Image,
+    Pdf,
+}
+
+impl FileKind {
+    /// `image` or `pdf`, as the Stone seed names them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Image => "image",
+            FileKind::Pdf => "pdf",
+        }
+    }
+}
+
+/// The format, from the magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Png,
@@ -20,12 +42,11 @@ impl Kind {
         }
     }
 
-    /// `image` or `pdf`, as the Stone seed names them.
-    pub fn file_type(self) -> &'static str {
+    pub fn file_kind(self) -> FileKind {
         if self == Kind::Pdf {
-            "pdf"
+            FileKind::Pdf
         } else {
-            "image"
+            FileKind::Image
         }
     }
 
@@ -131,6 +152,16 @@ pub fn sanitize_file_name(raw: &str, kind: Kind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_kind_reads_as_it_is_written() {
+        for kind in ALL {
+            let file_kind = kind.file_kind();
+            let read: FileKind = serde_json::from_value(serde_json::json!(file_kind.as_str())).unwrap();
+            assert_eq!(read, file_kind);
+            assert_eq!(file_kind == FileKind::Pdf, kind == Kind::Pdf);
+        }
+    }
 
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
     const PDF: &[u8] = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n";
