@@ -5,6 +5,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod billing;
+pub mod canonical;
 pub mod catalog;
 pub mod chat;
 pub mod config;

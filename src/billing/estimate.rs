@@ -13,7 +13,7 @@
 //!   OpenAI's tiles; 1,500 when its size can't be read). Overestimating only reserves more;
 //!   the charge is the actual cost.
 
-use crate::chat::types::{ChatRequest, Content, Message};
+use crate::canonical::{ChatRequest, Content, Message};
 
 const IMAGE_HOLD_TOKENS: u64 = 1500;
 
@@ -117,10 +117,7 @@ fn data_url_image(text: &str) -> Option<&str> {
     Some(data)
 }
 
-/// Whether a data URL carries something other than an image (a PDF, audio, ...).
-pub fn is_non_image_data_url(url: &str) -> bool {
-    url.starts_with("data:") && !url.starts_with("data:image/")
-}
+pub use crate::canonical::is_non_image_data_url;
 
 /// An image's tokens by its dimensions (the most any provider counts), or the default when
 /// they can't be read.

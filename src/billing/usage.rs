@@ -12,6 +12,7 @@
 //!          + output × price_output) / 1,000,000`
 
 use super::money::{token_cost, MicroUsd, Nanos};
+use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TokenUsage {
@@ -81,6 +82,46 @@ impl TokenUsage {
             token_cost(self.output, prices.output),
         ];
         Nanos(parts.iter().fold(0_i64, |sum, part| sum.saturating_add(part.0)))
+    }
+}
+
+/// The canonical (OpenAI-shaped) usage and the billed one: kept here, so the canonical types
+/// stay below billing.
+impl crate::canonical::Usage {
+    /// OpenAI's usage read into the canonical one: `prompt_tokens` include the cached ones
+    /// (`prompt_tokens_details.cached_tokens`), `completion_tokens` the reasoning ones.
+    pub fn tokens(&self) -> TokenUsage {
+        let detail = |group: &str, field: &str| {
+            self.extra
+                .get(group)
+                .and_then(|d| d.get(field))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
+        TokenUsage {
+            input: self.prompt_tokens,
+            cache_read: detail("prompt_tokens_details", "cached_tokens").min(self.prompt_tokens),
+            cache_write_5m: self.cache_writes.five_minutes,
+            cache_write_1h: self.cache_writes.one_hour,
+            output: self.completion_tokens,
+            reasoning: detail("completion_tokens_details", "reasoning_tokens").min(self.completion_tokens),
+        }
+    }
+
+    /// The canonical usage in OpenAI's shape, with both detail objects as OpenAI always sends
+    /// them: `cached_tokens` (part of `prompt_tokens`) and `reasoning_tokens` (part of
+    /// `completion_tokens`).
+    pub fn from_tokens(usage: &TokenUsage) -> crate::canonical::Usage {
+        let mut shown = crate::canonical::Usage::new(usage.input, usage.output);
+        shown.extra.insert(
+            "prompt_tokens_details".into(),
+            serde_json::json!({"cached_tokens": usage.cache_read}),
+        );
+        shown.extra.insert(
+            "completion_tokens_details".into(),
+            serde_json::json!({"reasoning_tokens": usage.reasoning}),
+        );
+        shown
     }
 }
 

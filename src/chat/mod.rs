@@ -5,7 +5,6 @@
 pub mod params;
 pub mod relay;
 pub mod render;
-pub mod types;
 
 use std::cell::RefCell;
 
@@ -16,6 +15,7 @@ use worker::{Request, Response};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::billing::estimate;
+use crate::canonical::{ChatRequest, Content, Message};
 use crate::catalog::Pricing;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::pipeline::timing::Timing;
@@ -25,7 +25,6 @@ use crate::{http, time};
 use params::ParsedChat;
 use relay::ChatRelay;
 use render::{OpenAiRender, Render, StoneRender};
-use types::{ChatRequest, Content, Message};
 
 /// The response header naming what a provider could not take (`; `-separated), as on
 /// `/v1/messages`.

@@ -11,7 +11,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::types::{Annotations, CacheControl, ChatRequest, MessageAnnotations};
+use crate::canonical::{Annotations, CacheControl, ChatRequest, MessageAnnotations};
 use crate::error::{ApiError, ApiResult};
 use crate::http;
 
@@ -247,7 +247,7 @@ fn rewrite_legacy_messages(messages: &mut [Value]) -> ApiResult<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::types::{Message, ToolChoice};
+    use crate::canonical::{Message, ToolChoice};
 
     fn parse(body: Value) -> ApiResult<ParsedChat> {
         parse_chat(body.to_string().as_bytes())

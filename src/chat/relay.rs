@@ -4,9 +4,9 @@
 use serde_json::{json, Value};
 
 use super::render::{openai_usage, Render};
-use super::types::{ChatCompletion, ChatCompletionChunk};
 use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
+use crate::canonical::{ChatCompletion, ChatCompletionChunk};
 use crate::error::ApiError;
 use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
 use crate::providers::{self, StreamItem, StreamTranslator, Upstream};

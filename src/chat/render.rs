@@ -4,9 +4,9 @@
 
 use serde_json::json;
 
-use super::types::{ChatCompletionChunk, Usage};
 use crate::billing::money::Nanos;
 use crate::billing::reservation::Bill;
+use crate::canonical::{ChatCompletionChunk, Usage};
 use crate::error::{ApiError, Family};
 
 /// Usage in OpenAI's shape plus what it cost (`cost_usd`) and whether it was estimated.
@@ -141,7 +141,7 @@ mod tests {
     use crate::billing::reservation::Consumption;
     use crate::billing::usage::TokenUsage;
     use crate::billing::BillingMode;
-    use crate::chat::types::{ChunkChoice, Delta};
+    use crate::canonical::{ChunkChoice, Delta};
     use crate::error::ErrorKind;
 
     fn chunk(content: &str) -> ChatCompletionChunk {

@@ -62,7 +62,7 @@ use serde_json::{json, Map, Value};
 
 use super::errors::safe_message;
 use super::{Built, Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
-use crate::chat::types::{
+use crate::canonical::{
     Annotations, CacheControl, CacheWrites, ChatCompletion, ChatCompletionChunk, ChatRequest, Choice,
     ChunkChoice, Content, ContentPart, Delta, FinishReason, FunctionCall, FunctionDelta, Message,
     ResponseFormat, ResponseMessage, ToolCall, ToolCallDelta, ToolChoice, ToolChoiceMode, Usage,

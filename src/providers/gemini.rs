@@ -48,7 +48,7 @@ use serde_json::{json, Map, Value};
 
 use super::errors::safe_message;
 use super::{Built, Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
-use crate::chat::types::{
+use crate::canonical::{
     ChatCompletion, ChatCompletionChunk, ChatRequest, Choice, ChunkChoice, Content, ContentPart, Delta,
     FinishReason, FunctionCall, FunctionDelta, Message, ResponseFormat, ResponseMessage, ToolCall,
     ToolCallDelta, ToolChoice, ToolChoiceMode, Usage,
@@ -837,7 +837,7 @@ impl super::Wire for GeminiWire {
         &self,
         upstream: &Upstream,
         outgoing: &Outgoing<'_>,
-        _notes: &crate::chat::types::Annotations,
+        _notes: &crate::canonical::Annotations,
     ) -> ApiResult<Built> {
         build_request(upstream, outgoing)
     }

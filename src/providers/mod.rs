@@ -11,8 +11,8 @@ pub mod openai;
 
 use std::sync::Arc;
 
+use crate::canonical::{Annotations, ChatCompletion, ChatCompletionChunk, ChatRequest, Usage};
 use crate::catalog::{AuthStyle, Catalog, Model, Provider, WireFormat};
-use crate::chat::types::{Annotations, ChatCompletion, ChatCompletionChunk, ChatRequest, Usage};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::sse::parser::SseEvent;

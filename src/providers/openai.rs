@@ -26,8 +26,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{Built, Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
+use crate::canonical::{Annotations, ChatCompletion, ChatCompletionChunk, Message, Usage};
 use crate::catalog::{Category, MaxTokensField};
-use crate::chat::types::{Annotations, ChatCompletion, ChatCompletionChunk, Message, Usage};
 use crate::error::{ApiError, ApiResult};
 use crate::sse::parser::SseEvent;
 
@@ -378,8 +378,8 @@ impl StreamTranslator for OpenAiStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::canonical::ChatRequest;
     use crate::catalog::Catalog;
-    use crate::chat::types::ChatRequest;
 
     fn upstream(model: &str) -> Upstream {
         let catalog = Catalog::embedded().unwrap();

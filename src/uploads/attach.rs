@@ -5,7 +5,7 @@ use worker::Env;
 
 use super::sniff::FileKind;
 use super::store;
-use crate::chat::types::{ChatRequest, Content, ContentPart, ImageUrl, Message};
+use crate::canonical::{ChatRequest, Content, ContentPart, ImageUrl, Message};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 

@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 
 use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
+use crate::canonical::{ChatCompletion, ChatCompletionChunk, FinishReason, Usage};
 use crate::catalog::WireFormat;
-use crate::chat::types::{ChatCompletion, ChatCompletionChunk, FinishReason, Usage};
 use crate::error::ApiError;
 use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
 use crate::providers::errors::safe_message;
@@ -626,7 +626,7 @@ impl Relay for TranslatedRelay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::types::{ChunkChoice, Delta, FunctionDelta, ToolCallDelta};
+    use crate::canonical::{ChunkChoice, Delta, FunctionDelta, ToolCallDelta};
     use crate::error::ErrorKind;
     use crate::providers::openai;
     use crate::sse::parser::SseParser;

@@ -8,12 +8,12 @@ use super::types::{
     invalid, Block, Content, ImageSource, InputMessage, KnownBlock, MessagesRequest, Role, Thinking, Tool,
     ToolChoice, UNTYPED_FIELDS,
 };
-use crate::catalog::{Category, Model};
-use crate::chat::types::{
+use crate::canonical::{
     ChatRequest, Content as ChatContent, ContentPart, FunctionCall, FunctionDef, ImageUrl, JsonSchemaFormat,
     Message, NamedFunction, NamedToolChoice, ResponseFormat, Stop, Tool as ChatTool, ToolCall,
     ToolChoice as ChatToolChoice, ToolChoiceMode,
 };
+use crate::catalog::{Category, Model};
 use crate::error::ApiResult;
 
 /// OpenAI-compatible APIs take at most this many stop sequences.

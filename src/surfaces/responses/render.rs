@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::translate::ToolNames;
 use super::wire::{frame, item_id};
-use crate::chat::types::{ChatCompletion, ChatCompletionChunk, FinishReason, ToolCallDelta};
+use crate::canonical::{ChatCompletion, ChatCompletionChunk, FinishReason, ToolCallDelta};
 use crate::error::{ApiError, ErrorKind};
 
 #[derive(Debug, Clone)]
@@ -549,7 +549,7 @@ fn custom_input(arguments: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::chat::types::{ChunkChoice, Delta, FunctionDelta};
+    use crate::canonical::{ChunkChoice, Delta, FunctionDelta};
     use crate::surfaces::responses::translate::to_chat;
     use crate::surfaces::responses::types::parse;
     use crate::surfaces::responses::wire::{response_shell, Overrides};

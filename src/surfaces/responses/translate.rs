@@ -25,7 +25,7 @@ use super::types::{
     Content, ContentPart, InputItem, Parsed, Role, TextFormat, Tool, ToolChoice, ToolChoiceMode,
 };
 use super::wire::Warning;
-use crate::chat::types as chat;
+use crate::canonical as chat;
 use crate::error::{ApiError, ApiResult};
 
 /// The canonical request, what was dropped, and how the model's tool names map back.

@@ -5,8 +5,12 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use crate::billing::usage::TokenUsage;
 use crate::error::{ApiError, ApiResult};
+
+/// Whether a data URL carries something other than an image (a PDF, audio, ...).
+pub fn is_non_image_data_url(url: &str) -> bool {
+    url.starts_with("data:") && !url.starts_with("data:image/")
+}
 
 /// The parameters of OpenAI's Chat Completions reference that the canonical request keeps in
 /// `extra` (the others are typed fields). Each provider forwards, maps or drops them (see
@@ -530,7 +534,7 @@ impl ChatRequest {
             {
                 for (j, part) in parts.iter().enumerate() {
                     if let ContentPart::ImageUrl { image_url } = part {
-                        if crate::billing::estimate::is_non_image_data_url(&image_url.url) {
+                        if is_non_image_data_url(&image_url.url) {
                             return Err(ApiError::bad_request(
                                 format!("messages[{i}].content[{j}].image_url.url"),
                                 "An `image_url` data URL must hold an image (data:image/...); upload other files with POST /api/chat/upload.",
@@ -676,42 +680,6 @@ impl Usage {
             extra: Map::new(),
             cache_writes: CacheWrites::default(),
         }
-    }
-
-    /// OpenAI's usage read into the canonical one: `prompt_tokens` include the cached ones
-    /// (`prompt_tokens_details.cached_tokens`), `completion_tokens` the reasoning ones.
-    pub fn tokens(&self) -> TokenUsage {
-        let detail = |group: &str, field: &str| {
-            self.extra
-                .get(group)
-                .and_then(|d| d.get(field))
-                .and_then(Value::as_u64)
-                .unwrap_or(0)
-        };
-        TokenUsage {
-            input: self.prompt_tokens,
-            cache_read: detail("prompt_tokens_details", "cached_tokens").min(self.prompt_tokens),
-            cache_write_5m: self.cache_writes.five_minutes,
-            cache_write_1h: self.cache_writes.one_hour,
-            output: self.completion_tokens,
-            reasoning: detail("completion_tokens_details", "reasoning_tokens").min(self.completion_tokens),
-        }
-    }
-
-    /// The canonical usage in OpenAI's shape, with both detail objects as OpenAI always sends
-    /// them: `cached_tokens` (part of `prompt_tokens`) and `reasoning_tokens` (part of
-    /// `completion_tokens`).
-    pub fn from_tokens(usage: &TokenUsage) -> Usage {
-        let mut shown = Usage::new(usage.input, usage.output);
-        shown.extra.insert(
-            "prompt_tokens_details".into(),
-            serde_json::json!({"cached_tokens": usage.cache_read}),
-        );
-        shown.extra.insert(
-            "completion_tokens_details".into(),
-            serde_json::json!({"reasoning_tokens": usage.reasoning}),
-        );
-        shown
     }
 }
 
