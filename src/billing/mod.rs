@@ -20,6 +20,35 @@ pub enum BillingMode {
     PerImage,
 }
 
+/// How a metered request ended, as its usage row's `status` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettleStatus {
+    Ok,
+    /// The client left; what was generated is billed.
+    ClientGone,
+    /// The upstream went silent past the idle timeout.
+    Timeout,
+    /// The upstream's connection ended before its stream did.
+    Cut,
+    /// The upstream failed (before the first byte: nothing charged).
+    UpstreamError,
+    /// The worker died; the sweeper settled the hold.
+    Abandoned,
+}
+
+impl SettleStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettleStatus::Ok => "ok",
+            SettleStatus::ClientGone => "client_gone",
+            SettleStatus::Timeout => "timeout",
+            SettleStatus::Cut => "cut",
+            SettleStatus::UpstreamError => "upstream_error",
+            SettleStatus::Abandoned => "abandoned",
+        }
+    }
+}
+
 impl BillingMode {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -11,7 +11,7 @@ use worker::{Context, Env};
 
 use super::money::Nanos;
 use super::usage::{TokenPrices, TokenUsage};
-use super::BillingMode;
+use super::{BillingMode, SettleStatus};
 use crate::db::{Db, NewHold, Settlement};
 use crate::error::ApiResult;
 use crate::limits::client::{self, Lease};
@@ -361,7 +361,7 @@ impl Reservation {
 
     /// Charges what the request used (the settle batch retried on failure: it is idempotent)
     /// and gives back the capacity, in parallel. Returns the bill with the balance after it.
-    pub async fn settle(mut self, consumption: Consumption, status: &str) -> ApiResult<Bill> {
+    pub async fn settle(mut self, consumption: Consumption, status: SettleStatus) -> ApiResult<Bill> {
         self.closed = true;
         let (cost, to_charge) = self.price(&consumption);
         let usage = consumption.tokens();
@@ -395,7 +395,7 @@ impl Reservation {
             cost: cost.0,
             to_charge: to_charge.0,
             billing_mode: self.mode.as_str(),
-            status,
+            status: status.as_str(),
             latency_ms: clamp(time::now_ms().saturating_sub(self.started_ms)),
             detail: &detail,
             has_hold: self.hold.is_some(),
@@ -448,7 +448,7 @@ impl Reservation {
                 cost: 0,
                 to_charge: 0,
                 billing_mode: self.mode.as_str(),
-                status: "upstream_error",
+                status: SettleStatus::UpstreamError.as_str(),
                 latency_ms: i64::try_from(time::now_ms().saturating_sub(self.started_ms)).unwrap_or(i64::MAX),
                 detail: &detail,
                 has_hold: false,
@@ -556,7 +556,7 @@ pub async fn settle_abandoned(db: &Db, hold: &crate::db::StaleHold, now: i64) ->
         cost: hold.prompt_cost_nanos,
         to_charge: to_charge.0,
         billing_mode: BillingMode::PerToken.as_str(),
-        status: "abandoned",
+        status: SettleStatus::Abandoned.as_str(),
         latency_ms: (now - hold.created_at).saturating_mul(1000),
         detail: &detail,
         has_hold: true,

@@ -31,7 +31,7 @@ use crate::billing::estimate;
 use crate::billing::money::Nanos;
 use crate::billing::reservation::{whole_micros, Ask, Consumption, HoldAsk, Meter, Refused, Reservation};
 use crate::billing::usage::{TokenPrices, TokenUsage};
-use crate::billing::BillingMode;
+use crate::billing::{BillingMode, SettleStatus};
 use crate::catalog::{Category, Model, Tier};
 use crate::config::Config;
 use crate::db::PlanRow;
@@ -619,11 +619,11 @@ async fn serve_stream(
     let outcome = stream::pump(body, relay.as_mut(), &mut sink, job.times, &job.reservation).await;
     let consumption = consumption_of(relay.usage(), job.prompt_tokens, relay.delivered_chars());
     let status = match &outcome.error {
-        _ if outcome.drained_out => "client_gone",
-        None => "ok",
-        Some(StreamFailure::Idle) => "timeout",
-        Some(StreamFailure::Cut) => "cut",
-        Some(_) => "upstream_error",
+        _ if outcome.drained_out => SettleStatus::ClientGone,
+        None => SettleStatus::Ok,
+        Some(StreamFailure::Idle) => SettleStatus::Timeout,
+        Some(StreamFailure::Cut) => SettleStatus::Cut,
+        Some(_) => SettleStatus::UpstreamError,
     };
     let reservation = job.reservation;
     if let Some(failure) = &outcome.error {
@@ -674,7 +674,12 @@ async fn after_billing(relay: &mut dyn Relay, env: &worker::Env, bill: &crate::b
     }
 }
 
-async fn settle_logged(reservation: Reservation, consumption: Consumption, status: &str, request_id: &str) {
+async fn settle_logged(
+    reservation: Reservation,
+    consumption: Consumption,
+    status: SettleStatus,
+    request_id: &str,
+) {
     if let Err(error) = reservation.settle(consumption, status).await {
         worker::console_error!(
             "[{request_id}] settlement failed after retries; the sweeper will settle the hold: {:?}",
@@ -758,10 +763,10 @@ async fn serve_json(job: Job, mut relay: Box<dyn Relay>, started: oneshot::Sende
                 upstream_ms,
                 route,
             }));
-            settle_logged(reservation, consumption, "ok", &job.request_id).await;
+            settle_logged(reservation, consumption, SettleStatus::Ok, &job.request_id).await;
             after_billing(relay.as_mut(), &job.env, &bill).await;
         }
-        None => match reservation.settle(consumption, "ok").await {
+        None => match reservation.settle(consumption, SettleStatus::Ok).await {
             Ok(bill) => {
                 let body = relay.render_json(parsed.body, &bill);
                 let _ = started.send(Ok(Started::Json {
