@@ -148,12 +148,7 @@ fn edited(catalog: &Catalog, base: Option<&Model>, id: &str, edit: &Edit) -> Res
                     MicroUsd(input.0.saturating_add(output.0)),
                 ),
             };
-            if cache_read.is_some_and(|read| read > *input) {
-                return Err(format!("model `{id}`: price_cache_read is above price_input"));
-            }
-            if cache_write.is_some_and(|write| write < *input) {
-                return Err(format!("model `{id}`: price_cache_write is below price_input"));
-            }
+            super::check_cache_prices(id, *input, *cache_read, *cache_write)?;
         }
         Pricing::PerImage { per_image } => {
             let token_prices = [

@@ -383,19 +383,7 @@ impl Catalog {
                 Pricing::PerImage { per_image }
             }
             (category, Some(input), Some(output), Some(weighted), None) if category != Category::Image => {
-                // A cache read is a discount and a cache write a surcharge, never the reverse.
-                if cache_read.is_some_and(|read| read > input) {
-                    return Err(format!(
-                        "model `{}`: price_cache_read is above price_input",
-                        row.id
-                    ));
-                }
-                if cache_write.is_some_and(|write| write < input) {
-                    return Err(format!(
-                        "model `{}`: price_cache_write is below price_input",
-                        row.id
-                    ));
-                }
+                check_cache_prices(&row.id, input, cache_read, cache_write)?;
                 Pricing::PerToken {
                     input,
                     output,
@@ -499,6 +487,22 @@ impl Catalog {
     pub fn provider(&self, id: &str) -> Option<&Provider> {
         self.providers.iter().find(|p| p.id == id)
     }
+}
+
+/// A cache read is a discount and a cache write a surcharge, never the reverse.
+pub(crate) fn check_cache_prices(
+    model: &str,
+    input: MicroUsd,
+    cache_read: Option<MicroUsd>,
+    cache_write: Option<MicroUsd>,
+) -> Result<(), String> {
+    if cache_read.is_some_and(|read| read > input) {
+        return Err(format!("model `{model}`: price_cache_read is above price_input"));
+    }
+    if cache_write.is_some_and(|write| write < input) {
+        return Err(format!("model `{model}`: price_cache_write is below price_input"));
+    }
+    Ok(())
 }
 
 /// `128000` → `"128K"`, `1048576` → `"1M"`: the context length as the Stone seed shows it.
