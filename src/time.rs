@@ -172,6 +172,12 @@ fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
+/// Whether an ISO 8601 text is a date alone (no time of day): `2026-12-01`, not
+/// `2026-12-01T10:00:00Z`.
+pub fn is_date_only(text: &str) -> bool {
+    !text.trim().contains(['T', 't', ' '])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ struct Query {
 }
 
 fn parse_day(param: &'static str, text: &str) -> ApiResult<i64> {
-    let valid = text.len() == 10 && !text.contains(['T', 't', ' ']);
+    let valid = text.len() == 10 && time::is_date_only(text);
     valid
         .then(|| time::parse_iso8601(text))
         .flatten()

@@ -77,7 +77,7 @@ struct BatchRequest {
 
 fn parse_expiry(text: &str) -> Option<i64> {
     let text = text.trim();
-    let date_only = !text.contains(['T', 't', ' ']);
+    let date_only = time::is_date_only(text);
     time::parse_iso8601(text).map(|at| if date_only { at + 86_399 } else { at })
 }
 

@@ -246,6 +246,12 @@ fn meter_of(price: Price) -> Meter {
     }
 }
 
+/// The worst case of a request priced per token: its prompt and every output token it may
+/// generate, in whole micro-dollars.
+fn token_hold(prices: &TokenPrices, prompt_tokens: u64, paid_max: u32) -> Nanos {
+    whole_micros(TokenUsage::new(prompt_tokens, u64::from(paid_max)).cost(prices))
+}
+
 /// Sized on the largest of the routes' bodies (any of them may be the one sent).
 fn size_hold(
     price: Price,
@@ -261,7 +267,7 @@ fn size_hold(
             }
             Sized {
                 meter: meter_of(price),
-                hold: whole_micros(TokenUsage::new(hold_tokens, u64::from(paid_max)).cost(&prices)),
+                hold: token_hold(&prices, hold_tokens, paid_max),
                 prompt_cost: TokenUsage::new(hold_tokens, 0).cost(&prices),
                 hold_tokens,
             }
@@ -402,9 +408,7 @@ pub async fn run_prepared(
         if reservation.mode != BillingMode::Free && caller.user.balance_nanos <= 0 {
             // Nothing on the balance covers any hold: refused before a file is read.
             let needed = match price {
-                Price::Tokens(prices) => {
-                    whole_micros(TokenUsage::new(prompt_tokens, u64::from(paid_max)).cost(&prices))
-                }
+                Price::Tokens(prices) => token_hold(&prices, prompt_tokens, paid_max),
                 Price::PerUnit { .. } => Nanos::ZERO,
             };
             let admission = reservation.admission;
