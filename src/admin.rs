@@ -96,15 +96,9 @@ struct CreditRequest {
 }
 
 fn entry_json(entry: &LedgerRow) -> Value {
-    json!({
-        "id": entry.id,
-        "user_id": entry.user_id,
-        "kind": entry.kind,
-        "amount_usd": Nanos(entry.amount_nanos).as_usd_f64(),
-        "balance_usd": Nanos(entry.balance_after_nanos).as_usd_f64(),
-        "reference": entry.reference,
-        "created_at": time::iso8601(entry.created_at),
-    })
+    let mut json = crate::billing::ledger::entry_json(entry);
+    json["user_id"] = json!(entry.user_id);
+    json
 }
 
 async fn user(db: &Db, id: &str) -> ApiResult<UserRow> {

@@ -470,6 +470,23 @@ async fn bad_catalog_edits_are_refused_and_change_nothing() {
         )
         .await;
     anonymous.expect_status(401);
+    app.get("/admin/keys").await.expect_status(401);
+    admin(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("/admin/models/{model}"),
+        None,
+    )
+    .await
+    .expect_status(404);
+    admin(
+        &app,
+        reqwest::Method::DELETE,
+        "/admin/models/gpt-4o/aliases/gpt-4o-2024-11-20",
+        None,
+    )
+    .await
+    .expect_status(404);
     let after = app.token_prices(model).await;
     assert_eq!((before.input, before.output), (after.input, after.output));
     let user = app.funded_user(1.0).await;

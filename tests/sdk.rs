@@ -8,21 +8,14 @@ use std::process::Command;
 fn run_node_tests(files: &[&str], env: &[(&str, String)]) {
     let gateway = common::gateway();
     let root = common::repo_root();
-    let output = Command::new("node")
-        .arg("--test")
-        .args(files.iter().map(|f| root.join("tests/sdk").join(f)))
-        .current_dir(&root)
-        .env("FLINT_URL", &gateway.url)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .expect("run node --test");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    common::run_client_tests(
+        "OpenAI SDK",
+        Command::new("node")
+            .arg("--test")
+            .args(files.iter().map(|f| root.join("tests/sdk").join(f)))
+            .env("FLINT_URL", &gateway.url)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str()))),
     );
-    println!("{report}");
-    assert!(output.status.success(), "the OpenAI SDK tests failed:\n{report}");
 }
 
 #[tokio::test]
@@ -116,19 +109,12 @@ async fn the_openai_python_sdk_decodes_base64_embeddings_chats_and_raises_its_er
         "{} is missing: run scripts/setup.sh (make test does)",
         python.display()
     );
-    let output = Command::new(python)
-        .arg(root.join("tests/python/test_sdk.py"))
-        .current_dir(&root)
-        .env("FLINT_URL", &common::gateway().url)
-        .env("FLINT_API_KEY", key["key"].as_str().unwrap())
-        .env("FLINT_BROKE_KEY", broke_key["key"].as_str().unwrap())
-        .output()
-        .expect("run the Python SDK tests");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    common::run_client_tests(
+        "Python SDK",
+        Command::new(python)
+            .arg(root.join("tests/python/test_sdk.py"))
+            .env("FLINT_URL", &common::gateway().url)
+            .env("FLINT_API_KEY", key["key"].as_str().unwrap())
+            .env("FLINT_BROKE_KEY", broke_key["key"].as_str().unwrap()),
     );
-    println!("{report}");
-    assert!(output.status.success(), "the Python SDK tests failed:\n{report}");
 }

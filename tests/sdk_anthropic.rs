@@ -18,24 +18,14 @@ async fn the_anthropic_node_sdk_talks_to_every_model() {
         .create_key(&poor.token, &serde_json::json!({"name": "sdk-free"}))
         .await;
     let root = common::repo_root();
-    let output = Command::new("node")
-        .arg("--test")
-        .arg(root.join("tests/sdk/messages.test.mjs"))
-        .current_dir(&root)
-        .env("FLINT_URL", &app.url)
-        .env("FLINT_API_KEY", key["key"].as_str().unwrap())
-        .env("FLINT_FREE_KEY", free_key["key"].as_str().unwrap())
-        .output()
-        .expect("run node --test");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    println!("{report}");
-    assert!(
-        output.status.success(),
-        "the Anthropic SDK tests failed:\n{report}"
+    common::run_client_tests(
+        "Anthropic SDK",
+        Command::new("node")
+            .arg("--test")
+            .arg(root.join("tests/sdk/messages.test.mjs"))
+            .env("FLINT_URL", &app.url)
+            .env("FLINT_API_KEY", key["key"].as_str().unwrap())
+            .env("FLINT_FREE_KEY", free_key["key"].as_str().unwrap()),
     );
     app.assert_books_balance(&funded.token).await;
 }

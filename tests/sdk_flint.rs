@@ -33,21 +33,7 @@ async fn keys(app: &common::TestApp, name: &str) -> Vec<(&'static str, String)> 
 }
 
 fn run(what: &str, command: &mut Command, env: &[(&str, String)]) {
-    let root = common::repo_root();
-    let output = command
-        .current_dir(&root)
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENAI_BASE_URL")
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .unwrap_or_else(|e| panic!("run the {what} tests: {e}"));
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    println!("{report}");
-    assert!(output.status.success(), "the {what} tests failed:\n{report}");
+    common::run_client_tests(what, command.envs(env.iter().map(|(k, v)| (*k, v.as_str()))));
 }
 
 #[tokio::test]

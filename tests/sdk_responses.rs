@@ -14,23 +14,13 @@ async fn the_openai_node_sdk_speaks_the_responses_api() {
         .create_key(&user.token, &serde_json::json!({"name": "sdk-responses"}))
         .await;
     let root = common::repo_root();
-    let output = Command::new("node")
-        .arg("--test")
-        .arg(root.join("tests/sdk/responses.test.mjs"))
-        .current_dir(&root)
-        .env("FLINT_URL", &common::gateway().url)
-        .env("FLINT_API_KEY", key["key"].as_str().unwrap())
-        .output()
-        .expect("run node --test");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    println!("{report}");
-    assert!(
-        output.status.success(),
-        "the Responses SDK tests failed:\n{report}"
+    common::run_client_tests(
+        "Responses SDK",
+        Command::new("node")
+            .arg("--test")
+            .arg(root.join("tests/sdk/responses.test.mjs"))
+            .env("FLINT_URL", &common::gateway().url)
+            .env("FLINT_API_KEY", key["key"].as_str().unwrap()),
     );
     // Everything the SDK did was billed: the balance went down and the books balance.
     let left = app.assert_books_balance(&user.token).await;

@@ -6,9 +6,21 @@ use worker::{Request, Response};
 use super::money::Nanos;
 use crate::app::App;
 use crate::auth::{Principal, Scope};
-use crate::db::Db;
+use crate::db::{Db, LedgerRow};
 use crate::error::{ApiError, ApiResult};
 use crate::{http, time};
+
+/// A ledger entry as the user's history shows it (the operator's answers add `user_id`).
+pub fn entry_json(entry: &LedgerRow) -> Value {
+    json!({
+        "id": entry.id,
+        "kind": entry.kind,
+        "amount_usd": Nanos(entry.amount_nanos).as_usd_f64(),
+        "balance_usd": Nanos(entry.balance_after_nanos).as_usd_f64(),
+        "reference": entry.reference,
+        "created_at": time::iso8601(entry.created_at),
+    })
+}
 
 /// `GET /api/billing/history?limit=&cursor=`: the user's ledger, newest first.
 pub async fn history(req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
@@ -44,18 +56,6 @@ pub async fn history(req: Request, app: &App, principal: &Principal) -> ApiResul
     } else {
         None
     };
-    let entries: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "kind": r.kind,
-                "amount_usd": Nanos(r.amount_nanos).as_usd_f64(),
-                "balance_usd": Nanos(r.balance_after_nanos).as_usd_f64(),
-                "reference": r.reference,
-                "created_at": time::iso8601(r.created_at),
-            })
-        })
-        .collect();
+    let entries: Vec<Value> = rows.iter().map(entry_json).collect();
     http::json(200, &json!({ "entries": entries, "next_cursor": next_cursor }))
 }

@@ -277,10 +277,7 @@ pub async fn current(db: &Db, version: Option<i64>) -> ApiResult<Arc<Catalog>> {
     let base = Catalog::embedded()?;
     let (loaded_version, rows) = db.catalog_edits().await?;
     let catalog = if rows.is_empty() {
-        Arc::new(
-            base.with_models(base.models.clone())
-                .map_err(ApiError::internal)?,
-        )
+        Arc::new(base.clone())
     } else {
         let edits = parse_rows(rows);
         let (catalog, problems) = apply(base, &edits, false).map_err(ApiError::internal)?;

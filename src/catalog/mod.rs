@@ -265,7 +265,7 @@ impl Model {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Catalog {
     pub providers: Vec<Provider>,
     pub models: Vec<Arc<Model>>,

@@ -141,7 +141,9 @@ pub async fn send(
             .map_err(|(error, _)| error);
     }
     // What other isolates learned, for the next requests (never waited for).
-    wasm_bindgen_futures::spawn_local(sync_keys(env.clone(), provider.clone()));
+    if keys::sync_due(&provider, crate::time::now_ms()) {
+        wasm_bindgen_futures::spawn_local(sync_keys(env.clone(), provider.clone()));
+    }
     let order = keys::order(&provider, &upstream.keys, crate::time::now_ms());
     if order.is_empty() {
         return Err(no_usable_key(upstream));
@@ -189,7 +191,7 @@ pub async fn send(
 }
 
 async fn sync_keys(env: Env, provider: String) {
-    keys::sync_if_due(&env, &provider).await;
+    keys::sync(&env, &provider).await;
 }
 
 async fn report_key(env: Env, provider: String, report: keys::KeyReport) {

@@ -153,7 +153,7 @@ fn merge(states: &mut HashMap<String, KeyState>, fingerprint: &str, state: KeySt
 }
 
 /// Whether this isolate should read the provider's object now (and marks a read as started).
-fn sync_due(provider: &str, now_ms: u64) -> bool {
+pub fn sync_due(provider: &str, now_ms: u64) -> bool {
     with_view(provider, |view| {
         let due = !view.syncing && now_ms.saturating_sub(view.synced_ms) >= SYNC_EVERY_MS;
         if due {
@@ -199,12 +199,9 @@ pub async fn report(env: &Env, provider: &str, report: KeyReport) {
     }
 }
 
-/// Reads what the other isolates learned, when due; best effort.
-pub async fn sync_if_due(env: &Env, provider: &str) {
+/// Reads what the other isolates learned (once `sync_due` said so); best effort.
+pub async fn sync(env: &Env, provider: &str) {
     let now_ms = crate::time::now_ms();
-    if !sync_due(provider, now_ms) {
-        return;
-    }
     let read = call_object::<PoolState>(env, provider, "/keys/state", &StateCall { now_ms }).await;
     with_view(provider, |view| {
         view.syncing = false;

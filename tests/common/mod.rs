@@ -858,3 +858,21 @@ pub fn openai_usage_counts(usage: &Value) -> (u64, u64, u64, u64) {
             .unwrap(),
     )
 }
+
+/// Runs a client's own test suite (Node's test runner, the Python SDK's script) from the repo
+/// root, without the OpenAI SDKs' environment defaults, prints its report and fails with it.
+pub fn run_client_tests(what: &str, command: &mut std::process::Command) {
+    let output = command
+        .current_dir(repo_root())
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .output()
+        .unwrap_or_else(|e| panic!("run the {what} tests: {e}"));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{report}");
+    assert!(output.status.success(), "the {what} tests failed:\n{report}");
+}

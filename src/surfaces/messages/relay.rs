@@ -109,27 +109,6 @@ pub fn anthropic_usage(usage: &TokenUsage) -> Value {
     })
 }
 
-/// A canonical chunk's OpenAI-shaped usage as the canonical usage (`cached_tokens` are cache
-/// reads, `reasoning_tokens` part of the completion).
-pub fn usage_from_chat(usage: &Usage) -> TokenUsage {
-    let detail = |outer: &str, inner: &str| {
-        usage
-            .extra
-            .get(outer)
-            .and_then(|d| d.get(inner))
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-    };
-    TokenUsage {
-        input: usage.prompt_tokens,
-        cache_read: detail("prompt_tokens_details", "cached_tokens").min(usage.prompt_tokens),
-        cache_write_5m: 0,
-        cache_write_1h: 0,
-        output: usage.completion_tokens,
-        reasoning: detail("completion_tokens_details", "reasoning_tokens").min(usage.completion_tokens),
-    }
-}
-
 /// OpenAI's `finish_reason` as Anthropic's `stop_reason`.
 pub fn stop_reason(finish_reason: &str) -> &'static str {
     match FinishReason::parse(finish_reason) {
@@ -563,7 +542,7 @@ impl Relay for TranslatedRelay {
         for item in self.translator.on_event(event) {
             match item {
                 StreamItem::Chunk(chunk) => self.chars += self.render.chunk(&chunk, out),
-                StreamItem::Usage(usage) => self.usage = Some(usage_from_chat(&usage)),
+                StreamItem::Usage(usage) => self.usage = Some(usage.tokens()),
                 StreamItem::Error(message) => return Step::Failed(StreamFailure::Upstream(message)),
                 StreamItem::Done => step = Step::Done,
             }
@@ -608,7 +587,7 @@ impl Relay for TranslatedRelay {
                         .sum::<usize>()
             })
             .sum::<usize>() as u64;
-        let usage = completion.usage.as_ref().map(usage_from_chat);
+        let usage = completion.usage.as_ref().map(Usage::tokens);
         Ok(Parsed {
             body: completion_message(&completion, &self.render.id, &self.render.model),
             usage,
@@ -867,7 +846,7 @@ event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_err
             json!({"reasoning_tokens": 20}),
         );
         assert_eq!(
-            usage_from_chat(&chat),
+            chat.tokens(),
             TokenUsage {
                 input: 1000,
                 cache_read: 600,
