@@ -73,10 +73,8 @@ impl Upstream {
             let provider = catalog
                 .provider(&route.provider)
                 .ok_or_else(|| ApiError::internal(format!("route to unknown provider {}", route.provider)))?;
-            let served = if position == 0
-                && route.provider == model.provider
-                && route.upstream_id == model.upstream_id
-            {
+            // The first route is the model's own `provider` and `upstream_id`.
+            let served = if position == 0 {
                 model.clone()
             } else {
                 Arc::new(Model {
