@@ -13,17 +13,57 @@ use crate::uploads::sniff::FileKind;
 pub struct Db(D1Database);
 
 /// A statement that only reads (safe to send twice). D1 fails a read now and then for reasons
-/// of its own — an instance moving, a busy local SQLite file — and a second try usually works;
-/// writes are never repeated here (the settle batch has its own, idempotent retries).
+/// of its own — an instance moving, a dropped connection — and a second try usually works. A
+/// write that failed that way may have landed, so it is not sent again here (the settle batch has
+/// its own, idempotent retries).
 fn is_read(sql: &str) -> bool {
     sql.trim_start()
         .get(..6)
         .is_some_and(|verb| verb.eq_ignore_ascii_case("select"))
 }
 
-async fn retry_pause() {
+/// SQLite answered busy: another connection held the lock, so the statement (or the batch's
+/// transaction) never ran and any statement may be sent again. Locally that connection is a
+/// `wrangler d1 execute` beside `wrangler dev`; the pauses add up to 0.75 s.
+fn is_busy(error: &ApiError) -> bool {
+    error
+        .internal
+        .as_deref()
+        .is_some_and(|what| what.contains("SQLITE_BUSY") || what.contains("database is locked"))
+}
+
+const BUSY_PAUSES_MS: [u64; 4] = [50, 100, 200, 400];
+const READ_RETRY_PAUSE_MS: u64 = 100;
+
+async fn pause(millis: u64) {
     #[cfg(target_arch = "wasm32")]
-    worker::Delay::from(std::time::Duration::from_millis(100)).await;
+    worker::Delay::from(std::time::Duration::from_millis(millis)).await;
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = millis;
+}
+
+/// Runs `attempt` until it succeeds or may not be tried again: while SQLite is busy, and once
+/// more for any other failure of a read.
+async fn with_retries<T, F, Fut>(read: bool, attempt: F) -> ApiResult<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ApiResult<T>>,
+{
+    let mut busy_pauses = BUSY_PAUSES_MS.iter();
+    let mut read_retry_left = read;
+    loop {
+        match attempt().await {
+            Err(error) if is_busy(&error) => match busy_pauses.next() {
+                Some(&millis) => pause(millis).await,
+                None => return Err(error),
+            },
+            Err(_) if read_retry_left => {
+                read_retry_left = false;
+                pause(READ_RETRY_PAUSE_MS).await;
+            }
+            done => return done,
+        }
+    }
 }
 
 /// A bound id, time or count. D1 takes numbers as JS doubles (it refuses BigInt), exact up to
@@ -594,23 +634,17 @@ impl Db {
     }
 
     async fn first<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Option<T>> {
-        let read = || async {
+        with_retries(is_read(sql), || async {
             self.statement(sql, args)?
                 .first::<T>(None)
                 .await
                 .map_err(db_error("query"))
-        };
-        match read().await {
-            Err(_) if is_read(sql) => {
-                retry_pause().await;
-                read().await
-            }
-            done => done,
-        }
+        })
+        .await
     }
 
     async fn all<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Vec<T>> {
-        let read = || async {
+        let result = with_retries(is_read(sql), || async {
             let result = self
                 .statement(sql, args)?
                 .all()
@@ -620,24 +654,20 @@ impl Db {
                 return Err(ApiError::internal(format!("D1 query: {error}")));
             }
             Ok(result)
-        };
-        let result = match read().await {
-            Err(_) if is_read(sql) => {
-                retry_pause().await;
-                read().await?
-            }
-            done => done?,
-        };
+        })
+        .await?;
         result.results::<T>().map_err(db_error("rows"))
     }
 
     /// Runs a write, returning how many rows it changed.
     async fn execute(&self, sql: &str, args: &[JsValue]) -> ApiResult<usize> {
-        let result = self
-            .statement(sql, args)?
-            .run()
-            .await
-            .map_err(db_error("write"))?;
+        let result = with_retries(false, || async {
+            self.statement(sql, args)?
+                .run()
+                .await
+                .map_err(db_error("write"))
+        })
+        .await?;
         Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
     }
 
@@ -1597,19 +1627,23 @@ impl Db {
 
     /// Runs statements atomically, returning each one's result.
     async fn batch_results(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<worker::D1Result>> {
-        let results = self.0.batch(statements).await.map_err(db_error("batch"))?;
-        if let Some(error) = results.iter().find_map(|r| r.error()) {
-            return Err(ApiError::internal(format!("D1 batch: {error}")));
-        }
-        Ok(results)
+        with_retries(false, || async {
+            let results = self
+                .0
+                .batch(statements.clone())
+                .await
+                .map_err(db_error("batch"))?;
+            if let Some(error) = results.iter().find_map(|r| r.error()) {
+                return Err(ApiError::internal(format!("D1 batch: {error}")));
+            }
+            Ok(results)
+        })
+        .await
     }
 
     /// Runs statements atomically, returning how many rows each changed.
     async fn batch(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<usize>> {
-        let results = self.0.batch(statements).await.map_err(db_error("batch"))?;
-        if let Some(error) = results.iter().find_map(|r| r.error()) {
-            return Err(ApiError::internal(format!("D1 batch: {error}")));
-        }
+        let results = self.batch_results(statements).await?;
         Ok(results
             .iter()
             .map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
@@ -1811,7 +1845,46 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    use super::is_read;
+    use super::{is_read, with_retries, BUSY_PAUSES_MS};
+    use crate::error::{ApiError, ApiResult};
+    use std::cell::Cell;
+
+    /// Runs a future that never waits (the pauses are no-ops off wasm).
+    fn now<T>(future: impl std::future::Future<Output = T>) -> T {
+        let mut future = std::pin::pin!(future);
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(value) => value,
+            std::task::Poll::Pending => panic!("the future waited"),
+        }
+    }
+
+    /// How many attempts `with_retries` makes when each fails with `error` before `succeed_at`.
+    fn attempts(read: bool, error: &str, succeed_at: usize) -> (usize, bool) {
+        let count = Cell::new(0);
+        let result: ApiResult<()> = now(with_retries(read, || {
+            count.set(count.get() + 1);
+            let done = count.get() >= succeed_at;
+            async move {
+                if done {
+                    Ok(())
+                } else {
+                    Err(ApiError::internal(error))
+                }
+            }
+        }));
+        (count.get(), result.is_ok())
+    }
+
+    #[test]
+    fn a_busy_database_is_waited_for_and_other_failures_of_writes_are_not_repeated() {
+        let busy = "D1 write: D1_ERROR: SQLITE_BUSY: database is locked";
+        assert_eq!(attempts(false, busy, 3), (3, true));
+        assert_eq!(attempts(false, busy, usize::MAX), (BUSY_PAUSES_MS.len() + 1, false));
+        assert_eq!(attempts(false, "D1 write: Network connection lost", usize::MAX), (1, false));
+        assert_eq!(attempts(true, "D1 query: Network connection lost", usize::MAX), (2, false));
+        assert_eq!(attempts(true, "D1 query: Network connection lost", 2), (2, true));
+    }
 
     #[test]
     fn only_selects_are_read_twice() {
