@@ -22,11 +22,14 @@
 //! xAI reports reasoning tokens outside `completion_tokens`, DeepSeek its cache hits as
 //! `prompt_cache_hit_tokens`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{Built, Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
-use crate::canonical::{Annotations, ChatCompletion, ChatCompletionChunk, Message, Usage};
+use crate::canonical::{
+    Annotations, ChatCompletion, ChatCompletionChunk, Content, Message, ResponseFormat, Stop, StreamOptions,
+    Tool, ToolCall, ToolChoice, Usage,
+};
 use crate::catalog::{Category, MaxTokensField};
 use crate::error::{ApiError, ApiResult};
 use crate::sse::parser::SseEvent;
@@ -71,8 +74,8 @@ pub fn forwards(upstream: &Upstream, param: &str) -> bool {
     }
 }
 
-/// What `reasoning_effort` becomes at `upstream`: the field and value to send, if any.
-fn reasoning_effort(upstream: &Upstream, effort: &str) -> Option<(&'static str, Value)> {
+/// What `reasoning_effort` becomes at `upstream`, if it takes it at all.
+fn reasoning_effort<'a>(upstream: &Upstream, effort: &'a str) -> Option<Effort<'a>> {
     let model = &upstream.model;
     let three = |e: &str| match e {
         "none" | "minimal" | "low" => "low",
@@ -80,124 +83,312 @@ fn reasoning_effort(upstream: &Upstream, effort: &str) -> Option<(&'static str, 
         _ => "high",
     };
     match upstream.provider.id.as_str() {
-        "openai" if openai_reasoning_model(&model.upstream_id) => Some(("reasoning_effort", json!(effort))),
-        "xai" if model.category == Category::Reason => Some((
-            "reasoning_effort",
-            json!(if effort == "none" { "none" } else { three(effort) }),
-        )),
-        "groq" if model.upstream_id.starts_with("openai/gpt-oss") => {
-            Some(("reasoning_effort", json!(three(effort))))
-        }
+        "openai" if openai_reasoning_model(&model.upstream_id) => Some(Effort::Field(effort)),
+        "xai" if model.category == Category::Reason => Some(Effort::Field(if effort == "none" {
+            "none"
+        } else {
+            three(effort)
+        })),
+        "groq" if model.upstream_id.starts_with("openai/gpt-oss") => Some(Effort::Field(three(effort))),
         "deepseek" => Some(match effort {
-            "none" => ("thinking", json!({"type": "disabled"})),
-            "minimal" | "low" => ("reasoning_effort", json!("low")),
-            "max" => ("reasoning_effort", json!("max")),
-            _ => ("reasoning_effort", json!("high")),
+            "none" => Effort::ThinkingOff,
+            "minimal" | "low" => Effort::Field("low"),
+            "max" => Effort::Field("max"),
+            _ => Effort::Field("high"),
         }),
         _ => None,
     }
 }
 
-/// The JSON body sent upstream, and the warnings naming what was left out.
-pub fn request_body(
-    upstream: &Upstream,
-    outgoing: &Outgoing<'_>,
-    notes: &Annotations,
-) -> ApiResult<(Value, Vec<String>)> {
+/// `POST /chat/completions`, borrowed from the canonical request: each optional parameter is
+/// present only if the client gave it and the vendor takes it ([`forwards`]).
+#[derive(Serialize)]
+struct ChatBody<'a> {
+    model: &'a str,
+    messages: Vec<WireMessage<'a>>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a [Tool]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<&'a ToolChoice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    /// The enforced output ceiling, under the vendor's name for it (one of the two).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop: Option<&'a Stop>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<&'a ResponseFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    n: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Thinking>,
+    /// The `PASSTHROUGH_PARAMS` the vendor takes, in the client's order.
+    #[serde(flatten)]
+    passthrough: Passthrough<'a>,
+}
+
+/// A message as the vendor gets it: the canonical one, less the `name` a vendor refuses, plus
+/// the `reasoning_content` DeepSeek wants back on its own assistant turns.
+#[derive(Serialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+enum WireMessage<'a> {
+    System {
+        content: &'a Content,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<&'a str>,
+    },
+    Developer {
+        content: &'a Content,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<&'a str>,
+    },
+    User {
+        content: &'a Content,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<&'a str>,
+    },
+    Assistant {
+        content: Option<&'a Content>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tool_calls: Option<&'a [ToolCall]>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        refusal: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reasoning_content: Option<&'a str>,
+    },
+    Tool {
+        content: &'a Content,
+        tool_call_id: &'a str,
+    },
+}
+
+impl<'a> WireMessage<'a> {
+    fn new(message: &'a Message, names: bool, reasoning_content: Option<&'a str>) -> Self {
+        let name = |name: &'a Option<String>| name.as_deref().filter(|_| names);
+        match message {
+            Message::System { content, name: n } => WireMessage::System {
+                content,
+                name: name(n),
+            },
+            Message::Developer { content, name: n } => WireMessage::Developer {
+                content,
+                name: name(n),
+            },
+            Message::User { content, name: n } => WireMessage::User {
+                content,
+                name: name(n),
+            },
+            Message::Assistant {
+                content,
+                tool_calls,
+                name: n,
+                refusal,
+            } => WireMessage::Assistant {
+                content: content.as_ref(),
+                tool_calls: tool_calls.as_deref(),
+                name: name(n),
+                refusal: refusal.as_deref(),
+                reasoning_content,
+            },
+            Message::Tool {
+                content,
+                tool_call_id,
+            } => WireMessage::Tool {
+                content,
+                tool_call_id,
+            },
+        }
+    }
+
+    /// An assistant turn that called tools without its reasoning (DeepSeek's thinking mode
+    /// refuses such a history).
+    fn tool_calls_without_reasoning(&self) -> bool {
+        matches!(
+            self,
+            WireMessage::Assistant { tool_calls: Some(calls), reasoning_content: None, .. } if !calls.is_empty()
+        )
+    }
+}
+
+/// DeepSeek's switch for its thinking mode; the gateway only ever turns it off.
+#[derive(Serialize)]
+struct Thinking {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+const THINKING_DISABLED: Thinking = Thinking { kind: "disabled" };
+
+/// Borrowed `(name, value)` pairs serialized as the members of the enclosing object.
+struct Passthrough<'a>(Vec<(&'a str, &'a Value)>);
+
+impl Serialize for Passthrough<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// What `reasoning_effort` became at the vendor.
+enum Effort<'a> {
+    Field(&'a str),
+    ThinkingOff,
+}
+
+/// The body sent upstream, and the warnings naming what was left out.
+fn chat_body<'a>(
+    upstream: &'a Upstream,
+    outgoing: &Outgoing<'a>,
+    notes: &'a Annotations,
+) -> (ChatBody<'a>, Vec<String>) {
     let request = outgoing.request;
-    let mut body = serde_json::to_value(request).map_err(ApiError::internal)?;
-    let Some(map) = body.as_object_mut() else {
-        return Err(ApiError::internal(
-            "a chat request did not serialize to an object",
-        ));
-    };
     let mut warnings = Vec::new();
-    map.insert("model".into(), json!(upstream.model.upstream_id));
-    map.remove("max_tokens");
-    map.remove("max_completion_tokens");
-    let field = match upstream.provider.max_tokens_field {
-        MaxTokensField::MaxTokens => "max_tokens",
-        MaxTokensField::MaxCompletionTokens => "max_completion_tokens",
-    };
-    map.insert(field.into(), json!(outgoing.max_output_tokens));
-    if outgoing.stream {
-        map.insert("stream".into(), json!(true));
-        map.insert("stream_options".into(), json!({"include_usage": true}));
-    } else {
-        map.remove("stream");
-        map.remove("stream_options");
-    }
-    if request.tools.as_deref().is_none_or(<[_]>::is_empty) {
-        map.remove("parallel_tool_calls");
-    }
-    if let Some(effort) = map.remove("reasoning_effort").filter(|e| !e.is_null()) {
-        match effort.as_str().and_then(|e| reasoning_effort(upstream, e)) {
-            Some((field, value)) => {
-                map.insert(field.into(), value);
-            }
+    let mut effort = None;
+    if let Some(asked) = request.extra.get("reasoning_effort").filter(|e| !e.is_null()) {
+        match asked.as_str().and_then(|e| reasoning_effort(upstream, e)) {
+            Some(sent) => effort = Some(sent),
             None => warnings.push(dropped("reasoning_effort", upstream)),
         }
     }
     if request.n.is_some_and(|n| n > 1) && !forwards(upstream, "n") {
         warnings.push(dropped("n", upstream));
     }
-    let keys: Vec<String> = map.keys().cloned().collect();
-    for key in keys {
-        if key == "model"
-            || key == "messages"
-            || key == field
-            || key == "thinking"
-            || key == "reasoning_effort"
-        {
-            continue;
+    // A parameter the client gave goes if the vendor takes it, else it is named in a warning
+    // (but for `n`, warned about above only when it asked for more than one choice).
+    let mut keep = |param: &str, given: bool| -> bool {
+        if !given {
+            return false;
         }
-        if !forwards(upstream, &key)
-            && map.remove(&key).is_some_and(|v| !v.is_null())
-            && key != "n"
-            && key != "stream_options"
-        {
-            warnings.push(dropped(&key, upstream));
+        let sent = forwards(upstream, param);
+        if !sent && param != "n" {
+            warnings.push(dropped(param, upstream));
         }
+        sent
+    };
+    macro_rules! kept {
+        ($field:ident) => {
+            request
+                .$field
+                .as_ref()
+                .filter(|_| keep(stringify!($field), true))
+        };
     }
-    if let Some(Value::Array(messages)) = map.get_mut("messages") {
-        annotate_messages(upstream, request.messages.as_slice(), messages, notes);
+    let has_tools = request.tools.as_deref().is_some_and(|tools| !tools.is_empty());
+    let stream = outgoing.stream && keep("stream", true);
+    let tools = kept!(tools).map(Vec::as_slice);
+    let tool_choice = kept!(tool_choice);
+    let parallel_tool_calls = request
+        .parallel_tool_calls
+        .filter(|_| has_tools && keep("parallel_tool_calls", true));
+    let temperature = kept!(temperature).copied();
+    let top_p = kept!(top_p).copied();
+    let stop = kept!(stop);
+    let presence_penalty = kept!(presence_penalty).copied();
+    let frequency_penalty = kept!(frequency_penalty).copied();
+    let seed = kept!(seed).copied();
+    let response_format = kept!(response_format);
+    let user = kept!(user).map(String::as_str);
+    let n = kept!(n).copied();
+    let passthrough = request
+        .extra
+        .iter()
+        .filter(|(param, value)| match param.as_str() {
+            "reasoning_effort" => false,
+            // A null asks for nothing: it goes where the parameter does, unremarked.
+            _ if value.is_null() => forwards(upstream, param),
+            _ => keep(param, true),
+        })
+        .map(|(param, value)| (param.as_str(), value))
+        .collect();
+    let names = forwards(upstream, "name");
+    let reasoning = forwards(upstream, "reasoning_content");
+    let messages: Vec<WireMessage> = request
+        .messages
+        .iter()
+        .enumerate()
+        .map(|(i, message)| {
+            WireMessage::new(message, names, notes.reasoning_content(i).filter(|_| reasoning))
+        })
+        .collect();
+    let (max_tokens, max_completion_tokens) = match upstream.provider.max_tokens_field {
+        MaxTokensField::MaxTokens => (Some(outgoing.max_output_tokens), None),
+        MaxTokensField::MaxCompletionTokens => (None, Some(outgoing.max_output_tokens)),
+    };
+    let mut body = ChatBody {
+        model: &upstream.model.upstream_id,
+        messages,
+        stream,
+        stream_options: (outgoing.stream && forwards(upstream, "stream_options"))
+            .then_some(StreamOptions { include_usage: true }),
+        tools,
+        tool_choice,
+        parallel_tool_calls,
+        temperature,
+        top_p,
+        max_tokens,
+        max_completion_tokens,
+        stop,
+        presence_penalty,
+        frequency_penalty,
+        seed,
+        response_format,
+        user,
+        n,
+        reasoning_effort: None,
+        thinking: None,
+        passthrough: Passthrough(passthrough),
+    };
+    match effort {
+        Some(Effort::Field(value)) => body.reasoning_effort = Some(value),
+        Some(Effort::ThinkingOff) => body.thinking = Some(THINKING_DISABLED),
+        None => {}
     }
-    if upstream.provider.id == "deepseek" && !thinking_history_complete(map) {
+    let thinking_on = body.thinking.is_none();
+    if upstream.provider.id == "deepseek"
+        && thinking_on
+        && body
+            .messages
+            .iter()
+            .any(WireMessage::tool_calls_without_reasoning)
+    {
         // DeepSeek's thinking mode refuses a tool call in the history without its reasoning
         // (a client that drops `reasoning_content`, a translated surface): without thinking it
         // takes the history.
-        map.remove("reasoning_effort");
-        map.insert("thinking".into(), json!({"type": "disabled"}));
+        body.reasoning_effort = None;
+        body.thinking = Some(THINKING_DISABLED);
         warnings.push(
             "thinking disabled: an earlier tool call lacks the reasoning_content DeepSeek's thinking mode needs back"
                 .to_owned(),
         );
     }
-    Ok((body, warnings))
-}
-
-/// Whether DeepSeek's thinking mode takes this body: it is off, or every assistant message
-/// that made tool calls carries its `reasoning_content`.
-fn thinking_history_complete(body: &serde_json::Map<String, Value>) -> bool {
-    if body
-        .get("thinking")
-        .and_then(|t| t.get("type"))
-        .and_then(Value::as_str)
-        == Some("disabled")
-    {
-        return true;
-    }
-    body.get("messages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
-        .filter(|m| {
-            m.get("tool_calls")
-                .and_then(Value::as_array)
-                .is_some_and(|c| !c.is_empty())
-        })
-        .all(|m| m.get("reasoning_content").is_some_and(Value::is_string))
+    (body, warnings)
 }
 
 fn dropped(param: &str, upstream: &Upstream) -> String {
@@ -207,33 +398,9 @@ fn dropped(param: &str, upstream: &Upstream) -> String {
     )
 }
 
-/// The message-level fields the canonical messages don't hold (`reasoning_content`), and
-/// those the vendor refuses (`name`).
-fn annotate_messages(
-    upstream: &Upstream,
-    canonical: &[Message],
-    messages: &mut [Value],
-    notes: &Annotations,
-) {
-    let reasoning = forwards(upstream, "reasoning_content");
-    let names = forwards(upstream, "name");
-    for (i, (message, wire)) in canonical.iter().zip(messages.iter_mut()).enumerate() {
-        let Some(object) = wire.as_object_mut() else {
-            continue;
-        };
-        if !names {
-            object.remove("name");
-        }
-        if reasoning && matches!(message, Message::Assistant { .. }) {
-            if let Some(text) = notes.reasoning_content(i) {
-                object.insert("reasoning_content".into(), json!(text));
-            }
-        }
-    }
-}
-
 pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>, notes: &Annotations) -> ApiResult<Built> {
-    let (body, warnings) = request_body(upstream, outgoing, notes)?;
+    let (body, warnings) = chat_body(upstream, outgoing, notes);
+    let body = serde_json::to_string(&body).map_err(ApiError::internal)?;
     let mut headers = vec![
         auth_header(upstream),
         ("Content-Type", "application/json".to_owned()),
@@ -245,7 +412,7 @@ pub fn build_request(upstream: &Upstream, outgoing: &Outgoing<'_>, notes: &Annot
         request: UpstreamRequest {
             url: format!("{}/chat/completions", upstream.base_url),
             headers,
-            body: body.to_string(),
+            body,
         },
         warnings,
     })
@@ -395,6 +562,16 @@ mod tests {
 
     fn request(body: Value) -> ChatRequest {
         serde_json::from_value(body).unwrap()
+    }
+
+    /// The body as JSON, and the warnings.
+    fn request_body(
+        upstream: &Upstream,
+        outgoing: &Outgoing<'_>,
+        notes: &Annotations,
+    ) -> ApiResult<(Value, Vec<String>)> {
+        let (body, warnings) = chat_body(upstream, outgoing, notes);
+        Ok((serde_json::to_value(&body).unwrap(), warnings))
     }
 
     #[test]
