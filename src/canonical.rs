@@ -43,8 +43,10 @@ pub const REASONING_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "hi
 /// The most choices (`n`) OpenAI generates for one request.
 pub const MAX_CHOICES: u32 = 128;
 
+/// A chat request as the client (or a surface's translation) wrote it, before its checks. It
+/// becomes a [`ChatRequest`] only through `ChatRequest::try_from`, which checks it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct ChatRequest {
+pub struct ChatRequestBody {
     pub model: String,
     pub messages: Vec<Message>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -411,9 +413,57 @@ fn valid_function_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// A chat request that passed its checks: what providers, billing and uploads take. The only
+/// ways to make one check it (`try_from` a body, or deserializing, which goes through the same
+/// `try_from`), so no route can forget; it reads as its body and is not changed afterwards, but
+/// for uploaded files resolved in place ([`ChatRequest::resolve_parts`]).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(try_from = "ChatRequestBody", into = "ChatRequestBody")]
+pub struct ChatRequest(ChatRequestBody);
+
+impl TryFrom<ChatRequestBody> for ChatRequest {
+    type Error = ApiError;
+    fn try_from(body: ChatRequestBody) -> ApiResult<ChatRequest> {
+        body.validate()?;
+        Ok(ChatRequest(body))
+    }
+}
+
+impl From<ChatRequest> for ChatRequestBody {
+    fn from(request: ChatRequest) -> ChatRequestBody {
+        request.0
+    }
+}
+
+impl std::ops::Deref for ChatRequest {
+    type Target = ChatRequestBody;
+    fn deref(&self) -> &ChatRequestBody {
+        &self.0
+    }
+}
+
 impl ChatRequest {
+    /// Puts content parts in place of a user message's parts, by (message, part) index: an
+    /// uploaded file's image or text where the client named the file. A content part for a
+    /// content part leaves the request as valid as it was.
+    pub fn resolve_parts(&mut self, resolved: Vec<(usize, usize, ContentPart)>) {
+        for (i, j, part) in resolved {
+            if let Some(Message::User {
+                content: Content::Parts(parts),
+                ..
+            }) = self.0.messages.get_mut(i)
+            {
+                if let Some(slot) = parts.get_mut(j) {
+                    *slot = part;
+                }
+            }
+        }
+    }
+}
+
+impl ChatRequestBody {
     /// Checks what the types cannot, naming the offending parameter.
-    pub fn validate(&self) -> ApiResult<()> {
+    fn validate(&self) -> ApiResult<()> {
         if self.model.trim().is_empty() {
             return Err(ApiError::bad_request("model", "`model` must not be empty."));
         }
@@ -805,9 +855,8 @@ mod tests {
     use serde_json::json;
 
     fn parse(body: Value) -> ApiResult<ChatRequest> {
-        let request: ChatRequest = parse_json(body.to_string().as_bytes())?;
-        request.validate()?;
-        Ok(request)
+        let body: ChatRequestBody = parse_json(body.to_string().as_bytes())?;
+        ChatRequest::try_from(body)
     }
 
     fn param_of(body: Value) -> String {

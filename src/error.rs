@@ -283,6 +283,13 @@ impl ApiError {
     }
 }
 
+/// The client's message (what a serde `try_from` reports when a checked type refuses).
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 impl From<worker::Error> for ApiError {
     fn from(error: worker::Error) -> Self {
         ApiError::internal(error)

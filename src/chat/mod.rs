@@ -15,7 +15,7 @@ use worker::{Request, Response};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::billing::estimate;
-use crate::canonical::{ChatRequest, Content, Message};
+use crate::canonical::{ChatRequest, ChatRequestBody, Content, Message};
 use crate::catalog::Pricing;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::pipeline::timing::Timing;
@@ -83,11 +83,10 @@ pub async fn stone_chat(mut req: Request, app: &App, principal: &Principal) -> A
         annotations = annotations.shifted(1);
     }
     messages.extend(body.messages);
-    let request: ChatRequest =
+    let request: ChatRequestBody =
         serde_json::from_value(json!({"model": body.model_id, "messages": [], "stream": true}))
             .map_err(ApiError::internal)?;
-    let request = ChatRequest { messages, ..request };
-    request.validate()?;
+    let request = ChatRequest::try_from(ChatRequestBody { messages, ..request })?;
     let parsed = ParsedChat {
         request,
         annotations,
@@ -193,7 +192,7 @@ async fn run(app: &App, principal: &Principal, parsed: ParsedChat, surface: Surf
         let read = async move {
             let parts = crate::uploads::read_file_parts(&files, &app.env, principal.user.id).await?;
             let mut request = request.borrow_mut();
-            crate::uploads::replace_file_parts(&mut request, parts);
+            request.resolve_parts(parts);
             Ok(estimate::prompt_tokens(&request))
         };
         Box::pin(read) as pipeline::Prepare

@@ -11,7 +11,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::canonical::{Annotations, CacheControl, ChatRequest, MessageAnnotations};
+use crate::canonical::{Annotations, CacheControl, ChatRequest, ChatRequestBody, MessageAnnotations};
 use crate::error::{ApiError, ApiResult};
 use crate::http;
 
@@ -29,8 +29,8 @@ pub fn parse_chat(bytes: &[u8]) -> ApiResult<ParsedChat> {
     let mut body: Value = http::parse_json(bytes)?;
     let legacy_functions = rewrite_legacy_functions(&mut body)?;
     let annotations = annotations(&body)?;
-    let request: ChatRequest = http::from_json_value(body)?;
-    request.validate()?;
+    let body: ChatRequestBody = http::from_json_value(body)?;
+    let request = ChatRequest::try_from(body)?;
     Ok(ParsedChat {
         request,
         annotations,

@@ -1284,10 +1284,9 @@ mod tests {
         }
     }
 
+    /// A checked request (deserializing checks it).
     fn request(body: Value) -> ChatRequest {
-        let request: ChatRequest = serde_json::from_value(body).unwrap();
-        request.validate().unwrap();
-        request
+        serde_json::from_value(body).unwrap()
     }
 
     /// The request built for `body` with `notes`, under `max` output tokens: its JSON and the

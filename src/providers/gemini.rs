@@ -1086,10 +1086,9 @@ mod tests {
         }
     }
 
+    /// A checked request (deserializing checks it).
     fn request(body: Value) -> ChatRequest {
-        let request: ChatRequest = serde_json::from_value(body).unwrap();
-        request.validate().unwrap();
-        request
+        serde_json::from_value(body).unwrap()
     }
 
     fn body_for_model(model: &str, body: Value) -> ApiResult<Value> {

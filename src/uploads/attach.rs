@@ -90,18 +90,3 @@ pub async fn read_file_parts(
         })
         .collect())
 }
-
-/// Puts what `read_file_parts` read in place of the file parts.
-pub fn replace_file_parts(request: &mut ChatRequest, read: Vec<(usize, usize, ContentPart)>) {
-    for (i, j, part) in read {
-        if let Some(Message::User {
-            content: Content::Parts(parts),
-            ..
-        }) = request.messages.get_mut(i)
-        {
-            if let Some(slot) = parts.get_mut(j) {
-                *slot = part;
-            }
-        }
-    }
-}

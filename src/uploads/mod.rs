@@ -14,6 +14,6 @@ mod routes;
 pub mod sniff;
 mod store;
 
-pub use attach::{file_part_ids, read_file_parts, replace_file_parts, too_many_file_parts};
+pub use attach::{file_part_ids, read_file_parts, too_many_file_parts};
 pub use routes::{delete, get, list, upload};
 pub use store::MAX_FILE_BYTES;

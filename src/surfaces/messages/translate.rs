@@ -9,9 +9,9 @@ use super::types::{
     ToolChoice, UNTYPED_FIELDS,
 };
 use crate::canonical::{
-    ChatRequest, Content as ChatContent, ContentPart, FunctionCall, FunctionDef, ImageUrl, JsonSchemaFormat,
-    Message, NamedFunction, NamedToolChoice, ResponseFormat, Stop, Tool as ChatTool, ToolCall,
-    ToolChoice as ChatToolChoice, ToolChoiceMode,
+    ChatRequest, ChatRequestBody, Content as ChatContent, ContentPart, FunctionCall, FunctionDef, ImageUrl,
+    JsonSchemaFormat, Message, NamedFunction, NamedToolChoice, ResponseFormat, Stop, Tool as ChatTool,
+    ToolCall, ToolChoice as ChatToolChoice, ToolChoiceMode,
 };
 use crate::catalog::{Category, Model};
 use crate::error::ApiResult;
@@ -90,7 +90,7 @@ pub fn chat_request(request: &MessagesRequest<'_>, model: &Model) -> ApiResult<T
         .map(str::to_owned);
 
     Ok(Translated {
-        request: ChatRequest {
+        request: ChatRequestBody {
             model: request.model.to_string(),
             messages,
             stream: request.is_stream(),
@@ -110,7 +110,8 @@ pub fn chat_request(request: &MessagesRequest<'_>, model: &Model) -> ApiResult<T
             user,
             n: None,
             extra,
-        },
+        }
+        .try_into()?,
         warnings,
     })
 }
@@ -497,7 +498,6 @@ mod tests {
         ] {
             let capture: Value = serde_json::from_str(fixture).unwrap();
             let t = translate(&capture["body"], "gpt-4o-mini").unwrap();
-            t.request.validate().unwrap();
             assert!(t.warnings.is_empty(), "{:?}", t.warnings);
             let roles: Vec<&str> = t
                 .request
@@ -555,7 +555,6 @@ mod tests {
         ], "tools": [{"name": "weather", "description": "Weather now", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
            "tool_choice": {"type": "auto", "disable_parallel_tool_use": true}});
         let t = translate(&body, "gpt-4o-mini").unwrap();
-        t.request.validate().unwrap();
         assert_eq!(
             messages(&t),
             json!([
@@ -638,7 +637,6 @@ mod tests {
             "output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}},
             "messages": [{"role": "user", "content": "hi"}]});
         let t = translate(&body, "gemini-2.5-flash").unwrap();
-        t.request.validate().unwrap();
         assert_eq!(
             (t.request.temperature, t.request.top_p, t.request.max_tokens),
             (Some(0.3), Some(0.9), Some(300))
@@ -710,7 +708,6 @@ mod tests {
             "tool_choice": {"type": "any"},
             "context_management": {"edits": []}, "container": "c", "service_tier": "auto", "mcp_servers": []});
         let t = translate(&body, "gpt-4o-mini").unwrap();
-        t.request.validate().unwrap();
         assert_eq!(
             (t.request.tools.is_none(), t.request.tool_choice.is_none()),
             (true, true)

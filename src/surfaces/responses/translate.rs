@@ -207,7 +207,7 @@ pub fn to_chat(parsed: &Parsed, conversation: &[Value], history_len: usize) -> A
     if let Some(verbosity) = request.text.as_ref().and_then(|t| t.verbosity.as_deref()) {
         extra.insert("verbosity".into(), json!(verbosity));
     }
-    let chat = chat::ChatRequest {
+    let chat = chat::ChatRequestBody {
         model: request.model.clone(),
         messages,
         stream: request.streams(),
@@ -235,7 +235,8 @@ pub fn to_chat(parsed: &Parsed, conversation: &[Value], history_len: usize) -> A
         user: request.user.clone().or_else(|| request.safety_identifier.clone()),
         n: None,
         extra,
-    };
+    }
+    .try_into()?;
     Ok(Translation {
         chat,
         warnings,
@@ -615,7 +616,6 @@ mod tests {
                 {"role": "user", "content": [{"type": "text", "text": "and?"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA", "detail": "high"}}]}
             ])
         );
-        t.chat.validate().unwrap();
         assert!(t.warnings.is_empty());
     }
 
@@ -693,7 +693,6 @@ mod tests {
         );
         assert_eq!(t.chat.parallel_tool_calls, Some(true));
         assert!(t.chat.stream);
-        t.chat.validate().unwrap();
     }
 
     #[test]
@@ -754,7 +753,6 @@ mod tests {
         assert!(
             matches!(&t.chat.tool_choice, Some(chat::ToolChoice::Named(n)) if n.function.name == "apply_patch")
         );
-        t.chat.validate().unwrap();
     }
 
     #[test]
@@ -772,7 +770,6 @@ mod tests {
                    "response_format": {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}, "strict": true}},
                    "user": "user-9", "reasoning_effort": "low", "verbosity": "low"})
         );
-        t.chat.validate().unwrap();
         assert!(t.warnings.is_empty());
     }
 
@@ -801,7 +798,6 @@ mod tests {
             t.warnings.iter().map(|w| w.param.as_str()).collect::<Vec<_>>(),
             ["tools[0]", "tool_choice"]
         );
-        t.chat.validate().unwrap();
 
         let t = translate(json!({"model": "m", "input": "hi", "tools": [{"type": "function", "name": "a"}], "tool_choice": {"type": "web_search_preview"}})).unwrap();
         assert_eq!(
