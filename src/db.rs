@@ -662,10 +662,7 @@ impl Db {
     /// Runs a write, returning how many rows it changed.
     async fn execute(&self, sql: &str, args: &[JsValue]) -> ApiResult<usize> {
         let result = with_retries(false, || async {
-            self.statement(sql, args)?
-                .run()
-                .await
-                .map_err(db_error("write"))
+            self.statement(sql, args)?.run().await.map_err(db_error("write"))
         })
         .await?;
         Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
@@ -1880,9 +1877,18 @@ mod tests {
     fn a_busy_database_is_waited_for_and_other_failures_of_writes_are_not_repeated() {
         let busy = "D1 write: D1_ERROR: SQLITE_BUSY: database is locked";
         assert_eq!(attempts(false, busy, 3), (3, true));
-        assert_eq!(attempts(false, busy, usize::MAX), (BUSY_PAUSES_MS.len() + 1, false));
-        assert_eq!(attempts(false, "D1 write: Network connection lost", usize::MAX), (1, false));
-        assert_eq!(attempts(true, "D1 query: Network connection lost", usize::MAX), (2, false));
+        assert_eq!(
+            attempts(false, busy, usize::MAX),
+            (BUSY_PAUSES_MS.len() + 1, false)
+        );
+        assert_eq!(
+            attempts(false, "D1 write: Network connection lost", usize::MAX),
+            (1, false)
+        );
+        assert_eq!(
+            attempts(true, "D1 query: Network connection lost", usize::MAX),
+            (2, false)
+        );
         assert_eq!(attempts(true, "D1 query: Network connection lost", 2), (2, true));
     }
 

@@ -38,9 +38,10 @@ use crate::db::PlanRow;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::limits::refusals;
 use crate::providers::{call, errors, Upstream, UpstreamRequest};
+use crate::sse::sink::ClientSink;
 use crate::{http, time};
 use relay::{Relay, StreamFailure};
-use stream::{ClientSink, PumpTimes};
+use stream::PumpTimes;
 use timing::Timing;
 
 /// How a request is priced.
