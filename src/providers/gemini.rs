@@ -1144,6 +1144,28 @@ mod tests {
 
     // ---- request
 
+    /// Bodies the `json!`-built request sent before the typed wire structs, captured with their
+    /// requests (`captured_requests.json`): every representative request still gets the same JSON.
+    #[test]
+    fn request_bodies_are_the_ones_captured_before_the_typed_structs() {
+        let cases: Vec<Value> = serde_json::from_str(include_str!("gemini/captured_requests.json")).unwrap();
+        assert!(cases.len() > 50);
+        for case in &cases {
+            let req = request(case["request"].clone());
+            let built = build_request(
+                &upstream(case["model"].as_str().unwrap()),
+                &Outgoing {
+                    request: &req,
+                    max_output_tokens: case["max_output_tokens"].as_u64().unwrap() as u32,
+                    stream: false,
+                },
+            )
+            .unwrap();
+            let sent: Value = serde_json::from_str(&built.request.body).unwrap();
+            assert_eq!(sent, case["body"], "{}", case["name"]);
+        }
+    }
+
     #[test]
     fn system_and_developer_messages_become_the_system_instruction() {
         let sent = body(json!({"model": "gemini-2.5-flash", "messages": [
