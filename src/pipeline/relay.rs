@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
+use crate::canonical::ChatCompletionChunk;
 use crate::error::ApiError;
+use crate::providers::StreamItem;
 use crate::sse::parser::SseEvent;
 
 /// What an upstream event meant for the stream.
@@ -32,6 +34,26 @@ pub enum StreamFailure {
     Cut,
     /// The stream could not be read or parsed.
     Broken(String),
+}
+
+/// A translated relay's reading of the canonical items one upstream event became: each chunk
+/// goes to `on_chunk` in order, a usage report is kept in `usage`, and an error in the stream
+/// ends the reading there. The translated relays differ only in what they make of a chunk.
+pub fn read_items(
+    items: Vec<StreamItem>,
+    usage: &mut Option<TokenUsage>,
+    mut on_chunk: impl FnMut(ChatCompletionChunk),
+) -> Step {
+    let mut step = Step::Continue;
+    for item in items {
+        match item {
+            StreamItem::Chunk(chunk) => on_chunk(chunk),
+            StreamItem::Usage(reported) => *usage = Some(reported.tokens()),
+            StreamItem::Error(message) => return Step::Failed(StreamFailure::Upstream(message)),
+            StreamItem::Done => step = Step::Done,
+        }
+    }
+    step
 }
 
 /// A whole (non-streamed) upstream answer, read.

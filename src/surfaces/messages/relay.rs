@@ -19,9 +19,9 @@ use crate::billing::usage::TokenUsage;
 use crate::canonical::{ChatCompletion, ChatCompletionChunk, FinishReason, Usage};
 use crate::catalog::WireFormat;
 use crate::error::ApiError;
-use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
+use crate::pipeline::relay::{read_items, Parsed, Relay, Step, StreamFailure};
 use crate::providers::errors::safe_message;
-use crate::providers::{StreamItem, StreamTranslator};
+use crate::providers::StreamTranslator;
 use crate::sse::parser::SseEvent;
 
 // ---- usage in Anthropic's terms
@@ -538,16 +538,9 @@ impl Relay for TranslatedRelay {
     }
 
     fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step {
-        let mut step = Step::Continue;
-        for item in self.translator.on_event(event) {
-            match item {
-                StreamItem::Chunk(chunk) => self.chars += self.render.chunk(&chunk, out),
-                StreamItem::Usage(usage) => self.usage = Some(usage.tokens()),
-                StreamItem::Error(message) => return Step::Failed(StreamFailure::Upstream(message)),
-                StreamItem::Done => step = Step::Done,
-            }
-        }
-        step
+        read_items(self.translator.on_event(event), &mut self.usage, |chunk| {
+            self.chars += self.render.chunk(&chunk, out)
+        })
     }
 
     fn usage(&self) -> Option<TokenUsage> {
