@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
 use crate::canonical::ChatCompletionChunk;
-use crate::error::ApiError;
+use crate::error::{ApiError, Family};
 use crate::providers::StreamItem;
 use crate::sse::parser::SseEvent;
 
@@ -104,5 +104,50 @@ pub trait Relay {
     /// The `Content-Type` of a streamed answer.
     fn stream_content_type(&self) -> &'static str {
         "text/event-stream; charset=utf-8"
+    }
+}
+
+/// A surface whose answers are never streamed (images, embeddings): all that is its own is how
+/// it reads a whole answer and puts the bill into it. [`Unstreamed`] is the rest of its relay.
+pub trait WholeAnswer {
+    /// What the surface makes, plural, for the error a stream would get ("images").
+    const MAKES: &'static str;
+    /// A whole upstream answer, read.
+    fn parse_json(&mut self, body: &str) -> Result<Parsed, String>;
+    /// The client's JSON body with the bill filled in.
+    fn render_json(&mut self, body: Value, bill: &Bill) -> Value;
+}
+
+/// The relay of a [`WholeAnswer`] surface: a stream is broken by definition, so nothing is ever
+/// delivered from one; errors are in OpenAI's envelope, as these surfaces are OpenAI's.
+pub struct Unstreamed<A>(pub A);
+
+impl<A: WholeAnswer> Relay for Unstreamed<A> {
+    fn on_event(&mut self, _event: &SseEvent, _out: &mut String) -> Step {
+        Step::Failed(StreamFailure::Broken(format!("{} are never streamed", A::MAKES)))
+    }
+
+    fn usage(&self) -> Option<TokenUsage> {
+        None
+    }
+
+    fn delivered_chars(&self) -> u64 {
+        0
+    }
+
+    fn finish(&mut self, _bill: &Bill) -> String {
+        String::new()
+    }
+
+    fn fail(&mut self, error: &ApiError) -> String {
+        error.body(Family::OpenAi).to_string()
+    }
+
+    fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
+        self.0.parse_json(body)
+    }
+
+    fn render_json(&mut self, body: Value, bill: &Bill) -> Value {
+        self.0.render_json(body, bill)
     }
 }
