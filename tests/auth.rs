@@ -197,10 +197,7 @@ async fn changing_the_password_revokes_earlier_tokens_and_needs_the_current_one(
 async fn a_password_change_revokes_every_api_key() {
     let app = app();
     let user = app.new_user().await;
-    let key = app.create_key(&user.token, &json!({"name": "stolen"})).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = app.key_secret(&user.token, "stolen").await;
     me(&app, &key).await.expect_status(200);
     let changed = app
         .post_as(
@@ -473,10 +470,7 @@ async fn bad_key_requests_are_400s_naming_the_field() {
 async fn a_key_cannot_manage_keys_or_change_the_password() {
     let app = app();
     let user = app.new_user().await;
-    let key = app.create_key(&user.token, &json!({"name": "limited"})).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = app.key_secret(&user.token, "limited").await;
     let attempts = [
         app.get_as(&key, "/api/keys").await,
         app.post_as(&key, "/api/keys", &json!({"name": "another"})).await,
@@ -764,10 +758,7 @@ async fn the_proven_owner_of_an_email_claims_an_account_someone_registered_with_
     let app = app();
     // The squatter registers the address without being able to read its mail.
     let squatter = app.new_user().await;
-    let squatter_key = app.create_key(&squatter.token, &json!({"name": "squat"})).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let squatter_key = app.key_secret(&squatter.token, "squat").await;
     // The owner proves the address with a code and sets a password.
     let ticket = ticket_for(&app, &squatter.email).await;
     let owner = app
@@ -832,10 +823,7 @@ async fn a_google_sign_in_takes_an_unverified_account_away_from_whoever_register
     let app = app();
     // The attacker registers the victim's address before the victim ever signs up.
     let attacker = app.new_user().await;
-    let attacker_key = app.create_key(&attacker.token, &json!({"name": "later"})).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let attacker_key = app.key_secret(&attacker.token, "later").await;
     // The victim signs in with Google (which vouches for the address) and lands on that account.
     let victim = app
         .post_json(

@@ -48,10 +48,7 @@ async fn every_path_waits_for_at_most_two_remote_steps_before_the_upstream() {
     let _turn = GATEWAY_ALONE.read().await;
     let app = app();
     let user = app.funded_user(5.0).await;
-    let key = app.create_key(&user.token, &json!({"name": "steps"})).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = app.key_secret(&user.token, "steps").await;
     for credential in [&user.token, &key] {
         for model in ["gpt-4o-mini", "gpt-5.1"] {
             for stream in [false, true] {

@@ -20,6 +20,13 @@ async fn upload_fixture(app: &TestApp, token: &str, path: &str, name: &str, mime
         .json()
 }
 
+/// A new user's upload of the fixture at `path` as `name` (`mime`): the answer, a 200.
+async fn new_users_upload(path: &str, name: &str, mime: &str) -> Value {
+    let app = TestApp::new();
+    let user = app.new_user().await;
+    upload_fixture(&app, &user.token, path, name, mime).await
+}
+
 /// The gradient PNG uploaded for `token`: its upload answer.
 async fn uploaded_image(app: &TestApp, token: &str) -> Value {
     app.upload(token, fixture("images/gradient.png"), "g.png", "image/png")
@@ -58,11 +65,7 @@ async fn an_image_upload_answers_the_seed_shape_with_a_data_url() {
 
 #[tokio::test]
 async fn a_multipage_pdf_comes_out_as_text_latin_and_cyrillic_in_page_order() {
-    let app = TestApp::new();
-    let user = app.new_user().await;
-    let body = upload_fixture(
-        &app,
-        &user.token,
+    let body = new_users_upload(
         "pdf/multipage-latin-cyrillic.pdf",
         "report.pdf",
         "application/pdf",
@@ -79,16 +82,7 @@ async fn a_multipage_pdf_comes_out_as_text_latin_and_cyrillic_in_page_order() {
 
 #[tokio::test]
 async fn a_pdf_with_compressed_streams_is_read() {
-    let app = TestApp::new();
-    let user = app.new_user().await;
-    let body = upload_fixture(
-        &app,
-        &user.token,
-        "pdf/compressed.pdf",
-        "compressed.pdf",
-        "application/pdf",
-    )
-    .await;
+    let body = new_users_upload("pdf/compressed.pdf", "compressed.pdf", "application/pdf").await;
     assert!(!body["content"].as_str().unwrap().trim().is_empty(), "{body}");
 }
 
@@ -138,16 +132,7 @@ async fn types_are_decided_by_content_and_must_agree_with_the_claims() {
 
 #[tokio::test]
 async fn file_names_are_sanitized() {
-    let app = TestApp::new();
-    let user = app.new_user().await;
-    let body = upload_fixture(
-        &app,
-        &user.token,
-        "images/gradient.png",
-        "../../etc/\u{7}pass\"wd.png",
-        "image/png",
-    )
-    .await;
+    let body = new_users_upload("images/gradient.png", "../../etc/\u{7}pass\"wd.png", "image/png").await;
     assert_eq!(body["file_name"], "passwd.png");
 }
 
