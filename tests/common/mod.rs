@@ -483,6 +483,17 @@ impl TestApp {
         }
     }
 
+    /// A client that opens a connection per request and reuses none: after an oversized body
+    /// the worker refused, `wrangler dev`'s proxy disturbs the next request on that connection.
+    pub fn unpooled() -> TestApp {
+        let mut app = TestApp::new();
+        app.client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        app
+    }
+
     pub async fn send(&self, request: reqwest::RequestBuilder) -> TestResponse {
         let response = request.send().await.expect("request reached the gateway");
         let status = response.status().as_u16();
@@ -882,6 +893,13 @@ impl TestApp {
         }
         balance
     }
+}
+
+/// `bytes` as a streamed body: sent chunked, 64 KiB at a time, without a Content-Length.
+pub fn chunked(bytes: &[u8]) -> reqwest::Body {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        bytes.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+    reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))
 }
 
 /// The `data:` payloads of an SSE body, in order.
