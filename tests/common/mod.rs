@@ -763,6 +763,18 @@ impl TestApp {
         self.post_as(token, "/v1/chat/completions", body).await
     }
 
+    /// Sends a chat (streamed, with its usage chunk, when `stream`) and expects a 200.
+    pub async fn chat_streamed_if(&self, stream: bool, token: &str, body: &Value) -> TestResponse {
+        let mut body = body.clone();
+        body["stream"] = Value::Bool(stream);
+        if stream {
+            body["stream_options"] = serde_json::json!({"include_usage": true});
+        }
+        let response = self.chat(token, &body).await;
+        response.expect_status(200);
+        response
+    }
+
     /// Sends a chat and hands back the response unread, for reading a stream as it arrives.
     pub async fn open_chat(&self, token: &str, body: &Value) -> reqwest::Response {
         self.client
@@ -958,6 +970,25 @@ impl TestApp {
             cache_read: micros("price_cache_read").unwrap_or(input),
             cache_write: micros("price_cache_write").unwrap_or(input),
         }
+    }
+
+    /// Asserts that the newest charge, once settled below `balance_before_usd`, is what `usage`
+    /// costs at `prices` (`charge_micros`); that charge.
+    pub async fn assert_charged(
+        &self,
+        token: &str,
+        balance_before_usd: f64,
+        usage: &flint_mock::Usage,
+        prices: &TokenPrices,
+        context: &str,
+    ) -> i64 {
+        let charge = charge_micros(usage, prices);
+        assert_eq!(
+            self.last_charge_micros(token, balance_before_usd).await,
+            charge,
+            "{context}"
+        );
+        charge
     }
 
     /// The newest ledger entry's charge in micro-dollars (positive), once the bill settled.
