@@ -10,15 +10,13 @@ use crate::app::App;
 use crate::auth::Principal;
 use crate::billing::money::Nanos;
 use crate::billing::reservation::{Bill, Consumption};
-use crate::billing::usage::TokenUsage;
 use crate::catalog::Pricing;
 use crate::error::{ApiError, ApiResult};
 use crate::http;
-use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
+use crate::pipeline::relay::{Parsed, Unstreamed, WholeAnswer};
 use crate::pipeline::{self, Call, Price};
 use crate::providers::openai::auth_header;
 use crate::providers::{Upstream, UpstreamRequest};
-use crate::sse::parser::SseEvent;
 
 const MAX_IMAGES: u32 = 10;
 /// The catalog's `price_per_image` buys an image of up to this many pixels (1024×1024) at
@@ -119,26 +117,8 @@ struct ImagesRelay {
     provider: String,
 }
 
-impl Relay for ImagesRelay {
-    fn on_event(&mut self, _event: &SseEvent, _out: &mut String) -> Step {
-        Step::Failed(StreamFailure::Broken("images are never streamed".into()))
-    }
-
-    fn usage(&self) -> Option<TokenUsage> {
-        None
-    }
-
-    fn delivered_chars(&self) -> u64 {
-        0
-    }
-
-    fn finish(&mut self, _bill: &Bill) -> String {
-        String::new()
-    }
-
-    fn fail(&mut self, error: &ApiError) -> String {
-        error.body(crate::error::Family::OpenAi).to_string()
-    }
+impl WholeAnswer for ImagesRelay {
+    const MAKES: &'static str = "images";
 
     fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
         let value: Value =
@@ -230,7 +210,7 @@ pub async fn generate(mut req: Request, app: &App, principal: &Principal) -> Api
         timing: pipeline::timing::Timing::new(),
     };
     let relay = ImagesRelay { provider };
-    pipeline::run(app, principal, call, &build, Box::new(relay)).await
+    pipeline::run(app, principal, call, &build, Box::new(Unstreamed(relay))).await
 }
 
 #[cfg(test)]

@@ -10,9 +10,8 @@
 
 mod common;
 
-use common::{unique, TestApp, TestResponse};
+use common::{unique, wrong_code, TestApp, TestResponse};
 use futures_util::future::join_all;
-use reqwest::multipart::{Form, Part};
 use serde_json::json;
 
 // The fewest PBKDF2 iterations allowed: these stories sign in a few hundred times, and the hash
@@ -25,15 +24,6 @@ const VARS: &[(&str, &str)] = &[
 
 fn app() -> TestApp {
     TestApp::with_vars(VARS)
-}
-
-fn error_code(response: &TestResponse) -> String {
-    let body = response.json();
-    body["error"]["code"]
-        .as_str()
-        .or(body["detail"]["code"].as_str())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 fn statuses(responses: &[TestResponse]) -> (usize, usize) {
@@ -76,7 +66,7 @@ async fn twenty_parallel_wrong_logins_get_exactly_the_ten_allowed_checks() {
     // A checked guess answers 401; one refused unchecked answers 429.
     assert_eq!(statuses(&answers), (10, 10));
     for refused in answers.iter().filter(|r| r.status == 429) {
-        assert_eq!(error_code(refused), "too_many_login_attempts");
+        assert_eq!(refused.error_code(), "too_many_login_attempts");
         assert!(refused.header("retry-after").is_some());
     }
 }
@@ -119,7 +109,7 @@ async fn guesses_spread_over_many_addresses_stop_at_the_emails_ceiling() {
     assert_eq!(statuses(&answers), (50, 4), "{all:?}");
     let fresh = app.login_from("198.51.100.99", &user.email, "spread out").await;
     fresh.expect_status(429);
-    assert_eq!(error_code(&fresh), "too_many_login_attempts");
+    assert_eq!(fresh.error_code(), "too_many_login_attempts");
 }
 
 #[tokio::test]
@@ -178,7 +168,7 @@ async fn an_ipv6_client_is_counted_per_64() {
     }
     let refused = register_from(&app, "2001:db8:60:1:ffff:ffff:ffff:ffff").await;
     refused.expect_status(429);
-    assert_eq!(error_code(&refused), "too_many_registrations");
+    assert_eq!(refused.error_code(), "too_many_registrations");
     assert!(refused.header("retry-after").is_some());
     // The next /64 is someone else.
     register_from(&app, "2001:db8:60:2::1").await.expect_status(200);
@@ -199,7 +189,7 @@ async fn aliases_of_one_mailbox_make_no_second_account() {
     ] {
         let response = app.register(&alias, "a second allowance").await;
         response.expect_status(409);
-        assert_eq!(error_code(&response), "email_taken", "{alias}");
+        assert_eq!(response.error_code(), "email_taken", "{alias}");
     }
     // Elsewhere only +tags fold.
     let other = unique("plus");
@@ -216,90 +206,52 @@ async fn aliases_of_one_mailbox_make_no_second_account() {
 
 // ---- email codes
 
-async fn mailed_code(app: &TestApp, email: &str) -> String {
-    let mails = app.upstream_requests(email).await;
-    let text = mails
-        .iter()
-        .rev()
-        .find(|m| m["path"].as_str().unwrap_or_default().ends_with("/emails"))
-        .expect("a mail")["body"]["text"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    text.split_whitespace()
-        .map(|w| w.trim_end_matches('.'))
-        .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
-        .unwrap()
-        .to_owned()
-}
-
-fn wrong_code(code: &str) -> String {
-    if code == "000000" { "111111" } else { "000000" }.to_owned()
-}
-
 #[tokio::test]
 async fn twenty_parallel_wrong_codes_get_at_most_five_guesses() {
     let app = app();
     let email = format!("{}@example.com", unique("pcode"));
-    app.post_json("/auth/send-code", &json!({"email": email}))
-        .await
-        .expect_status(200);
-    let code = mailed_code(&app, &email).await;
+    app.send_code(&email).await.expect_status(200);
+    let code = app.mailed_code(&email).await;
     let wrong = wrong_code(&code);
-    let guess = json!({"email": email, "code": wrong});
-    let guesses = (0..20).map(|_| app.post_json("/auth/verify-email", &guess));
+    let guesses = (0..20).map(|_| app.verify_email(&email, &wrong));
     let answers = join_all(guesses).await;
     let checked = answers.iter().filter(|r| r.status == 400).count();
     let refused = answers.iter().filter(|r| r.status == 429).count();
     assert_eq!((checked, refused), (5, 15));
     // The code's five attempts are spent: the right code is refused too, and a resend is no way
     // around that.
-    let right = app
-        .post_json("/auth/verify-email", &json!({"email": email, "code": code}))
-        .await;
+    let right = app.verify_email(&email, &code).await;
     right.expect_status(429);
-    assert_eq!(error_code(&right), "too_many_attempts");
-    let resend = app.post_json("/auth/send-code", &json!({"email": email})).await;
+    assert_eq!(right.error_code(), "too_many_attempts");
+    let resend = app.send_code(&email).await;
     resend.expect_status(429);
-    assert_eq!(error_code(&resend), "too_many_attempts");
+    assert_eq!(resend.error_code(), "too_many_attempts");
 }
 
 #[tokio::test]
 async fn a_resend_keeps_the_wrong_attempts_counted() {
     let app = app();
     let email = format!("{}@example.com", unique("resend"));
-    app.post_json("/auth/send-code", &json!({"email": email}))
-        .await
-        .expect_status(200);
-    let first = mailed_code(&app, &email).await;
+    app.send_code(&email).await.expect_status(200);
+    let first = app.mailed_code(&email).await;
     for _ in 0..3 {
-        app.post_json(
-            "/auth/verify-email",
-            &json!({"email": email, "code": wrong_code(&first)}),
-        )
-        .await
-        .expect_status(400);
+        app.verify_email(&email, &wrong_code(&first))
+            .await
+            .expect_status(400);
     }
     // A minute later, a new code: it has the two attempts the old one had left.
     tokio::time::sleep(std::time::Duration::from_millis(61_000)).await;
-    app.post_json("/auth/send-code", &json!({"email": email}))
-        .await
-        .expect_status(200);
-    let second = mailed_code(&app, &email).await;
+    app.send_code(&email).await.expect_status(200);
+    let second = app.mailed_code(&email).await;
     assert_ne!(first, second);
     for _ in 0..2 {
-        app.post_json(
-            "/auth/verify-email",
-            &json!({"email": email, "code": wrong_code(&second)}),
-        )
-        .await
-        .expect_status(400);
+        app.verify_email(&email, &wrong_code(&second))
+            .await
+            .expect_status(400);
     }
-    let right = app
-        .post_json("/auth/verify-email", &json!({"email": email, "code": second}))
-        .await;
+    let right = app.verify_email(&email, &second).await;
     right.expect_status(429);
-    assert_eq!(error_code(&right), "too_many_attempts");
+    assert_eq!(right.error_code(), "too_many_attempts");
 }
 
 #[tokio::test]
@@ -317,7 +269,7 @@ async fn codes_are_limited_per_mailbox_and_per_address() {
     }
     assert!(sent[..5].iter().all(|r| r.status == 200));
     sent[5].expect_status(429);
-    assert_eq!(error_code(&sent[5]), "too_many_codes");
+    assert_eq!(sent[5].error_code(), "too_many_codes");
     assert!(sent[5].header("retry-after").is_some());
     // One address asking for codes to everyone: twenty an hour (five went out above).
     let mut statuses = Vec::new();
@@ -374,17 +326,7 @@ fn png(bytes: usize) -> Vec<u8> {
 }
 
 async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>) -> TestResponse {
-    let part = Part::bytes(bytes)
-        .file_name("p.png")
-        .mime_str("image/png")
-        .unwrap();
-    app.send(
-        app.client
-            .post(format!("{}/api/chat/upload", app.url))
-            .bearer_auth(token)
-            .multipart(Form::new().part("file", part)),
-    )
-    .await
+    app.upload(token, bytes, "p.png", "image/png").await
 }
 
 #[tokio::test]
@@ -402,7 +344,7 @@ async fn uploads_stop_at_the_storage_quota_even_in_parallel() {
     );
     for refused in answers.iter().filter(|r| r.status != 200) {
         refused.expect_status(403);
-        assert_eq!(error_code(refused), "storage_quota_exceeded");
+        assert_eq!(refused.error_code(), "storage_quota_exceeded");
         assert!(refused.text.contains("1048576"), "{}", refused.text);
     }
     let listed = app.get_as(&user.token, "/api/files?limit=100").await.json();
@@ -426,7 +368,7 @@ async fn uploads_are_limited_per_hour() {
     }
     let refused = upload(&app, &user.token, png(64)).await;
     refused.expect_status(429);
-    assert_eq!(error_code(&refused), "too_many_uploads");
+    assert_eq!(refused.error_code(), "too_many_uploads");
     assert!(refused.header("retry-after").is_some());
     // Another user is not affected.
     let other = app.new_user().await;
@@ -464,7 +406,7 @@ async fn google_sign_ups_count_against_the_registrations_of_an_address() {
         )
         .await;
     refused.expect_status(429);
-    assert_eq!(error_code(&refused), "too_many_registrations");
+    assert_eq!(refused.error_code(), "too_many_registrations");
     register_from(&app, ip).await.expect_status(429);
     // Signing in to an account that exists makes none: never throttled as a sign-up.
     let (email, sub) = returning.unwrap();

@@ -47,15 +47,6 @@ async fn me(app: &TestApp, token: &str) -> common::TestResponse {
     app.get_as(token, "/auth/me").await
 }
 
-fn error_code(response: &common::TestResponse) -> String {
-    let body = response.json();
-    body["error"]["code"]
-        .as_str()
-        .or(body["detail"]["code"].as_str())
-        .unwrap_or_default()
-        .to_owned()
-}
-
 // ---- password accounts
 
 #[tokio::test]
@@ -195,7 +186,7 @@ async fn changing_the_password_revokes_earlier_tokens_and_needs_the_current_one(
     for stale in [&user.token, &second_session] {
         let response = me(&app, stale).await;
         response.expect_status(401);
-        assert_eq!(error_code(&response), "token_revoked");
+        assert_eq!(response.error_code(), "token_revoked");
     }
     me(&app, fresh).await.expect_status(200);
     app.login(&user.email, &user.password).await.expect_status(401);
@@ -206,10 +197,7 @@ async fn changing_the_password_revokes_earlier_tokens_and_needs_the_current_one(
 async fn a_password_change_revokes_every_api_key() {
     let app = app();
     let user = app.new_user().await;
-    let key = app.create_key(&user.token, &json!({"name": "stolen"})).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = app.key_secret(&user.token, "stolen").await;
     me(&app, &key).await.expect_status(200);
     let changed = app
         .post_as(
@@ -222,7 +210,7 @@ async fn a_password_change_revokes_every_api_key() {
         .json();
     let refused = me(&app, &key).await;
     refused.expect_status(401);
-    assert_eq!(error_code(&refused), "invalid_api_key");
+    assert_eq!(refused.error_code(), "invalid_api_key");
     let fresh = changed["token"].as_str().unwrap();
     assert_eq!(app.get_as(fresh, "/api/keys").await.json()["keys"], json!([]));
 }
@@ -433,7 +421,7 @@ async fn a_revoked_key_stops_working_at_once() {
     .expect_status(200);
     let refused = me(&app, key).await;
     refused.expect_status(401);
-    assert_eq!(error_code(&refused), "invalid_api_key");
+    assert_eq!(refused.error_code(), "invalid_api_key");
     assert_eq!(
         app.get_as(&user.token, "/api/keys").await.json()["keys"],
         json!([])
@@ -452,7 +440,7 @@ async fn an_expired_key_is_refused() {
     tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     let refused = me(&app, key).await;
     refused.expect_status(401);
-    assert_eq!(error_code(&refused), "api_key_expired");
+    assert_eq!(refused.error_code(), "api_key_expired");
 }
 
 #[tokio::test]
@@ -482,10 +470,7 @@ async fn bad_key_requests_are_400s_naming_the_field() {
 async fn a_key_cannot_manage_keys_or_change_the_password() {
     let app = app();
     let user = app.new_user().await;
-    let key = app.create_key(&user.token, &json!({"name": "limited"})).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = app.key_secret(&user.token, "limited").await;
     let attempts = [
         app.get_as(&key, "/api/keys").await,
         app.post_as(&key, "/api/keys", &json!({"name": "another"})).await,
@@ -637,44 +622,22 @@ async fn me_shows_the_iskra_shape_with_real_counters() {
 
 // ---- email-code registration
 
-/// The code the mock mail service received for `email`.
+/// The code mailed to `email`, checking that the mail went to that address alone.
 async fn mailed_code(app: &TestApp, email: &str) -> String {
-    let mails = app.upstream_requests(email).await;
-    let mail = mails
-        .iter()
-        .rev()
-        .find(|m| m["path"].as_str().unwrap_or_default().ends_with("/emails"))
-        .expect("a mail");
+    let mail = app.last_mail(email).await;
     assert_eq!(mail["body"]["to"], json!([email]));
-    let text = mail["body"]["text"].as_str().unwrap();
-    let code: String = text
-        .split_whitespace()
-        .find(|w| {
-            w.trim_end_matches('.').len() == 6 && w.trim_end_matches('.').bytes().all(|b| b.is_ascii_digit())
-        })
-        .unwrap()
-        .trim_end_matches('.')
-        .to_owned();
-    code
+    common::code_in(&mail)
 }
 
 #[tokio::test]
 async fn email_code_registration_from_code_to_account() {
     let app = app();
     let email = format!("{}@example.com", unique("code"));
-    let sent = app
-        .post_json("/auth/send-code", &json!({"email": email}))
-        .await
-        .expect_status(200)
-        .json();
+    let sent = app.send_code(&email).await.expect_status(200).json();
     assert_eq!(sent, json!({"status": "ok"}));
     let code = mailed_code(&app, &email).await;
 
-    let verified = app
-        .post_json("/auth/verify-email", &json!({"email": email, "code": code}))
-        .await
-        .expect_status(200)
-        .json();
+    let verified = app.verify_email(&email, &code).await.expect_status(200).json();
     let ticket = verified["ticket"].as_str().unwrap();
     let account = app
         .post_json(
@@ -699,79 +662,62 @@ async fn email_code_registration_from_code_to_account() {
         )
         .await;
     again.expect_status(400);
-    assert_eq!(error_code(&again), "invalid_ticket");
-    app.post_json("/auth/verify-email", &json!({"email": email, "code": code}))
-        .await
-        .expect_status(400);
+    assert_eq!(again.error_code(), "invalid_ticket");
+    app.verify_email(&email, &code).await.expect_status(400);
 }
 
 #[tokio::test]
 async fn a_resend_within_a_minute_is_throttled() {
     let app = app();
     let email = format!("{}@example.com", unique("resend"));
-    app.post_json("/auth/send-code", &json!({"email": email}))
-        .await
-        .expect_status(200);
-    let again = app.post_json("/auth/send-code", &json!({"email": email})).await;
+    app.send_code(&email).await.expect_status(200);
+    let again = app.send_code(&email).await;
     again.expect_status(429);
     let retry: u64 = again.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry));
-    assert_eq!(error_code(&again), "resend_too_soon");
+    assert_eq!(again.error_code(), "resend_too_soon");
 }
 
 #[tokio::test]
 async fn five_wrong_codes_spend_the_code() {
     let app = app();
     let email = format!("{}@example.com", unique("guess"));
-    app.post_json("/auth/send-code", &json!({"email": email}))
-        .await
-        .expect_status(200);
+    app.send_code(&email).await.expect_status(200);
     let code = mailed_code(&app, &email).await;
-    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let wrong = common::wrong_code(&code);
     for _ in 0..5 {
-        let response = app
-            .post_json("/auth/verify-email", &json!({"email": email, "code": wrong}))
-            .await;
+        let response = app.verify_email(&email, &wrong).await;
         response.expect_status(400);
-        assert_eq!(error_code(&response), "invalid_code");
+        assert_eq!(response.error_code(), "invalid_code");
     }
-    let locked = app
-        .post_json("/auth/verify-email", &json!({"email": email, "code": code}))
-        .await;
+    let locked = app.verify_email(&email, &code).await;
     locked.expect_status(429);
-    assert_eq!(error_code(&locked), "too_many_attempts");
+    assert_eq!(locked.error_code(), "too_many_attempts");
 }
 
 #[tokio::test]
 async fn a_failing_mail_service_is_503_and_stores_no_code() {
     let app = app();
     let email = format!("fail-mail-{}@example.com", unique("m"));
-    let response = app.post_json("/auth/send-code", &json!({"email": email})).await;
+    let response = app.send_code(&email).await;
     response.expect_status(503);
-    assert_eq!(error_code(&response), "email_unavailable");
-    let verify = app
-        .post_json("/auth/verify-email", &json!({"email": email, "code": "123456"}))
-        .await;
+    assert_eq!(response.error_code(), "email_unavailable");
+    let verify = app.verify_email(&email, "123456").await;
     verify.expect_status(400);
     assert!(verify.json()["error"]["message"]
         .as_str()
         .unwrap()
         .contains("No code is pending"));
     // No throttle was left behind either: a retry may go out at once.
-    let retry = app.post_json("/auth/send-code", &json!({"email": email})).await;
+    let retry = app.send_code(&email).await;
     assert_eq!(retry.status, 503);
 }
 
 /// A ticket for `email`, through the mailed code.
 async fn ticket_for(app: &TestApp, email: &str) -> String {
-    app.post_json("/auth/send-code", &json!({"email": email}))
-        .await
-        .expect_status(200);
+    app.send_code(email).await.expect_status(200);
     let code = mailed_code(app, email).await;
-    app.post_json("/auth/verify-email", &json!({"email": email, "code": code}))
-        .await
-        .expect_status(200)
-        .json()["ticket"]
+    app.verify_email(email, &code).await.expect_status(200).json()["ticket"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -812,10 +758,7 @@ async fn the_proven_owner_of_an_email_claims_an_account_someone_registered_with_
     let app = app();
     // The squatter registers the address without being able to read its mail.
     let squatter = app.new_user().await;
-    let squatter_key = app.create_key(&squatter.token, &json!({"name": "squat"})).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let squatter_key = app.key_secret(&squatter.token, "squat").await;
     // The owner proves the address with a code and sets a password.
     let ticket = ticket_for(&app, &squatter.email).await;
     let owner = app
@@ -880,10 +823,7 @@ async fn a_google_sign_in_takes_an_unverified_account_away_from_whoever_register
     let app = app();
     // The attacker registers the victim's address before the victim ever signs up.
     let attacker = app.new_user().await;
-    let attacker_key = app.create_key(&attacker.token, &json!({"name": "later"})).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let attacker_key = app.key_secret(&attacker.token, "later").await;
     // The victim signs in with Google (which vouches for the address) and lands on that account.
     let victim = app
         .post_json(

@@ -27,16 +27,10 @@ fn app() -> TestApp {
 async fn an_email_code_expires() {
     let app = app();
     let email = format!("{}@example.com", unique("expiry"));
-    app.post_json("/auth/send-code", &json!({"email": email}))
-        .await
-        .expect_status(200);
-    let mails = app.upstream_requests(&email).await;
-    let text = mails.last().unwrap()["body"]["text"].as_str().unwrap().to_owned();
-    let code: String = text.chars().filter(char::is_ascii_digit).take(6).collect();
+    app.send_code(&email).await.expect_status(200);
+    let code = app.mailed_code(&email).await;
     tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
-    let response = app
-        .post_json("/auth/verify-email", &json!({"email": email, "code": code}))
-        .await;
+    let response = app.verify_email(&email, &code).await;
     response.expect_status(400);
     assert_eq!(response.json()["error"]["code"], "code_expired");
 }

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::TestApp;
+use common::{chunked, TestApp};
 use serde_json::Value;
 
 pub fn code(body: &Value, stone: bool) -> &Value {
@@ -18,12 +18,6 @@ pub fn code(body: &Value, stone: bool) -> &Value {
     } else {
         &body["error"]["code"]
     }
-}
-
-fn chunked(bytes: &[u8]) -> reqwest::Body {
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        bytes.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
-    reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))
 }
 
 fn multipart_body(file: &[u8]) -> (String, Vec<u8>) {
@@ -45,11 +39,7 @@ fn png_of(size: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn oversized_bodies_are_413s_with_or_without_content_length() {
-    let mut app = TestApp::new();
-    app.client = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let app = TestApp::unpooled();
     let user = app.new_user().await;
 
     // JSON bodies, with Content-Length, in each family: at the limit read, one byte over refused.
@@ -66,42 +56,27 @@ async fn oversized_bodies_are_413s_with_or_without_content_length() {
 
     // Uploads: exactly 10 MiB is taken, chunked too; one byte more is refused either way.
     let url = format!("{}/api/chat/upload", app.url);
-    let (content_type, exact) = multipart_body(&png_of(10 * 1024 * 1024));
-    let accepted = app
-        .send(
+    let upload = |content_type: &str, body: reqwest::Body| {
+        app.send(
             app.client
                 .post(&url)
                 .bearer_auth(&user.token)
-                .header("Content-Type", &content_type)
-                .body(chunked(&exact)),
+                .header("Content-Type", content_type)
+                .body(body),
         )
-        .await;
+    };
+    let (content_type, exact) = multipart_body(&png_of(10 * 1024 * 1024));
+    let accepted = upload(&content_type, chunked(&exact)).await;
     accepted.expect_status(200);
     assert_eq!(accepted.json()["size"], 10_485_760);
 
     let (content_type, body) = multipart_body(&png_of(10 * 1024 * 1024 + 1));
-    let sized = app
-        .send(
-            app.client
-                .post(&url)
-                .bearer_auth(&user.token)
-                .header("Content-Type", &content_type)
-                .body(body.clone()),
-        )
-        .await;
+    let sized = upload(&content_type, body.clone().into()).await;
     sized.expect_status(413);
     assert_eq!(code(&sized.json(), true), "file_too_large");
 
     // The last request this gateway sees (see the module comment).
-    let streamed = app
-        .send(
-            app.client
-                .post(&url)
-                .bearer_auth(&user.token)
-                .header("Content-Type", &content_type)
-                .body(chunked(&body)),
-        )
-        .await;
+    let streamed = upload(&content_type, chunked(&body)).await;
     streamed.expect_status(413);
     assert_eq!(code(&streamed.json(), true), "file_too_large");
 }

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{charge_micros, openai_usage_counts, sse_data, unique, TestApp, MOCK_PROVIDER_KEY};
+use common::{openai_usage_counts, sse_data, unique, TestApp, MOCK_PROVIDER_KEY};
 use flint_mock::{expected_answer, expected_usage, Defaults, Provider};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -643,13 +643,9 @@ async fn n_choices_share_the_output_ceiling_and_are_all_billed() {
     for stream in [false, true] {
         let user = app.funded_user(5.0).await;
         let marker = unique("n");
-        let mut body = json!({"model": "gpt-4.1", "n": 3, "max_tokens": 50, "stream": stream,
+        let body = json!({"model": "gpt-4.1", "n": 3, "max_tokens": 50,
             "messages": [{"role": "user", "content": format!("{marker} [[mock reasoning=4]]")}]});
-        if stream {
-            body["stream_options"] = json!({"include_usage": true});
-        }
-        let response = app.chat(&user.token, &body).await;
-        response.expect_status(200);
+        let response = app.chat_streamed_if(stream, &user.token, &body).await;
         let sent = app.upstream_requests(&marker).await[0]["body"].clone();
         // Each of the 3 choices gets the 50 tokens asked for; the hold covers all 150.
         assert_eq!(
@@ -691,12 +687,8 @@ async fn n_choices_share_the_output_ceiling_and_are_all_billed() {
             (0, 3 * 4),
             "three choices counted"
         );
-        let charge = charge_micros(&want, &prices);
-        assert_eq!(
-            app.last_charge_micros(&user.token, 5.0).await,
-            charge,
-            "stream={stream}"
-        );
+        app.assert_charged(&user.token, 5.0, &want, &prices, &format!("stream={stream}"))
+            .await;
     }
     // A vendor that takes no `n` answers one choice, and the header says so.
     let user = app.funded_user(5.0).await;
@@ -797,8 +789,7 @@ async fn stone_chat_shows_cached_tokens_and_bills_them() {
         usage,
         json!({"usage": {"tokens_in": want.input, "tokens_out": want.output, "tokens_cached": 400}})
     );
-    let charge = charge_micros(&want, &prices);
     assert_eq!(billing["billing"]["tokens_cached"], 400);
+    let charge = app.assert_charged(&user.token, 5.0, &want, &prices, "").await;
     assert_eq!(billing["billing"]["cost_usd"].as_f64(), Some(charge as f64 / 1e6));
-    assert_eq!(app.last_charge_micros(&user.token, 5.0).await, charge);
 }

@@ -68,14 +68,7 @@ async fn the_sweeper_charges_the_prompt_of_a_hold_whose_request_never_settled() 
             .unwrap()
     };
     assert_eq!(lookup().await, 1.5, "the orphaned hold reserves half a dollar");
-    let fired = app
-        .client
-        .get(format!("{}/__scheduled", app.url))
-        .query(&[("cron", "*/5 * * * *")])
-        .send()
-        .await
-        .unwrap();
-    assert!(fired.status().is_success(), "{}", fired.text().await.unwrap());
+    app.run_sweeper().await;
     let mut available = lookup().await;
     for _ in 0..50 {
         if available == 1.88 {
@@ -89,11 +82,8 @@ async fn the_sweeper_charges_the_prompt_of_a_hold_whose_request_never_settled() 
         available, 1.88,
         "the sweeper settled the hold at the prompt's cost"
     );
-    let status = common::d1_execute(&format!(
-        "SELECT status, charged_nanos FROM holds WHERE request_id = '{request_id}'"
-    ));
     assert_eq!(
-        status[0]["results"][0],
+        common::hold_settlement(&request_id),
         json!({"status": "settled", "charged_nanos": 120000000})
     );
     assert_eq!(app.assert_books_balance(&user.token).await, 1.88);

@@ -144,14 +144,11 @@ async fn a_session_token_becomes_an_httponly_cookie_that_needs_its_header() {
     // The cookie alone, as another site's form would send it, is not a credential.
     me(false).await.expect_status(401);
     // An API key can't become a cookie, and one put in the cookie is not taken.
-    let key = app
-        .create_key(&user.token, &serde_json::json!({"name": "k"}))
-        .await;
-    let key = key["key"].as_str().unwrap();
+    let key = app.key_secret(&user.token, "k").await;
     app.send(
         app.client
             .post(format!("{}/api/auth/session", app.url))
-            .bearer_auth(key),
+            .bearer_auth(&key),
     )
     .await
     .expect_status(403);

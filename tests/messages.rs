@@ -39,8 +39,7 @@ async fn count(app: &TestApp, key: &str, body: &Value) -> TestResponse {
 }
 
 async fn api_key(app: &TestApp, user: &User) -> String {
-    let key = app.create_key(&user.token, &json!({"name": "messages"})).await;
-    key["key"].as_str().unwrap().to_owned()
+    app.key_secret(&user.token, "messages").await
 }
 
 fn ask(model: &str, prompt: &str) -> Value {

@@ -48,10 +48,7 @@ async fn every_path_waits_for_at_most_two_remote_steps_before_the_upstream() {
     let _turn = GATEWAY_ALONE.read().await;
     let app = app();
     let user = app.funded_user(5.0).await;
-    let key = app.create_key(&user.token, &json!({"name": "steps"})).await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = app.key_secret(&user.token, "steps").await;
     for credential in [&user.token, &key] {
         for model in ["gpt-4o-mini", "gpt-5.1"] {
             for stream in [false, true] {
@@ -227,14 +224,7 @@ async fn the_sweeper_charges_a_dead_requests_prompt_and_leaves_a_streaming_one_a
     ));
     let sweep = async {
         tokio::time::sleep(Duration::from_secs(8)).await;
-        let fired = app
-            .client
-            .get(format!("{}/__scheduled", app.url))
-            .query(&[("cron", "*/5 * * * *")])
-            .send()
-            .await
-            .unwrap();
-        assert!(fired.status().is_success());
+        app.run_sweeper().await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
         common::d1_execute(&format!(
             "SELECT status FROM holds WHERE user_id = {} AND status = 'open'",
@@ -249,11 +239,8 @@ async fn the_sweeper_charges_a_dead_requests_prompt_and_leaves_a_streaming_one_a
     answer.expect_status(200);
     assert!(answer.text.contains("[DONE]"));
     // The dead one: its prompt charged, never the whole hold, never released for free.
-    let hold = common::d1_execute(&format!(
-        "SELECT status, charged_nanos FROM holds WHERE request_id = '{request_id}'"
-    ));
     assert_eq!(
-        hold[0]["results"][0],
+        common::hold_settlement(&request_id),
         json!({"status": "settled", "charged_nanos": 100000000})
     );
     assert_eq!(app.assert_books_balance(&dead.token).await, 1.9);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{charge_micros, openai_usage_counts, sse_data, unique, TestApp, MOCK_PROVIDER_KEY};
+use common::{openai_usage_counts, sse_data, unique, TestApp, MOCK_PROVIDER_KEY};
 use flint_mock::{expected_answer, expected_usage, expected_vendor_answer, Defaults, Dialect, Provider};
 use serde_json::{json, Value};
 
@@ -337,13 +337,9 @@ async fn every_translated_provider_reports_cache_and_reasoning_the_openai_way_an
         for stream in [false, true] {
             let user = app.funded_user(5.0).await;
             let marker = unique("usage");
-            let mut body = json!({"model": model, "stream": stream, "reasoning_effort": "high", "max_tokens": 4000,
+            let body = json!({"model": model, "reasoning_effort": "high", "max_tokens": 4000,
                 "messages": [{"role": "user", "content": format!("{marker} tell me [[mock {knobs}]]")}]});
-            if stream {
-                body["stream_options"] = json!({"include_usage": true});
-            }
-            let response = app.chat(&user.token, &body).await;
-            response.expect_status(200);
+            let response = app.chat_streamed_if(stream, &user.token, &body).await;
             let sent = only_upstream(&app, &marker).await["body"].clone();
             let want = reported(model, &sent);
             assert!(
@@ -365,17 +361,11 @@ async fn every_translated_provider_reports_cache_and_reasoning_the_openai_way_an
             };
             assert_eq!(reasoning, want_reasoning, "{model} stream={stream}: {usage}");
             assert_eq!(usage["total_tokens"].as_u64(), Some(want.input + want.output));
-            let charge = charge_micros(&want, &prices);
-            assert_eq!(
-                usage["cost_usd"].as_f64(),
-                Some(charge as f64 / 1e6),
-                "{model} stream={stream}"
-            );
-            assert_eq!(
-                app.last_charge_micros(&user.token, 5.0).await,
-                charge,
-                "{model} stream={stream}"
-            );
+            let context = format!("{model} stream={stream}");
+            let charge = app
+                .assert_charged(&user.token, 5.0, &want, &prices, &context)
+                .await;
+            assert_eq!(usage["cost_usd"].as_f64(), Some(charge as f64 / 1e6), "{context}");
             app.assert_books_balance(&user.token).await;
         }
     }
@@ -390,16 +380,12 @@ async fn cache_control_marks_reach_claude_in_anthropics_shape_and_the_writes_are
         let marker = unique("cc");
         let mut tool = weather_tool();
         tool["cache_control"] = json!({"type": "ephemeral", "ttl": "1h"});
-        let mut body = json!({"model": "claude-sonnet-4.5", "stream": stream, "tools": [tool], "messages": [
+        let body = json!({"model": "claude-sonnet-4.5", "tools": [tool], "messages": [
             {"role": "system", "content": [{"type": "text", "text": "Long standing rules.", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]},
             {"role": "user", "content": [
                 {"type": "text", "text": format!("{marker} a long document"), "cache_control": {"type": "ephemeral"}},
                 {"type": "text", "text": "the question [[mock cache_read=500 cache_write_1h=200 cache_write_5m=80 tools=0]]"}]}]});
-        if stream {
-            body["stream_options"] = json!({"include_usage": true});
-        }
-        let response = app.chat(&user.token, &body).await;
-        response.expect_status(200);
+        let response = app.chat_streamed_if(stream, &user.token, &body).await;
         assert!(
             response.header("x-flint-warnings").is_none(),
             "{:?}",
@@ -429,12 +415,8 @@ async fn cache_control_marks_reach_claude_in_anthropics_shape_and_the_writes_are
             (want.input, 500),
             "prompt_tokens include reads and writes: {usage}"
         );
-        let charge = charge_micros(&want, &prices);
-        assert_eq!(
-            app.last_charge_micros(&user.token, 5.0).await,
-            charge,
-            "stream={stream}"
-        );
+        app.assert_charged(&user.token, 5.0, &want, &prices, &format!("stream={stream}"))
+            .await;
     }
     // Other providers get no cache_control at all.
     let user = app.funded_user(5.0).await;

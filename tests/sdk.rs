@@ -6,14 +6,10 @@ mod common;
 use std::process::Command;
 
 fn run_node_tests(files: &[&str], env: &[(&str, String)]) {
-    let gateway = common::gateway();
-    let root = common::repo_root();
     common::run_client_tests(
         "OpenAI SDK",
-        Command::new("node")
-            .arg("--test")
-            .args(files.iter().map(|f| root.join("tests/sdk").join(f)))
-            .env("FLINT_URL", &gateway.url)
+        common::node_tests(files)
+            .env("FLINT_URL", &common::gateway().url)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str()))),
     );
 }
@@ -22,9 +18,7 @@ fn run_node_tests(files: &[&str], env: &[(&str, String)]) {
 async fn the_openai_node_sdk_lists_and_retrieves_models_with_an_api_key() {
     let app = common::TestApp::new();
     let user = app.new_user().await;
-    let key = app
-        .create_key(&user.token, &serde_json::json!({"name": "sdk"}))
-        .await;
+    let key = app.key_secret(&user.token, "sdk").await;
     let scoped = app
         .create_key(
             &user.token,
@@ -43,50 +37,38 @@ async fn the_openai_node_sdk_lists_and_retrieves_models_with_an_api_key() {
     run_node_tests(
         &["models.test.mjs"],
         &[
-            ("FLINT_API_KEY", key["key"].as_str().unwrap().to_owned()),
+            ("FLINT_API_KEY", key),
             ("FLINT_SCOPED_KEY", scoped["key"].as_str().unwrap().to_owned()),
             ("FLINT_REVOKED_KEY", revoked["key"].as_str().unwrap().to_owned()),
         ],
     );
 }
 
+/// The node suite `file` with one API key (`FLINT_API_KEY`), of a user with `usd` on the balance
+/// (`None`: a new user, with nothing).
+async fn run_with_one_key(file: &str, key_name: &str, usd: Option<f64>) {
+    let app = common::TestApp::new();
+    let user = match usd {
+        Some(usd) => app.funded_user(usd).await,
+        None => app.new_user().await,
+    };
+    let key = app.key_secret(&user.token, key_name).await;
+    run_node_tests(&[file], &[("FLINT_API_KEY", key)]);
+}
+
 #[tokio::test]
 async fn the_openai_node_sdk_chats_streams_and_calls_tools() {
-    let app = common::TestApp::new();
-    let user = app.new_user().await;
-    let key = app
-        .create_key(&user.token, &serde_json::json!({"name": "sdk-chat"}))
-        .await;
-    run_node_tests(
-        &["chat.test.mjs"],
-        &[("FLINT_API_KEY", key["key"].as_str().unwrap().to_owned())],
-    );
+    run_with_one_key("chat.test.mjs", "sdk-chat", None).await;
 }
 
 #[tokio::test]
 async fn the_openai_node_sdk_cannot_tell_claude_or_gemini_from_openai() {
-    let app = common::TestApp::new();
-    let user = app.funded_user(20.0).await;
-    let key = app
-        .create_key(&user.token, &serde_json::json!({"name": "sdk-providers"}))
-        .await;
-    run_node_tests(
-        &["providers.test.mjs"],
-        &[("FLINT_API_KEY", key["key"].as_str().unwrap().to_owned())],
-    );
+    run_with_one_key("providers.test.mjs", "sdk-providers", Some(20.0)).await;
 }
 
 #[tokio::test]
 async fn the_openai_node_sdk_embeds_in_base64_and_float_alike() {
-    let app = common::TestApp::new();
-    let user = app.funded_user(5.0).await;
-    let key = app
-        .create_key(&user.token, &serde_json::json!({"name": "sdk-embeddings"}))
-        .await;
-    run_node_tests(
-        &["embeddings.test.mjs"],
-        &[("FLINT_API_KEY", key["key"].as_str().unwrap().to_owned())],
-    );
+    run_with_one_key("embeddings.test.mjs", "sdk-embeddings", Some(5.0)).await;
 }
 
 /// The Python SDK from `tests/python/requirements.txt`, installed by `scripts/setup.sh` into
@@ -94,27 +76,13 @@ async fn the_openai_node_sdk_embeds_in_base64_and_float_alike() {
 #[tokio::test]
 async fn the_openai_python_sdk_decodes_base64_embeddings_chats_and_raises_its_errors() {
     let app = common::TestApp::new();
-    let user = app.funded_user(5.0).await;
-    let key = app
-        .create_key(&user.token, &serde_json::json!({"name": "python"}))
-        .await;
-    let broke = app.new_user().await;
-    let broke_key = app
-        .create_key(&broke.token, &serde_json::json!({"name": "python-broke"}))
-        .await;
-    let root = common::repo_root();
-    let python = root.join(".venv-sdk/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup.sh (make test does)",
-        python.display()
-    );
+    let (_, key, broke_key) = app.funded_and_broke_keys(5.0, "python").await;
     common::run_client_tests(
         "Python SDK",
-        Command::new(python)
-            .arg(root.join("tests/python/test_sdk.py"))
+        Command::new(common::sdk_python())
+            .arg(common::repo_root().join("tests/python/test_sdk.py"))
             .env("FLINT_URL", &common::gateway().url)
-            .env("FLINT_API_KEY", key["key"].as_str().unwrap())
-            .env("FLINT_BROKE_KEY", broke_key["key"].as_str().unwrap()),
+            .env("FLINT_API_KEY", key)
+            .env("FLINT_BROKE_KEY", broke_key),
     );
 }

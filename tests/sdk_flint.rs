@@ -11,60 +11,47 @@ use serde_json::json;
 
 /// A funded user's key, a broke user's key and a key scoped to one model (so no `billing` scope).
 async fn keys(app: &common::TestApp, name: &str) -> Vec<(&'static str, String)> {
-    let user = app.funded_user(5.0).await;
-    let key = app.create_key(&user.token, &json!({"name": name})).await;
+    let (user, key, broke_key) = app.funded_and_broke_keys(5.0, name).await;
     let scoped = app
         .create_key(
             &user.token,
             &json!({"name": format!("{name}-scoped"), "models": ["gpt-4o-mini"]}),
         )
         .await;
-    let broke = app.new_user().await;
-    let broke_key = app
-        .create_key(&broke.token, &json!({"name": format!("{name}-broke")}))
-        .await;
     vec![
         ("FLINT_BASE_URL", common::gateway().url.clone()),
-        ("FLINT_API_KEY", key["key"].as_str().unwrap().to_owned()),
+        ("FLINT_API_KEY", key),
         ("FLINT_SCOPED_KEY", scoped["key"].as_str().unwrap().to_owned()),
-        ("FLINT_BROKE_KEY", broke_key["key"].as_str().unwrap().to_owned()),
+        ("FLINT_BROKE_KEY", broke_key),
         ("FLINT_USER_EMAIL", user.email.clone()),
     ]
 }
 
-fn run(what: &str, command: &mut Command, env: &[(&str, String)]) {
+/// Runs a client's suite with the keys of `keys` (named after `key_name`) in its environment.
+async fn run_with_keys(what: &str, key_name: &str, command: &mut Command) {
+    let app = common::TestApp::new();
+    let env = keys(&app, key_name).await;
     common::run_client_tests(what, command.envs(env.iter().map(|(k, v)| (*k, v.as_str()))));
 }
 
 #[tokio::test]
 async fn the_node_sdk_wraps_openai_and_adds_account_billing_and_catalog() {
-    let app = common::TestApp::new();
-    let env = keys(&app, "flint-node").await;
-    let root = common::repo_root();
-    run(
+    run_with_keys(
         "@flint-ai/sdk",
-        Command::new("node")
-            .arg("--test")
-            .arg(root.join("tests/sdk/flint.test.mjs")),
-        &env,
-    );
+        "flint-node",
+        &mut common::node_tests(&["flint.test.mjs"]),
+    )
+    .await;
 }
 
 /// The package is installed into `.venv-sdk` (editable) by `scripts/setup.sh`.
 #[tokio::test]
 async fn the_python_sdk_wraps_openai_and_adds_account_billing_and_catalog() {
-    let app = common::TestApp::new();
-    let env = keys(&app, "flint-python").await;
-    let root = common::repo_root();
-    let python = root.join(".venv-sdk/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup.sh (make test does)",
-        python.display()
-    );
-    run(
+    let script = common::repo_root().join("tests/python/test_flint_sdk.py");
+    run_with_keys(
         "flint-ai",
-        Command::new(python).arg(root.join("tests/python/test_flint_sdk.py")),
-        &env,
-    );
+        "flint-python",
+        Command::new(common::sdk_python()).arg(script),
+    )
+    .await;
 }

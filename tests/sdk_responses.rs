@@ -4,23 +4,16 @@
 
 mod common;
 
-use std::process::Command;
-
 #[tokio::test]
 async fn the_openai_node_sdk_speaks_the_responses_api() {
     let app = common::TestApp::new();
     let user = app.funded_user(5.0).await;
-    let key = app
-        .create_key(&user.token, &serde_json::json!({"name": "sdk-responses"}))
-        .await;
-    let root = common::repo_root();
+    let key = app.key_secret(&user.token, "sdk-responses").await;
     common::run_client_tests(
         "Responses SDK",
-        Command::new("node")
-            .arg("--test")
-            .arg(root.join("tests/sdk/responses.test.mjs"))
+        common::node_tests(&["responses.test.mjs"])
             .env("FLINT_URL", &common::gateway().url)
-            .env("FLINT_API_KEY", key["key"].as_str().unwrap()),
+            .env("FLINT_API_KEY", key),
     );
     // Everything the SDK did was billed: the balance went down and the books balance.
     let left = app.assert_books_balance(&user.token).await;

@@ -5,31 +5,31 @@
 mod common;
 
 use base64::Engine;
-use common::{repo_root, unique, TestApp, TestResponse};
-use reqwest::multipart::{Form, Part};
+use common::{repo_root, unique, TestApp};
 use serde_json::{json, Value};
 
 fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(repo_root().join("tests/fixtures").join(path)).unwrap()
 }
 
-async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>, name: &str, mime: &str) -> TestResponse {
-    let part = Part::bytes(bytes)
-        .file_name(name.to_owned())
-        .mime_str(mime)
-        .unwrap();
-    app.send(
-        app.client
-            .post(format!("{}/api/chat/upload", app.url))
-            .bearer_auth(token)
-            .multipart(Form::new().part("file", part)),
-    )
-    .await
+/// The fixture at `path` uploaded as `name` (`mime`): the answer, which must be a 200.
+async fn upload_fixture(app: &TestApp, token: &str, path: &str, name: &str, mime: &str) -> Value {
+    app.upload(token, fixture(path), name, mime)
+        .await
+        .expect_status(200)
+        .json()
+}
+
+/// A new user's upload of the fixture at `path` as `name` (`mime`): the answer, a 200.
+async fn new_users_upload(path: &str, name: &str, mime: &str) -> Value {
+    let app = TestApp::new();
+    let user = app.new_user().await;
+    upload_fixture(&app, &user.token, path, name, mime).await
 }
 
 /// The gradient PNG uploaded for `token`: its upload answer.
 async fn uploaded_image(app: &TestApp, token: &str) -> Value {
-    upload(app, token, fixture("images/gradient.png"), "g.png", "image/png")
+    app.upload(token, fixture("images/gradient.png"), "g.png", "image/png")
         .await
         .json()
 }
@@ -44,7 +44,8 @@ async fn an_image_upload_answers_the_seed_shape_with_a_data_url() {
     ] {
         let bytes = fixture(path);
         let name = path.rsplit('/').next().unwrap();
-        let body = upload(&app, &user.token, bytes.clone(), name, mime)
+        let body = app
+            .upload(&user.token, bytes.clone(), name, mime)
             .await
             .expect_status(200)
             .json();
@@ -64,18 +65,12 @@ async fn an_image_upload_answers_the_seed_shape_with_a_data_url() {
 
 #[tokio::test]
 async fn a_multipage_pdf_comes_out_as_text_latin_and_cyrillic_in_page_order() {
-    let app = TestApp::new();
-    let user = app.new_user().await;
-    let body = upload(
-        &app,
-        &user.token,
-        fixture("pdf/multipage-latin-cyrillic.pdf"),
+    let body = new_users_upload(
+        "pdf/multipage-latin-cyrillic.pdf",
         "report.pdf",
         "application/pdf",
     )
-    .await
-    .expect_status(200)
-    .json();
+    .await;
     assert_eq!(body["file_type"], "pdf");
     assert_eq!(body["mime_type"], "application/pdf");
     assert_eq!(body["pages"], 3);
@@ -87,18 +82,7 @@ async fn a_multipage_pdf_comes_out_as_text_latin_and_cyrillic_in_page_order() {
 
 #[tokio::test]
 async fn a_pdf_with_compressed_streams_is_read() {
-    let app = TestApp::new();
-    let user = app.new_user().await;
-    let body = upload(
-        &app,
-        &user.token,
-        fixture("pdf/compressed.pdf"),
-        "compressed.pdf",
-        "application/pdf",
-    )
-    .await
-    .expect_status(200)
-    .json();
+    let body = new_users_upload("pdf/compressed.pdf", "compressed.pdf", "application/pdf").await;
     assert!(!body["content"].as_str().unwrap().trim().is_empty(), "{body}");
 }
 
@@ -107,16 +91,7 @@ async fn scanned_and_encrypted_pdfs_are_stored_with_a_warning_and_no_text() {
     let app = TestApp::new();
     let user = app.new_user().await;
     for name in ["scanned.pdf", "encrypted.pdf"] {
-        let body = upload(
-            &app,
-            &user.token,
-            fixture(&format!("pdf/{name}")),
-            name,
-            "application/pdf",
-        )
-        .await
-        .expect_status(200)
-        .json();
+        let body = upload_fixture(&app, &user.token, &format!("pdf/{name}"), name, "application/pdf").await;
         assert_eq!(body["content"], "", "{name}");
         assert!(body["warning"].as_str().unwrap().len() > 10, "{name}: {body}");
         app.get_as(
@@ -143,7 +118,7 @@ async fn types_are_decided_by_content_and_must_agree_with_the_claims() {
         (Vec::new(), "empty.png", "image/png", 400),
         (png.clone(), "cat", "application/octet-stream", 200),
     ] {
-        let response = upload(&app, &user.token, bytes, name, mime).await;
+        let response = app.upload(&user.token, bytes, name, mime).await;
         assert_eq!(response.status, status, "{name} as {mime}: {}", response.text);
         if status != 200 {
             assert!(response.json()["detail"]["error"].as_str().unwrap().len() > 10);
@@ -157,18 +132,7 @@ async fn types_are_decided_by_content_and_must_agree_with_the_claims() {
 
 #[tokio::test]
 async fn file_names_are_sanitized() {
-    let app = TestApp::new();
-    let user = app.new_user().await;
-    let body = upload(
-        &app,
-        &user.token,
-        fixture("images/gradient.png"),
-        "../../etc/\u{7}pass\"wd.png",
-        "image/png",
-    )
-    .await
-    .expect_status(200)
-    .json();
+    let body = new_users_upload("images/gradient.png", "../../etc/\u{7}pass\"wd.png", "image/png").await;
     assert_eq!(body["file_name"], "passwd.png");
 }
 
@@ -178,7 +142,8 @@ async fn exactly_ten_mebibytes_is_accepted() {
     let user = app.new_user().await;
     let mut bytes = fixture("images/gradient.png");
     bytes.resize(10 * 1024 * 1024, 0);
-    let body = upload(&app, &user.token, bytes, "big.png", "image/png")
+    let body = app
+        .upload(&user.token, bytes, "big.png", "image/png")
         .await
         .expect_status(200)
         .json();
@@ -193,15 +158,9 @@ async fn the_file_routes_list_get_and_delete_only_the_owners_files() {
     let mut ids = Vec::new();
     for _ in 0..3 {
         ids.push(
-            upload(
-                &app,
-                &owner.token,
-                fixture("images/gradient.png"),
-                "g.png",
-                "image/png",
-            )
-            .await
-            .json()["file_id"]
+            app.upload(&owner.token, fixture("images/gradient.png"), "g.png", "image/png")
+                .await
+                .json()["file_id"]
                 .as_str()
                 .unwrap()
                 .to_owned(),
@@ -263,15 +222,15 @@ async fn an_uploaded_image_reaches_the_model_as_an_image_part_and_a_pdf_as_text(
     let app = TestApp::new();
     let user = app.new_user().await;
     let image = uploaded_image(&app, &user.token).await;
-    let pdf = upload(
-        &app,
-        &user.token,
-        fixture("pdf/multipage-latin-cyrillic.pdf"),
-        "report.pdf",
-        "application/pdf",
-    )
-    .await
-    .json();
+    let pdf = app
+        .upload(
+            &user.token,
+            fixture("pdf/multipage-latin-cyrillic.pdf"),
+            "report.pdf",
+            "application/pdf",
+        )
+        .await
+        .json();
     let marker = unique("files");
     let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [
         {"type": "text", "text": marker},
@@ -313,14 +272,14 @@ async fn the_malformed_pdf_corpus_never_takes_the_worker_down() {
     // Uploads run alongside ordinary requests, which must keep being answered.
     let hostile = async {
         for path in &files {
-            let response = upload(
-                &app,
-                &user.token,
-                std::fs::read(path).unwrap(),
-                "hostile.pdf",
-                "application/pdf",
-            )
-            .await;
+            let response = app
+                .upload(
+                    &user.token,
+                    std::fs::read(path).unwrap(),
+                    "hostile.pdf",
+                    "application/pdf",
+                )
+                .await;
             assert!(
                 [200, 413, 415].contains(&response.status),
                 "{}: {} {}",

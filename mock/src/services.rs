@@ -202,6 +202,17 @@ fn yookassa_error(status: u16, code: &str, description: &str, parameter: Option<
     (status, body)
 }
 
+/// YooKassa's 400: the request is malformed (`parameter` names what).
+fn invalid_request(description: &str, parameter: Option<&str>) -> Reply {
+    yookassa_error(400, "invalid_request", description, parameter)
+}
+
+/// The Idempotence-Key every creating call needs, or YooKassa's 400 without one.
+fn idempotence_key(key: Option<&str>) -> Result<&str, Reply> {
+    key.filter(|k| !k.is_empty())
+        .ok_or_else(|| invalid_request("Idempotence key is missing", Some("Idempotence-Key")))
+}
+
 /// YooKassa's answer to missing or malformed Basic credentials.
 pub fn yookassa_auth_error() -> Reply {
     yookassa_error(
@@ -224,13 +235,9 @@ pub struct Payments {
 impl Payments {
     /// `POST …/payments`; the same Idempotence-Key (per shop) returns the same payment.
     pub fn create(&mut self, shop_id: &str, key: Option<&str>, body: &Value, base_url: &str) -> Reply {
-        let Some(key) = key.filter(|k| !k.is_empty()) else {
-            return yookassa_error(
-                400,
-                "invalid_request",
-                "Idempotence key is missing",
-                Some("Idempotence-Key"),
-            );
+        let key = match idempotence_key(key) {
+            Ok(key) => key,
+            Err(reply) => return reply,
         };
         if let Some(id) = self.by_key.get(&(shop_id.to_string(), key.to_string())) {
             if let Some(p) = self.by_id.get(id) {
@@ -240,20 +247,10 @@ impl Payments {
         let value = body.pointer("/amount/value").and_then(Value::as_str);
         let currency = body.pointer("/amount/currency").and_then(Value::as_str);
         let (Some(value), Some(currency)) = (value, currency) else {
-            return yookassa_error(
-                400,
-                "invalid_request",
-                "Parameter amount is missing or invalid",
-                Some("amount"),
-            );
+            return invalid_request("Parameter amount is missing or invalid", Some("amount"));
         };
         if value.parse::<f64>().map_or(true, |v| v <= 0.0) {
-            return yookassa_error(
-                400,
-                "invalid_request",
-                "Invalid amount value",
-                Some("amount.value"),
-            );
+            return invalid_request("Invalid amount value", Some("amount.value"));
         }
         let id = util::uuid_like();
         let mut confirmation = json!({"type": "redirect",
@@ -318,13 +315,9 @@ impl Payments {
     /// succeeded payment at once (`status: succeeded`), as YooKassa does for bank cards; at most
     /// what is left of the payment. The same Idempotence-Key returns the same refund.
     pub fn refund(&mut self, shop_id: &str, key: Option<&str>, body: &Value) -> Reply {
-        let Some(key) = key.filter(|k| !k.is_empty()) else {
-            return yookassa_error(
-                400,
-                "invalid_request",
-                "Idempotence key is missing",
-                Some("Idempotence-Key"),
-            );
+        let key = match idempotence_key(key) {
+            Ok(key) => key,
+            Err(reply) => return reply,
         };
         let idem = (shop_id.to_string(), key.to_string());
         if let Some(refund) = self.refund_keys.get(&idem).and_then(|id| self.refunds.get(id)) {
@@ -332,31 +325,16 @@ impl Payments {
         }
         let payment_id = body.get("payment_id").and_then(Value::as_str).unwrap_or("");
         let Some(payment) = self.by_id.get(payment_id) else {
-            return yookassa_error(
-                400,
-                "invalid_request",
-                "Payment doesn't exist or is not available",
-                Some("payment_id"),
-            );
+            return invalid_request("Payment doesn't exist or is not available", Some("payment_id"));
         };
         if payment["status"] != "succeeded" {
-            return yookassa_error(
-                400,
-                "invalid_request",
-                "Payment is not succeeded",
-                Some("payment_id"),
-            );
+            return invalid_request("Payment is not succeeded", Some("payment_id"));
         }
         let (Some(asked), Some(paid)) = (
             body.pointer("/amount/value").and_then(kopecks),
             payment.pointer("/amount/value").and_then(kopecks),
         ) else {
-            return yookassa_error(
-                400,
-                "invalid_request",
-                "Parameter amount is missing or invalid",
-                Some("amount"),
-            );
+            return invalid_request("Parameter amount is missing or invalid", Some("amount"));
         };
         let refunded: i64 = self
             .refunds
@@ -365,9 +343,7 @@ impl Payments {
             .filter_map(|r| r.pointer("/amount/value").and_then(kopecks))
             .sum();
         if asked <= 0 || asked > paid - refunded {
-            return yookassa_error(
-                400,
-                "invalid_request",
+            return invalid_request(
                 "Refund amount exceeds the payment amount left",
                 Some("amount.value"),
             );

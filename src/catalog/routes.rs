@@ -223,6 +223,16 @@ mod tests {
             .collect()
     }
 
+    /// The row of model `id` in a Stone list.
+    fn listed<'a>(list: &'a Value, id: &str) -> &'a Value {
+        list["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .unwrap()
+    }
+
     #[test]
     fn filters_combine_and_ignore_case() {
         let catalog = Catalog::embedded().unwrap();
@@ -244,24 +254,14 @@ mod tests {
     fn the_stone_shape_matches_the_seed() {
         let catalog = Catalog::embedded().unwrap();
         let list = stone_list(catalog, &filter(&[]));
-        let mini = list["models"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["id"] == "gpt-4o-mini")
-            .unwrap();
+        let mini = listed(&list, "gpt-4o-mini");
         assert_eq!(
             mini,
             &json!({"id":"gpt-4o-mini","name":"GPT-4o mini","company":"OpenAI","tier":"lite","category":"chat",
                     "price_weighted":2.5,"price_input":0.9,"price_output":3.6,
                     "price_cache_read":0.45,"price_cache_write":null,"context_length":"128K"})
         );
-        let flux = list["models"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["id"] == "flux-schnell")
-            .unwrap();
+        let flux = listed(&list, "flux-schnell");
         assert_eq!(flux["price_weighted"], json!(0.012));
         assert_eq!(flux["price_input"], Value::Null);
         assert_eq!(flux["context_length"], Value::Null);
@@ -273,10 +273,7 @@ mod tests {
         let list = stone_list(catalog, &filter(&[("category", "embedding")]));
         let models = list["models"].as_array().unwrap();
         assert!(models.len() >= 5, "{models:?}");
-        let small = models
-            .iter()
-            .find(|m| m["id"] == "text-embedding-3-small")
-            .unwrap();
+        let small = listed(&list, "text-embedding-3-small");
         assert_eq!(
             small,
             &json!({"id":"text-embedding-3-small","name":"OpenAI text-embedding-3-small","company":"OpenAI",

@@ -8,8 +8,8 @@ use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
 use crate::canonical::{ChatCompletion, ChatCompletionChunk};
 use crate::error::ApiError;
-use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
-use crate::providers::{self, StreamItem, StreamTranslator, Upstream};
+use crate::pipeline::relay::{read_items, Parsed, Relay, Step};
+use crate::providers::{self, StreamTranslator, Upstream};
 use crate::sse::parser::SseEvent;
 
 pub struct ChatRelay {
@@ -53,22 +53,25 @@ impl ChatRelay {
         self.legacy_functions = legacy;
         self
     }
+}
 
-    fn observe(&mut self, chunk: &ChatCompletionChunk) {
-        for choice in &chunk.choices {
-            let delta = &choice.delta;
-            let mut chars = delta.content.as_deref().map_or(0, |c| c.chars().count());
-            chars += delta.refusal.as_deref().map_or(0, |c| c.chars().count());
-            for call in delta.tool_calls.iter().flatten() {
-                if let Some(function) = &call.function {
-                    chars += function.name.as_deref().map_or(0, str::len);
-                    chars += function.arguments.as_deref().map_or(0, |a| a.chars().count());
-                }
+/// The characters of generated text in a chunk, and whether it finishes a choice.
+fn delivered(chunk: &ChatCompletionChunk) -> (u64, bool) {
+    let mut chars = 0;
+    let mut finishes = false;
+    for choice in &chunk.choices {
+        let delta = &choice.delta;
+        chars += delta.content.as_deref().map_or(0, |c| c.chars().count());
+        chars += delta.refusal.as_deref().map_or(0, |c| c.chars().count());
+        for call in delta.tool_calls.iter().flatten() {
+            if let Some(function) = &call.function {
+                chars += function.name.as_deref().map_or(0, str::len);
+                chars += function.arguments.as_deref().map_or(0, |a| a.chars().count());
             }
-            self.delivered_chars += chars as u64;
-            self.finished |= choice.finish_reason.is_some();
         }
+        finishes |= choice.finish_reason.is_some();
     }
+    (chars as u64, finishes)
 }
 
 /// A chunk in the deprecated shape: the first tool call's deltas as `delta.function_call`,
@@ -115,24 +118,17 @@ impl Relay for ChatRelay {
     }
 
     fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step {
-        let mut step = Step::Continue;
-        for item in self.translator.on_event(event) {
-            match item {
-                StreamItem::Chunk(mut chunk) => {
-                    self.observe(&chunk);
-                    if self.legacy_functions {
-                        legacy_chunk(&mut chunk);
-                    }
-                    if let Some(frame) = self.render.chunk(chunk) {
-                        out.push_str(&frame);
-                    }
-                }
-                StreamItem::Usage(usage) => self.usage = Some(usage.tokens()),
-                StreamItem::Error(message) => return Step::Failed(StreamFailure::Upstream(message)),
-                StreamItem::Done => step = Step::Done,
+        read_items(self.translator.on_event(event), &mut self.usage, |mut chunk| {
+            let (chars, finishes) = delivered(&chunk);
+            self.delivered_chars += chars;
+            self.finished |= finishes;
+            if self.legacy_functions {
+                legacy_chunk(&mut chunk);
             }
-        }
-        step
+            if let Some(frame) = self.render.chunk(chunk) {
+                out.push_str(&frame);
+            }
+        })
     }
 
     fn usage(&self) -> Option<TokenUsage> {

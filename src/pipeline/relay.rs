@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
-use crate::error::ApiError;
+use crate::canonical::ChatCompletionChunk;
+use crate::error::{ApiError, Family};
+use crate::providers::StreamItem;
 use crate::sse::parser::SseEvent;
 
 /// What an upstream event meant for the stream.
@@ -32,6 +34,26 @@ pub enum StreamFailure {
     Cut,
     /// The stream could not be read or parsed.
     Broken(String),
+}
+
+/// A translated relay's reading of the canonical items one upstream event became: each chunk
+/// goes to `on_chunk` in order, a usage report is kept in `usage`, and an error in the stream
+/// ends the reading there. The translated relays differ only in what they make of a chunk.
+pub fn read_items(
+    items: Vec<StreamItem>,
+    usage: &mut Option<TokenUsage>,
+    mut on_chunk: impl FnMut(ChatCompletionChunk),
+) -> Step {
+    let mut step = Step::Continue;
+    for item in items {
+        match item {
+            StreamItem::Chunk(chunk) => on_chunk(chunk),
+            StreamItem::Usage(reported) => *usage = Some(reported.tokens()),
+            StreamItem::Error(message) => return Step::Failed(StreamFailure::Upstream(message)),
+            StreamItem::Done => step = Step::Done,
+        }
+    }
+    step
 }
 
 /// A whole (non-streamed) upstream answer, read.
@@ -82,5 +104,50 @@ pub trait Relay {
     /// The `Content-Type` of a streamed answer.
     fn stream_content_type(&self) -> &'static str {
         "text/event-stream; charset=utf-8"
+    }
+}
+
+/// A surface whose answers are never streamed (images, embeddings): all that is its own is how
+/// it reads a whole answer and puts the bill into it. [`Unstreamed`] is the rest of its relay.
+pub trait WholeAnswer {
+    /// What the surface makes, plural, for the error a stream would get ("images").
+    const MAKES: &'static str;
+    /// A whole upstream answer, read.
+    fn parse_json(&mut self, body: &str) -> Result<Parsed, String>;
+    /// The client's JSON body with the bill filled in.
+    fn render_json(&mut self, body: Value, bill: &Bill) -> Value;
+}
+
+/// The relay of a [`WholeAnswer`] surface: a stream is broken by definition, so nothing is ever
+/// delivered from one; errors are in OpenAI's envelope, as these surfaces are OpenAI's.
+pub struct Unstreamed<A>(pub A);
+
+impl<A: WholeAnswer> Relay for Unstreamed<A> {
+    fn on_event(&mut self, _event: &SseEvent, _out: &mut String) -> Step {
+        Step::Failed(StreamFailure::Broken(format!("{} are never streamed", A::MAKES)))
+    }
+
+    fn usage(&self) -> Option<TokenUsage> {
+        None
+    }
+
+    fn delivered_chars(&self) -> u64 {
+        0
+    }
+
+    fn finish(&mut self, _bill: &Bill) -> String {
+        String::new()
+    }
+
+    fn fail(&mut self, error: &ApiError) -> String {
+        error.body(Family::OpenAi).to_string()
+    }
+
+    fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
+        self.0.parse_json(body)
+    }
+
+    fn render_json(&mut self, body: Value, bill: &Bill) -> Value {
+        self.0.render_json(body, bill)
     }
 }

@@ -23,13 +23,12 @@ use crate::billing::estimate;
 use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
 use crate::catalog::{EmbeddingSpec, Model, WireFormat};
-use crate::error::{ApiError, ApiResult, Family};
+use crate::error::{ApiError, ApiResult};
 use crate::http;
-use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
+use crate::pipeline::relay::{Parsed, Unstreamed, WholeAnswer};
 use crate::pipeline::{self, Call, Price};
 use crate::providers::openai::auth_header;
 use crate::providers::{Upstream, UpstreamRequest};
-use crate::sse::parser::SseEvent;
 
 /// OpenAI's limit on the inputs of one request; a provider's own may be lower.
 pub const MAX_INPUTS: usize = 2048;
@@ -352,26 +351,8 @@ impl EmbeddingsRelay {
     }
 }
 
-impl Relay for EmbeddingsRelay {
-    fn on_event(&mut self, _event: &SseEvent, _out: &mut String) -> Step {
-        Step::Failed(StreamFailure::Broken("embeddings are never streamed".into()))
-    }
-
-    fn usage(&self) -> Option<TokenUsage> {
-        None
-    }
-
-    fn delivered_chars(&self) -> u64 {
-        0
-    }
-
-    fn finish(&mut self, _bill: &Bill) -> String {
-        String::new()
-    }
-
-    fn fail(&mut self, error: &ApiError) -> String {
-        error.body(Family::OpenAi).to_string()
-    }
+impl WholeAnswer for EmbeddingsRelay {
+    const MAKES: &'static str = "embeddings";
 
     fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
         let answer: Value = serde_json::from_str(body).map_err(|e| format!("embeddings: {e}"))?;
@@ -452,7 +433,7 @@ pub async fn create(mut req: Request, app: &App, principal: &Principal) -> ApiRe
         base64: request.base64,
     };
     let build = |upstream: &Upstream, _: u32| Ok(build_request(upstream, spec, &request));
-    pipeline::run(app, principal, call, &build, Box::new(relay)).await
+    pipeline::run(app, principal, call, &build, Box::new(Unstreamed(relay))).await
 }
 
 #[cfg(test)]

@@ -4,3 +4,5 @@
 pub mod embeddings;
 pub mod messages;
 pub mod responses;
+#[cfg(test)]
+pub(crate) mod test_chunks;

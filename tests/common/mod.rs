@@ -445,6 +445,16 @@ impl TestResponse {
         assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
         self
     }
+
+    /// The error's `code`, in either envelope (OpenAI's `error`, Stone's `detail`); empty without.
+    pub fn error_code(&self) -> String {
+        let body = self.json();
+        body["error"]["code"]
+            .as_str()
+            .or(body["detail"]["code"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    }
 }
 
 /// A client of the running gateway, as a test sees it.
@@ -471,6 +481,17 @@ impl TestApp {
                 .build()
                 .expect("an HTTP client"),
         }
+    }
+
+    /// A client that opens a connection per request and reuses none: after an oversized body
+    /// the worker refused, `wrangler dev`'s proxy disturbs the next request on that connection.
+    pub fn unpooled() -> TestApp {
+        let mut app = TestApp::new();
+        app.client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        app
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> TestResponse {
@@ -631,6 +652,90 @@ impl TestApp {
             .expect_status(201)
             .json()
     }
+
+    /// A new API key of the user's named `name`, with no limits: its secret.
+    pub async fn key_secret(&self, token: &str, name: &str) -> String {
+        self.create_key(token, &serde_json::json!({"name": name})).await["key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The keys a client suite pays with and is refused with: `name`, of a new user with `usd`
+    /// on the balance (returned too, for its books), and `name-broke`, of a new user with nothing.
+    pub async fn funded_and_broke_keys(&self, usd: f64, name: &str) -> (User, String, String) {
+        let funded = self.funded_user(usd).await;
+        let key = self.key_secret(&funded.token, name).await;
+        let broke = self.new_user().await;
+        let broke_key = self.key_secret(&broke.token, &format!("{name}-broke")).await;
+        (funded, key, broke_key)
+    }
+
+    /// Uploads `bytes` as the file `name` of type `mime`, as the console's form does.
+    pub async fn upload(&self, token: &str, bytes: Vec<u8>, name: &str, mime: &str) -> TestResponse {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(name.to_owned())
+            .mime_str(mime)
+            .unwrap();
+        self.send(
+            self.client
+                .post(format!("{}/api/chat/upload", self.url))
+                .bearer_auth(token)
+                .multipart(reqwest::multipart::Form::new().part("file", part)),
+        )
+        .await
+    }
+}
+
+// ---- email codes: the mock mail service keeps every mail it was sent
+
+impl TestApp {
+    /// Asks for a sign-up code to be mailed to `email`.
+    pub async fn send_code(&self, email: &str) -> TestResponse {
+        self.post_json("/auth/send-code", &serde_json::json!({"email": email}))
+            .await
+    }
+
+    /// Offers `code` as the one mailed to `email`.
+    pub async fn verify_email(&self, email: &str, code: &str) -> TestResponse {
+        self.post_json(
+            "/auth/verify-email",
+            &serde_json::json!({"email": email, "code": code}),
+        )
+        .await
+    }
+
+    /// The newest mail the mock mail service received for `email`.
+    pub async fn last_mail(&self, email: &str) -> Value {
+        let mails = self.upstream_requests(email).await;
+        mails
+            .into_iter()
+            .rev()
+            .find(|m| m["path"].as_str().unwrap_or_default().ends_with("/emails"))
+            .expect("a mail")
+    }
+
+    /// The code in the newest mail to `email`.
+    pub async fn mailed_code(&self, email: &str) -> String {
+        code_in(&self.last_mail(email).await)
+    }
+}
+
+/// The six-digit code a mail's text carries.
+pub fn code_in(mail: &Value) -> String {
+    mail["body"]["text"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .map(|w| w.trim_end_matches('.'))
+        .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap()
+        .to_owned()
+}
+
+/// A well-formed code that is not `code`.
+pub fn wrong_code(code: &str) -> String {
+    if code == "000000" { "111111" } else { "000000" }.to_owned()
 }
 
 impl TestApp {
@@ -656,6 +761,18 @@ impl TestApp {
 
     pub async fn chat(&self, token: &str, body: &Value) -> TestResponse {
         self.post_as(token, "/v1/chat/completions", body).await
+    }
+
+    /// Sends a chat (streamed, with its usage chunk, when `stream`) and expects a 200.
+    pub async fn chat_streamed_if(&self, stream: bool, token: &str, body: &Value) -> TestResponse {
+        let mut body = body.clone();
+        body["stream"] = Value::Bool(stream);
+        if stream {
+            body["stream_options"] = serde_json::json!({"include_usage": true});
+        }
+        let response = self.chat(token, &body).await;
+        response.expect_status(200);
+        response
     }
 
     /// Sends a chat and hands back the response unread, for reading a stream as it arrives.
@@ -705,7 +822,32 @@ impl TestApp {
     }
 }
 
+/// The status and charge of the hold of `request_id`, as D1 has them.
+pub fn hold_settlement(request_id: &str) -> Value {
+    d1_execute(&format!(
+        "SELECT status, charged_nanos FROM holds WHERE request_id = '{request_id}'"
+    ))[0]["results"][0]
+        .clone()
+}
+
 impl TestApp {
+    /// Runs the sweeper now: wrangler dev's route for the scheduled handler, with its cron.
+    pub async fn run_sweeper(&self) {
+        let fired = self
+            .client
+            .get(format!("{}/__scheduled", self.url))
+            .query(&[("cron", "*/5 * * * *")])
+            .send()
+            .await
+            .unwrap();
+        let status = fired.status();
+        assert!(
+            status.is_success(),
+            "the sweeper failed: {}",
+            fired.text().await.unwrap()
+        );
+    }
+
     /// Puts a user on `plan` with per-user `overrides` through the operator API.
     pub async fn set_plan(&self, user_id: i64, plan: &str, overrides: Value) -> TestResponse {
         let mut body = serde_json::json!({"plan": plan});
@@ -763,6 +905,13 @@ impl TestApp {
         }
         balance
     }
+}
+
+/// `bytes` as a streamed body: sent chunked, 64 KiB at a time, without a Content-Length.
+pub fn chunked(bytes: &[u8]) -> reqwest::Body {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        bytes.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+    reqwest::Body::wrap_stream(futures_util::stream::iter(chunks))
 }
 
 /// The `data:` payloads of an SSE body, in order.
@@ -823,6 +972,25 @@ impl TestApp {
         }
     }
 
+    /// Asserts that the newest charge, once settled below `balance_before_usd`, is what `usage`
+    /// costs at `prices` (`charge_micros`); that charge.
+    pub async fn assert_charged(
+        &self,
+        token: &str,
+        balance_before_usd: f64,
+        usage: &flint_mock::Usage,
+        prices: &TokenPrices,
+        context: &str,
+    ) -> i64 {
+        let charge = charge_micros(usage, prices);
+        assert_eq!(
+            self.last_charge_micros(token, balance_before_usd).await,
+            charge,
+            "{context}"
+        );
+        charge
+    }
+
     /// The newest ledger entry's charge in micro-dollars (positive), once the bill settled.
     pub async fn last_charge_micros(&self, token: &str, balance_before_usd: f64) -> i64 {
         self.wait_for_balance_below(token, balance_before_usd).await;
@@ -857,6 +1025,26 @@ pub fn openai_usage_counts(usage: &Value) -> (u64, u64, u64, u64) {
             .as_u64()
             .unwrap(),
     )
+}
+
+/// Node's test runner over `files` of tests/sdk (the official and Flint's SDKs' suites).
+pub fn node_tests(files: &[&str]) -> Command {
+    let mut command = Command::new("node");
+    command
+        .arg("--test")
+        .args(files.iter().map(|f| repo_root().join("tests/sdk").join(f)));
+    command
+}
+
+/// The Python of `.venv-sdk`, where `scripts/setup.sh` installs the SDKs the Python suites use.
+pub fn sdk_python() -> PathBuf {
+    let python = repo_root().join(".venv-sdk/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup.sh (make test does)",
+        python.display()
+    );
+    python
 }
 
 /// Runs a client's own test suite (Node's test runner, the Python SDK's script) from the repo

@@ -14,6 +14,7 @@ from unittest import mock
 import openai
 
 import flint
+from chat_checks import check_chat_and_stream
 from flint import AsyncFlint, Flint, InsufficientBalanceError
 
 BASE = os.environ["FLINT_BASE_URL"]
@@ -63,24 +64,7 @@ class Gateway(unittest.TestCase):
         self.client = Flint(max_retries=0)
 
     def test_chat_stream_embeddings_and_models_work_unchanged(self):
-        answer = self.client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "hello from flint-ai"}]
-        )
-        self.assertTrue(answer.choices[0].message.content)
-        self.assertGreater(answer.usage.total_tokens, 0)
-        chunks = self.client.chat.completions.create(
-            model="claude-haiku-4.5",
-            messages=[{"role": "user", "content": "stream from flint-ai"}],
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-        text, usage = "", None
-        for chunk in chunks:
-            if chunk.choices:
-                text += chunk.choices[0].delta.content or ""
-            if chunk.usage:
-                usage = chunk.usage
-        self.assertTrue(text)
+        usage = check_chat_and_stream(self, self.client, "flint-ai")
         self.assertGreater(usage.completion_tokens, 0)
         embedded = self.client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
         self.assertEqual(len(embedded.data), 2)

@@ -11,6 +11,8 @@ import unittest
 
 import openai
 
+from chat_checks import check_chat_and_stream
+
 BASE_URL = os.environ["FLINT_URL"] + "/v1"
 KEY = os.environ["FLINT_API_KEY"]
 BROKE_KEY = os.environ["FLINT_BROKE_KEY"]
@@ -41,24 +43,7 @@ class PythonSdk(unittest.TestCase):
         self.assertEqual(len(answer.data[0].embedding), 64)
 
     def test_chat_and_stream(self):
-        answer = self.client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "hello from python"}]
-        )
-        self.assertTrue(answer.choices[0].message.content)
-        self.assertGreater(answer.usage.total_tokens, 0)
-        chunks = self.client.chat.completions.create(
-            model="claude-haiku-4.5",
-            messages=[{"role": "user", "content": "stream from python"}],
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-        text, usage = "", None
-        for chunk in chunks:
-            if chunk.choices:
-                text += chunk.choices[0].delta.content or ""
-            if chunk.usage:
-                usage = chunk.usage
-        self.assertTrue(text)
+        usage = check_chat_and_stream(self, self.client, "python")
         self.assertIsNotNone(usage)
 
     def test_an_unfunded_key_raises_the_sdks_402(self):

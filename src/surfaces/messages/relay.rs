@@ -19,9 +19,9 @@ use crate::billing::usage::TokenUsage;
 use crate::canonical::{ChatCompletion, ChatCompletionChunk, FinishReason, Usage};
 use crate::catalog::WireFormat;
 use crate::error::ApiError;
-use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
+use crate::pipeline::relay::{read_items, Parsed, Relay, Step, StreamFailure};
 use crate::providers::errors::safe_message;
-use crate::providers::{StreamItem, StreamTranslator};
+use crate::providers::StreamTranslator;
 use crate::sse::parser::SseEvent;
 
 // ---- usage in Anthropic's terms
@@ -538,16 +538,9 @@ impl Relay for TranslatedRelay {
     }
 
     fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step {
-        let mut step = Step::Continue;
-        for item in self.translator.on_event(event) {
-            match item {
-                StreamItem::Chunk(chunk) => self.chars += self.render.chunk(&chunk, out),
-                StreamItem::Usage(usage) => self.usage = Some(usage.tokens()),
-                StreamItem::Error(message) => return Step::Failed(StreamFailure::Upstream(message)),
-                StreamItem::Done => step = Step::Done,
-            }
-        }
-        step
+        read_items(self.translator.on_event(event), &mut self.usage, |chunk| {
+            self.chars += self.render.chunk(&chunk, out)
+        })
     }
 
     fn usage(&self) -> Option<TokenUsage> {
@@ -605,11 +598,11 @@ impl Relay for TranslatedRelay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::canonical::{ChunkChoice, Delta, FunctionDelta, ToolCallDelta};
+    use crate::canonical::Delta;
     use crate::error::ErrorKind;
     use crate::providers::openai;
     use crate::sse::parser::SseParser;
-    use serde_json::Map;
+    use crate::surfaces::test_chunks::{call, chunk, text};
 
     fn events(transcript: &str) -> Vec<SseEvent> {
         let mut parser = SseParser::new();
@@ -855,45 +848,6 @@ event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_err
                 ..TokenUsage::default()
             }
         );
-    }
-
-    fn chunk(delta: Delta, finish: Option<&str>) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: "up".into(),
-            object: "chat.completion.chunk".into(),
-            created: 0,
-            model: "gpt-4o-mini".into(),
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                finish_reason: finish.map(str::to_owned),
-                logprobs: None,
-            }],
-            usage: None,
-            extra: Map::new(),
-        }
-    }
-
-    fn text(t: &str) -> Delta {
-        Delta {
-            content: Some(t.into()),
-            ..Delta::default()
-        }
-    }
-
-    fn call(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> Delta {
-        Delta {
-            tool_calls: Some(vec![ToolCallDelta {
-                index,
-                id: id.map(str::to_owned),
-                kind: id.map(|_| "function".to_owned()),
-                function: Some(FunctionDelta {
-                    name: name.map(str::to_owned),
-                    arguments: Some(arguments.into()),
-                }),
-            }]),
-            ..Delta::default()
-        }
     }
 
     #[test]

@@ -22,8 +22,8 @@ use super::wire::{frame, Overrides, ResponsesUsage};
 use crate::billing::reservation::Bill;
 use crate::billing::usage::TokenUsage;
 use crate::error::{ApiError, ErrorKind};
-use crate::pipeline::relay::{Parsed, Relay, Step, StreamFailure};
-use crate::providers::{StreamItem, StreamTranslator};
+use crate::pipeline::relay::{read_items, Parsed, Relay, Step, StreamFailure};
+use crate::providers::StreamTranslator;
 use crate::sse::parser::SseEvent;
 
 /// A Responses `usage` object with what it cost, as the chat surface shows it.
@@ -324,16 +324,9 @@ impl Relay for TranslatedRelay {
 
     fn on_event(&mut self, event: &SseEvent, out: &mut String) -> Step {
         out.push_str(&self.render.start());
-        let mut step = Step::Continue;
-        for item in self.translator.on_event(event) {
-            match item {
-                StreamItem::Chunk(chunk) => out.push_str(&self.render.chunk(&chunk)),
-                StreamItem::Usage(usage) => self.usage = Some(usage.tokens()),
-                StreamItem::Error(message) => return Step::Failed(StreamFailure::Upstream(message)),
-                StreamItem::Done => step = Step::Done,
-            }
-        }
-        step
+        read_items(self.translator.on_event(event), &mut self.usage, |chunk| {
+            out.push_str(&self.render.chunk(&chunk))
+        })
     }
 
     fn usage(&self) -> Option<TokenUsage> {

@@ -549,10 +549,11 @@ fn custom_input(arguments: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::canonical::{ChunkChoice, Delta, FunctionDelta};
+    use crate::canonical::Delta;
     use crate::surfaces::responses::translate::to_chat;
     use crate::surfaces::responses::types::parse;
     use crate::surfaces::responses::wire::{response_shell, Overrides};
+    use crate::surfaces::test_chunks::{call, chunk, text};
 
     pub(crate) fn render_for(body: Value) -> Render {
         let parsed = parse(body.to_string().as_bytes()).unwrap();
@@ -563,45 +564,6 @@ pub(crate) mod tests {
             response_shell("resp_t1", 1_700_000_000, &parsed, &overrides),
             translation.tools,
         )
-    }
-
-    pub(crate) fn chunk(delta: Delta, finish: Option<&str>) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: "c".into(),
-            object: "chat.completion.chunk".into(),
-            created: 1,
-            model: "m".into(),
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                finish_reason: finish.map(str::to_owned),
-                logprobs: None,
-            }],
-            usage: None,
-            extra: Map::new(),
-        }
-    }
-
-    pub(crate) fn text(t: &str) -> Delta {
-        Delta {
-            content: Some(t.into()),
-            ..Delta::default()
-        }
-    }
-
-    pub(crate) fn call(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> Delta {
-        Delta {
-            tool_calls: Some(vec![ToolCallDelta {
-                index,
-                id: id.map(str::to_owned),
-                kind: id.map(|_| "function".to_owned()),
-                function: Some(FunctionDelta {
-                    name: name.map(str::to_owned),
-                    arguments: Some(arguments.into()),
-                }),
-            }]),
-            ..Delta::default()
-        }
     }
 
     /// (event name, payload) of every frame, checking each frame's shape on the way.

@@ -22,7 +22,8 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{json, Map, Value};
 
 use super::types::{
-    Content, ContentPart, InputItem, Parsed, Role, TextFormat, Tool, ToolChoice, ToolChoiceMode,
+    Content, ContentPart, CustomToolCallOutputItem, FunctionCallOutputItem, InputItem, Parsed, Role,
+    TextFormat, Tool, ToolChoice, ToolChoiceMode,
 };
 use super::wire::Warning;
 use crate::canonical as chat;
@@ -121,7 +122,7 @@ pub fn to_chat(parsed: &Parsed, conversation: &[Value], history_len: usize) -> A
                 Role::Assistant => assistant.say(&message.content, &mut messages),
                 role => {
                     assistant.flush(&mut messages);
-                    let content = user_content(&message.content, &param)?;
+                    let content = chat_content(&message.content, &format!("{param}.content"))?;
                     messages.push(match role {
                         Role::System => chat::Message::System { content, name: None },
                         Role::Developer => chat::Message::Developer { content, name: None },
@@ -145,18 +146,12 @@ pub fn to_chat(parsed: &Parsed, conversation: &[Value], history_len: usize) -> A
                     arguments: json!({"input": call.input}).to_string(),
                 },
             }),
-            InputItem::FunctionCallOutput(output) => {
+            InputItem::FunctionCallOutput(FunctionCallOutputItem { call_id, output, .. })
+            | InputItem::CustomToolCallOutput(CustomToolCallOutputItem { call_id, output, .. }) => {
                 assistant.flush(&mut messages);
                 messages.push(chat::Message::Tool {
-                    content: tool_content(&output.output, &param)?,
-                    tool_call_id: output.call_id,
-                });
-            }
-            InputItem::CustomToolCallOutput(output) => {
-                assistant.flush(&mut messages);
-                messages.push(chat::Message::Tool {
-                    content: tool_content(&output.output, &param)?,
-                    tool_call_id: output.call_id,
+                    content: chat_content(&output, &format!("{param}.output"))?,
+                    tool_call_id: call_id,
                 });
             }
             // Another provider's thinking can't be replayed; the answer that followed it is.
@@ -299,26 +294,14 @@ fn assistant_message(
     }
 }
 
-fn user_content(content: &Content, param: &str) -> ApiResult<chat::Content> {
+/// A message's `content` or a tool result's `output` (`param` names it) as chat content.
+fn chat_content(content: &Content, param: &str) -> ApiResult<chat::Content> {
     match content {
         Content::Text(text) => Ok(chat::Content::Text(text.clone())),
         Content::Parts(parts) => {
             let mut converted = Vec::with_capacity(parts.len());
             for (j, part) in parts.iter().enumerate() {
-                converted.push(user_part(part, &format!("{param}.content[{j}]"))?);
-            }
-            Ok(chat::Content::Parts(converted))
-        }
-    }
-}
-
-fn tool_content(output: &Content, param: &str) -> ApiResult<chat::Content> {
-    match output {
-        Content::Text(text) => Ok(chat::Content::Text(text.clone())),
-        Content::Parts(parts) => {
-            let mut converted = Vec::with_capacity(parts.len());
-            for (j, part) in parts.iter().enumerate() {
-                converted.push(user_part(part, &format!("{param}.output[{j}]"))?);
+                converted.push(user_part(part, &format!("{param}[{j}]"))?);
             }
             Ok(chat::Content::Parts(converted))
         }
@@ -371,29 +354,50 @@ fn user_part(part: &ContentPart, param: &str) -> ApiResult<chat::ContentPart> {
     }
 }
 
+/// A function or custom tool, declared at the top or inside a namespace, as the model gets it:
+/// a function (a custom tool's takes `{"input": string}`).
+struct Callable<'t> {
+    name: &'t String,
+    description: Option<String>,
+    parameters: Option<Value>,
+    strict: Option<bool>,
+    custom: bool,
+}
+
+/// `tool` as a function the model can call; `None` for namespaces and hosted tools.
+fn callable(tool: &Tool) -> Option<Callable<'_>> {
+    match tool {
+        Tool::Function(f) => Some(Callable {
+            name: &f.name,
+            description: f.description.clone(),
+            parameters: f.parameters.clone().filter(|p| !p.is_null()),
+            strict: f.strict,
+            custom: false,
+        }),
+        Tool::Custom(c) => Some(Callable {
+            name: &c.name,
+            description: c.description.clone(),
+            parameters: Some(custom_parameters(c.format.as_ref())),
+            strict: None,
+            custom: true,
+        }),
+        Tool::Namespace(_) | Tool::Hosted { .. } => None,
+    }
+}
+
 /// The function tools the model gets, and how their names map back.
 fn tools(parsed: &Parsed, warnings: &mut Vec<Warning>) -> (Vec<chat::Tool>, ToolNames) {
     let declared = parsed.request.tools.as_deref().unwrap_or_default();
     // Names a namespaced tool must not take over.
-    let mut taken: HashSet<String> = HashSet::new();
-    for tool in declared {
-        match tool {
-            Tool::Function(f) => {
-                taken.insert(f.name.clone());
-            }
-            Tool::Custom(c) => {
-                taken.insert(c.name.clone());
-            }
-            _ => {}
-        }
-    }
+    let mut taken: HashSet<String> = declared
+        .iter()
+        .filter_map(callable)
+        .map(|tool| tool.name.clone())
+        .collect();
     let mut names = ToolNames::default();
     let mut out = Vec::new();
-    let mut add = |flat: String,
-                   client: ClientTool,
-                   description: Option<String>,
-                   parameters: Option<Value>,
-                   strict: Option<bool>| {
+    // `flat` is the name the model sees; the first tool to take a name keeps it.
+    let mut add = |flat: String, namespace: Option<String>, tool: Callable| {
         if names.by_flat.contains_key(&flat) {
             return;
         }
@@ -401,73 +405,34 @@ fn tools(parsed: &Parsed, warnings: &mut Vec<Warning>) -> (Vec<chat::Tool>, Tool
             kind: "function".into(),
             function: chat::FunctionDef {
                 name: flat.clone(),
-                description,
-                parameters,
-                strict,
+                description: tool.description,
+                parameters: tool.parameters,
+                strict: tool.strict,
             },
         });
+        let client = ClientTool {
+            name: tool.name.clone(),
+            namespace,
+            custom: tool.custom,
+        };
         names.by_flat.insert(flat, client);
     };
     for (i, tool) in declared.iter().enumerate() {
         match tool {
-            Tool::Function(f) => add(
-                f.name.clone(),
-                ClientTool {
-                    name: f.name.clone(),
-                    namespace: None,
-                    custom: false,
-                },
-                f.description.clone(),
-                f.parameters.clone().filter(|p| !p.is_null()),
-                f.strict,
-            ),
-            Tool::Custom(c) => add(
-                c.name.clone(),
-                ClientTool {
-                    name: c.name.clone(),
-                    namespace: None,
-                    custom: true,
-                },
-                c.description.clone(),
-                Some(custom_parameters(c.format.as_ref())),
-                None,
-            ),
+            Tool::Function(_) | Tool::Custom(_) => {
+                if let Some(tool) = callable(tool) {
+                    add(tool.name.clone(), None, tool);
+                }
+            }
             Tool::Namespace(ns) => {
-                for inner in &ns.tools {
-                    let (name, description, parameters, strict, custom) = match inner {
-                        Tool::Function(f) => (
-                            &f.name,
-                            f.description.clone(),
-                            f.parameters.clone().filter(|p| !p.is_null()),
-                            f.strict,
-                            false,
-                        ),
-                        Tool::Custom(c) => (
-                            &c.name,
-                            c.description.clone(),
-                            Some(custom_parameters(c.format.as_ref())),
-                            None,
-                            true,
-                        ),
-                        _ => continue,
-                    };
-                    let flat = if taken.contains(name) {
-                        flat_name(&ns.name, name)
+                for tool in ns.tools.iter().filter_map(callable) {
+                    let flat = if taken.contains(tool.name) {
+                        flat_name(&ns.name, tool.name)
                     } else {
-                        name.clone()
+                        tool.name.clone()
                     };
                     taken.insert(flat.clone());
-                    add(
-                        flat,
-                        ClientTool {
-                            name: name.clone(),
-                            namespace: Some(ns.name.clone()),
-                            custom,
-                        },
-                        description,
-                        parameters,
-                        strict,
-                    );
+                    add(flat, Some(ns.name.clone()), tool);
                 }
             }
             Tool::Hosted { kind } => warnings.push(Warning::dropped(
@@ -582,6 +547,12 @@ mod tests {
         serde_json::to_value(&translation.chat.messages).unwrap()
     }
 
+    /// The names of the tools the chat request declares, in order.
+    fn tool_names(translation: &Translation) -> Vec<&str> {
+        let tools = translation.chat.tools.as_ref().unwrap();
+        tools.iter().map(|t| t.function.name.as_str()).collect()
+    }
+
     #[test]
     fn items_become_messages_with_tool_calls_and_tool_results() {
         let t = translate(json!({
@@ -654,8 +625,7 @@ mod tests {
         let mut body = raw.clone();
         body["model"] = json!("claude-sonnet-4-5");
         let t = translate(body).unwrap();
-        let tools = t.chat.tools.as_ref().unwrap();
-        let tool_names: Vec<&str> = tools.iter().map(|t| t.function.name.as_str()).collect();
+        let tool_names = tool_names(&t);
         assert!(
             tool_names.contains(&"exec_command") && tool_names.contains(&"spawn_agent"),
             "{tool_names:?}"
@@ -706,14 +676,7 @@ mod tests {
             {"type": "namespace", "name": "docs", "description": "d", "tools": [{"type": "function", "name": "search"}, {"type": "function", "name": "open"}]}
         ]}))
         .unwrap();
-        let names: Vec<&str> = t
-            .chat
-            .tools
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|t| t.function.name.as_str())
-            .collect();
+        let names = tool_names(&t);
         assert_eq!(names, ["search", "docs__search", "open"]);
         assert_eq!(
             t.tools.client("docs__search"),
@@ -778,14 +741,7 @@ mod tests {
         let t = translate(json!({"model": "m", "input": "hi", "tools": [{"type": "function", "name": "a"}, {"type": "function", "name": "b"}],
             "tool_choice": {"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "b"}]}}))
         .unwrap();
-        let names: Vec<&str> = t
-            .chat
-            .tools
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|t| t.function.name.as_str())
-            .collect();
+        let names = tool_names(&t);
         assert_eq!(names, ["b"]);
         assert_eq!(
             t.chat.tool_choice,
