@@ -1269,19 +1269,10 @@ impl StreamTranslator for AnthropicStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
     use crate::sse::parser::SseParser;
 
     fn upstream() -> Upstream {
-        let catalog = Catalog::embedded().unwrap();
-        let model = catalog.model("claude-haiku-4.5").unwrap();
-        Upstream {
-            provider: catalog.provider(&model.provider).unwrap(),
-            model: model.clone(),
-            base_url: "https://api.anthropic.com".into(),
-            api_key: "sk-ant-upstream".into(),
-            keys: vec!["sk-ant-upstream".to_owned()].into(),
-        }
+        Upstream::for_test("claude-haiku-4.5", "https://api.anthropic.com", "sk-ant-upstream")
     }
 
     /// A checked request (deserializing checks it).

@@ -31,6 +31,20 @@ pub struct Upstream {
 }
 
 impl Upstream {
+    /// The embedded catalog's `model` at `base_url` with the one key `api_key`, for unit tests.
+    #[cfg(test)]
+    pub fn for_test(model: &str, base_url: &str, api_key: &str) -> Upstream {
+        let catalog = crate::catalog::Catalog::embedded().unwrap();
+        let model = catalog.model(model).unwrap();
+        Upstream {
+            provider: catalog.provider(&model.provider).unwrap(),
+            model: model.clone(),
+            base_url: base_url.into(),
+            api_key: api_key.into(),
+            keys: vec![api_key.to_owned()].into(),
+        }
+    }
+
     /// `<ID>_API_KEY` and `<ID>_BASE_URL` from configuration; no key is a 503 the operator fixes.
     pub fn resolve(config: &Config, provider: &'static Provider, model: Arc<Model>) -> ApiResult<Upstream> {
         let credentials = config.provider(&provider.id);

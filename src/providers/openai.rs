@@ -546,18 +546,9 @@ impl StreamTranslator for OpenAiStream {
 mod tests {
     use super::*;
     use crate::canonical::ChatRequest;
-    use crate::catalog::Catalog;
 
     fn upstream(model: &str) -> Upstream {
-        let catalog = Catalog::embedded().unwrap();
-        let model = catalog.model(model).unwrap();
-        Upstream {
-            provider: catalog.provider(&model.provider).unwrap(),
-            model: model.clone(),
-            base_url: "http://mock/v1".into(),
-            api_key: "sk-upstream".into(),
-            keys: vec!["sk-upstream".to_owned()].into(),
-        }
+        Upstream::for_test(model, "http://mock/v1", "sk-upstream")
     }
 
     fn request(body: Value) -> ChatRequest {

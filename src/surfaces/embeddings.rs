@@ -588,15 +588,7 @@ mod tests {
     }
 
     fn upstream(id: &str) -> Upstream {
-        let catalog = Catalog::embedded().unwrap();
-        let model = catalog.model(id).unwrap();
-        Upstream {
-            provider: catalog.provider(&model.provider).unwrap(),
-            model: model.clone(),
-            base_url: "https://up.example/v1".into(),
-            api_key: "k".into(),
-            keys: vec!["k".to_owned()].into(),
-        }
+        Upstream::for_test(id, "https://up.example/v1", "k")
     }
 
     fn built(id: &str, body: Value) -> (String, Value) {

@@ -588,18 +588,13 @@ fn sign_function_calls(turns: &mut [Content<'_>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
 
     fn upstream(model: &str) -> Upstream {
-        let catalog = Catalog::embedded().unwrap();
-        let model = catalog.model(model).unwrap();
-        Upstream {
-            provider: catalog.provider(&model.provider).unwrap(),
-            model: model.clone(),
-            base_url: "https://generativelanguage.googleapis.com".into(),
-            api_key: "AIzaSyTestKey0123456789".into(),
-            keys: vec!["AIzaSyTestKey0123456789".to_owned()].into(),
-        }
+        Upstream::for_test(
+            model,
+            "https://generativelanguage.googleapis.com",
+            "AIzaSyTestKey0123456789",
+        )
     }
 
     /// A checked request (deserializing checks it).

@@ -162,19 +162,10 @@ pub fn parse_count_tokens(body: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
     use crate::surfaces::messages::types::parse;
 
     fn upstream(model: &str, base_url: &str) -> Upstream {
-        let catalog = Catalog::embedded().unwrap();
-        let model = catalog.model(model).unwrap();
-        Upstream {
-            provider: catalog.provider(&model.provider).unwrap(),
-            model: model.clone(),
-            base_url: base_url.into(),
-            api_key: "sk-ant-upstream".into(),
-            keys: vec!["sk-ant-upstream".to_owned()].into(),
-        }
+        Upstream::for_test(model, base_url, "sk-ant-upstream")
     }
 
     fn header<'r>(request: &'r UpstreamRequest, name: &str) -> Option<&'r str> {

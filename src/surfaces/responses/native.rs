@@ -206,7 +206,6 @@ pub fn inline_file(conversation: &mut [Value], at: &FileRef, inlined: Inlined) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
     use crate::surfaces::responses::store::{conversation, StoredBody};
     use crate::surfaces::responses::types::parse;
 
@@ -383,15 +382,7 @@ mod tests {
 
     #[test]
     fn the_request_goes_to_responses_with_the_providers_auth() {
-        let catalog = Catalog::embedded().unwrap();
-        let model = catalog.model("gpt-4o-mini").unwrap();
-        let upstream = Upstream {
-            provider: catalog.provider(&model.provider).unwrap(),
-            model: model.clone(),
-            base_url: "http://mock/v1".into(),
-            api_key: "sk-upstream".into(),
-            keys: vec!["sk-upstream".to_owned()].into(),
-        };
+        let upstream = Upstream::for_test("gpt-4o-mini", "http://mock/v1", "sk-upstream");
         let (body, _) = build(
             json!({"model": "gpt-4o-mini", "input": "hi", "stream": true}),
             100,
