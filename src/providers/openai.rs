@@ -836,33 +836,29 @@ mod tests {
         );
     }
 
-    fn event(data: &str) -> SseEvent {
-        SseEvent {
-            data: data.into(),
-            ..Default::default()
-        }
-    }
-
     #[test]
     fn stream_events_become_chunks_usage_errors_and_done() {
         let mut stream = OpenAiStream;
         let chunk = r#"{"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#;
         assert!(
-            matches!(stream.on_event(&event(chunk)).as_slice(), [StreamItem::Chunk(c)] if c.choices[0].delta.content.as_deref() == Some("Hi"))
+            matches!(stream.on_event(&SseEvent::with_data(chunk)).as_slice(), [StreamItem::Chunk(c)] if c.choices[0].delta.content.as_deref() == Some("Hi"))
         );
         let usage = r#"{"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
         assert!(
-            matches!(stream.on_event(&event(usage)).as_slice(), [StreamItem::Usage(u)] if u.completion_tokens == 2)
+            matches!(stream.on_event(&SseEvent::with_data(usage)).as_slice(), [StreamItem::Usage(u)] if u.completion_tokens == 2)
         );
-        assert_eq!(stream.on_event(&event("[DONE]")), vec![StreamItem::Done]);
+        assert_eq!(
+            stream.on_event(&SseEvent::with_data("[DONE]")),
+            vec![StreamItem::Done]
+        );
         assert!(matches!(
             stream
-                .on_event(&event(r#"{"error":{"message":"overloaded"}}"#))
+                .on_event(&SseEvent::with_data(r#"{"error":{"message":"overloaded"}}"#))
                 .as_slice(),
             [StreamItem::Error(_)]
         ));
         assert!(matches!(
-            stream.on_event(&event("{not json")).as_slice(),
+            stream.on_event(&SseEvent::with_data("{not json")).as_slice(),
             [StreamItem::Error(_)]
         ));
     }
@@ -870,7 +866,7 @@ mod tests {
     #[test]
     fn a_broken_event_says_how_it_is_broken() {
         let mut stream = OpenAiStream;
-        let message = |data: &str| match OpenAiStream.on_event(&event(data)).as_slice() {
+        let message = |data: &str| match OpenAiStream.on_event(&SseEvent::with_data(data)).as_slice() {
             [StreamItem::Error(message)] => message.clone(),
             other => panic!("{other:?}"),
         };
@@ -884,6 +880,6 @@ mod tests {
         );
         assert_eq!(message(r#"{"error":"boom"}"#), "The upstream failed mid-stream.");
         assert_eq!(message(r#"{"error":{"message":"overloaded"}}"#), "overloaded");
-        assert!(stream.on_event(&event("")).is_empty());
+        assert!(stream.on_event(&SseEvent::with_data("")).is_empty());
     }
 }

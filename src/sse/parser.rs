@@ -32,6 +32,17 @@ pub struct SseEvent {
     pub retry: Option<u64>,
 }
 
+impl SseEvent {
+    /// An event of only `data`, as a unit test of a stream translator feeds it.
+    #[cfg(test)]
+    pub fn with_data(data: &str) -> SseEvent {
+        SseEvent {
+            data: data.into(),
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SseError {
     LineTooLong { limit: usize },

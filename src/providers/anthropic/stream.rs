@@ -422,13 +422,6 @@ data: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"messag
             .collect()
     }
 
-    fn event(data: &str) -> SseEvent {
-        SseEvent {
-            data: data.into(),
-            ..Default::default()
-        }
-    }
-
     #[test]
     fn a_streamed_text_answer_becomes_role_content_finish_usage_and_done() {
         let items = translate(TEXT_STREAM);
@@ -505,10 +498,10 @@ data: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"messag
     #[test]
     fn a_streamed_tool_call_without_input_fragments_gets_empty_object_arguments() {
         let mut stream = AnthropicStream::new();
-        stream.on_event(&event(
+        stream.on_event(&SseEvent::with_data(
             r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"now","input":{}}}"#,
         ));
-        let items = stream.on_event(&event(r#"{"type":"content_block_stop","index":0}"#));
+        let items = stream.on_event(&SseEvent::with_data(r#"{"type":"content_block_stop","index":0}"#));
         let [StreamItem::Chunk(chunk)] = items.as_slice() else {
             panic!("{items:?}")
         };
@@ -538,40 +531,45 @@ data: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"messag
             r#"{"no_type":1}"#,
         ] {
             assert!(
-                matches!(stream.on_event(&event(bad)).as_slice(), [StreamItem::Error(_)]),
+                matches!(
+                    stream.on_event(&SseEvent::with_data(bad)).as_slice(),
+                    [StreamItem::Error(_)]
+                ),
                 "{bad}"
             );
         }
-        assert!(stream.on_event(&event(r#"{"type":"ping"}"#)).is_empty());
         assert!(stream
-            .on_event(&event(r#"{"type":"brand_new_event","x":1}"#))
+            .on_event(&SseEvent::with_data(r#"{"type":"ping"}"#))
             .is_empty());
         assert!(stream
-            .on_event(&event(
+            .on_event(&SseEvent::with_data(r#"{"type":"brand_new_event","x":1}"#))
+            .is_empty());
+        assert!(stream
+            .on_event(&SseEvent::with_data(
                 r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}}"#
             ))
             .is_empty());
-        assert!(stream.on_event(&event("")).is_empty());
+        assert!(stream.on_event(&SseEvent::with_data("")).is_empty());
     }
 
     #[test]
     fn usage_takes_the_last_cumulative_output_count_and_is_sent_once() {
         let mut stream = AnthropicStream::new();
-        stream.on_event(&event(
+        stream.on_event(&SseEvent::with_data(
             r#"{"type":"message_start","message":{"id":"m","model":"c","content":[],"usage":{"input_tokens":10,"cache_creation_input_tokens":5,"cache_read_input_tokens":null,"output_tokens":1}}}"#,
         ));
-        stream.on_event(&event(
+        stream.on_event(&SseEvent::with_data(
             r#"{"type":"message_delta","delta":{"stop_reason":null},"usage":{"output_tokens":4}}"#,
         ));
-        stream.on_event(&event(
+        stream.on_event(&SseEvent::with_data(
             r#"{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":20}}"#,
         ));
-        let end = stream.on_event(&event(r#"{"type":"message_stop"}"#));
+        let end = stream.on_event(&SseEvent::with_data(r#"{"type":"message_stop"}"#));
         let mut usage = Usage::new(15, 20);
         usage.cache_writes.five_minutes = 5;
         assert_eq!(end, vec![StreamItem::Usage(usage), StreamItem::Done]);
         assert_eq!(
-            stream.on_event(&event(r#"{"type":"message_stop"}"#)),
+            stream.on_event(&SseEvent::with_data(r#"{"type":"message_stop"}"#)),
             vec![StreamItem::Done]
         );
     }
@@ -586,13 +584,13 @@ data: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"messag
     #[test]
     fn a_streams_cache_writes_by_lifetime_come_from_its_usage_events() {
         let mut stream = AnthropicStream::new();
-        stream.on_event(&event(
+        stream.on_event(&SseEvent::with_data(
             r#"{"type":"message_start","message":{"id":"m","model":"c","content":[],"usage":{"input_tokens":3,"cache_creation_input_tokens":50,"cache_read_input_tokens":20,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":50},"output_tokens":1}}}"#,
         ));
-        stream.on_event(&event(
+        stream.on_event(&SseEvent::with_data(
             r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":3,"cache_creation_input_tokens":50,"cache_read_input_tokens":20,"output_tokens":9}}"#,
         ));
-        let end = stream.on_event(&event(r#"{"type":"message_stop"}"#));
+        let end = stream.on_event(&SseEvent::with_data(r#"{"type":"message_stop"}"#));
         let [StreamItem::Usage(usage), StreamItem::Done] = end.as_slice() else {
             panic!("{end:?}");
         };
@@ -612,14 +610,14 @@ data: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"messag
     #[test]
     fn a_stream_without_usage_reports_none() {
         let mut stream = AnthropicStream::new();
-        stream.on_event(&event(
+        stream.on_event(&SseEvent::with_data(
             r#"{"type":"message_start","message":{"id":"m","model":"c","content":[]}}"#,
         ));
-        stream.on_event(&event(
+        stream.on_event(&SseEvent::with_data(
             r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"}}"#,
         ));
         assert_eq!(
-            stream.on_event(&event(r#"{"type":"message_stop"}"#)),
+            stream.on_event(&SseEvent::with_data(r#"{"type":"message_stop"}"#)),
             vec![StreamItem::Done]
         );
     }

@@ -154,17 +154,10 @@ mod tests {
     use super::*;
     use crate::providers::gemini::response::UsageMetadata;
 
-    fn event(data: &str) -> SseEvent {
-        SseEvent {
-            data: data.into(),
-            ..Default::default()
-        }
-    }
-
     fn run(stream: &mut GeminiStream, events: &[&str]) -> Vec<StreamItem> {
         events
             .iter()
-            .flat_map(|data| stream.on_event(&event(data)))
+            .flat_map(|data| stream.on_event(&SseEvent::with_data(data)))
             .collect()
     }
 
@@ -221,7 +214,7 @@ mod tests {
         );
         assert_eq!(items[6], StreamItem::Done);
         // Anything after the finish is ignored.
-        assert!(stream.on_event(&event(TEXT_STREAM[0])).is_empty());
+        assert!(stream.on_event(&SseEvent::with_data(TEXT_STREAM[0])).is_empty());
     }
 
     #[test]
@@ -278,7 +271,7 @@ mod tests {
     fn stream_errors_and_malformed_events_become_errors() {
         let mut stream = GeminiStream::new();
         let error = r#"{"error": {"code": 500, "message": "An internal error has occurred. Key AIzaSyD-1234567890abcdefghij", "status": "INTERNAL"}}"#;
-        match stream.on_event(&event(error)).as_slice() {
+        match stream.on_event(&SseEvent::with_data(error)).as_slice() {
             [StreamItem::Error(message)] => {
                 assert!(message.contains("An internal error has occurred"));
                 assert!(!message.contains("1234567890"), "{message}");
@@ -287,17 +280,21 @@ mod tests {
         }
         let mut stream = GeminiStream::new();
         assert!(matches!(
-            stream.on_event(&event("{not json")).as_slice(),
+            stream.on_event(&SseEvent::with_data("{not json")).as_slice(),
             [StreamItem::Error(_)]
         ));
         let mut stream = GeminiStream::new();
         assert!(matches!(
             stream
-                .on_event(&event(r#"{"candidates": [{"content": {"parts": "x"}}]}"#))
+                .on_event(&SseEvent::with_data(
+                    r#"{"candidates": [{"content": {"parts": "x"}}]}"#
+                ))
                 .as_slice(),
             [StreamItem::Error(_)]
         ));
         // Keep-alive blank events are nothing.
-        assert!(GeminiStream::default().on_event(&event("")).is_empty());
+        assert!(GeminiStream::default()
+            .on_event(&SseEvent::with_data(""))
+            .is_empty());
     }
 }
