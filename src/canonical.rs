@@ -844,6 +844,33 @@ pub struct ChatCompletionChunk {
     pub extra: Map<String, Value>,
 }
 
+impl ChatCompletionChunk {
+    /// A chunk of one choice carrying `delta`, finishing it when `finish_reason` is given: what a
+    /// translated stream emits for each piece of the answer.
+    pub fn one_choice(
+        id: String,
+        model: String,
+        created: i64,
+        delta: Delta,
+        finish_reason: Option<&str>,
+    ) -> Self {
+        ChatCompletionChunk {
+            id,
+            object: chunk_object(),
+            created,
+            model,
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason: finish_reason.map(str::to_owned),
+                logprobs: None,
+            }],
+            usage: None,
+            extra: Map::new(),
+        }
+    }
+}
+
 fn chunk_object() -> String {
     "chat.completion.chunk".to_owned()
 }

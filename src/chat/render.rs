@@ -141,27 +141,15 @@ mod tests {
     use crate::billing::reservation::Consumption;
     use crate::billing::usage::TokenUsage;
     use crate::billing::BillingMode;
-    use crate::canonical::{ChunkChoice, Delta};
+    use crate::canonical::Delta;
     use crate::error::ErrorKind;
 
     fn chunk(content: &str) -> ChatCompletionChunk {
-        ChatCompletionChunk {
-            id: "upstream-id".into(),
-            object: "chat.completion.chunk".into(),
-            created: 1,
-            model: "upstream-model".into(),
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta: Delta {
-                    content: Some(content.into()),
-                    ..Default::default()
-                },
-                finish_reason: None,
-                logprobs: None,
-            }],
-            usage: None,
-            extra: Default::default(),
-        }
+        let delta = Delta {
+            content: Some(content.into()),
+            ..Default::default()
+        };
+        ChatCompletionChunk::one_choice("upstream-id".into(), "upstream-model".into(), 1, delta, None)
     }
 
     fn bill() -> Bill {

@@ -1,26 +1,11 @@
 //! Canonical stream chunks for the tests of the surfaces that render them (Messages, Responses):
 //! the renders read only the choices, so one shape serves both.
 
-use serde_json::Map;
-
-use crate::canonical::{ChatCompletionChunk, ChunkChoice, Delta, FunctionDelta, ToolCallDelta};
+use crate::canonical::{ChatCompletionChunk, Delta, FunctionDelta, ToolCallDelta};
 
 /// A chunk of one choice carrying `delta`, finishing it when `finish` is given.
 pub(crate) fn chunk(delta: Delta, finish: Option<&str>) -> ChatCompletionChunk {
-    ChatCompletionChunk {
-        id: "c".into(),
-        object: "chat.completion.chunk".into(),
-        created: 1,
-        model: "m".into(),
-        choices: vec![ChunkChoice {
-            index: 0,
-            delta,
-            finish_reason: finish.map(str::to_owned),
-            logprobs: None,
-        }],
-        usage: None,
-        extra: Map::new(),
-    }
+    ChatCompletionChunk::one_choice("c".into(), "m".into(), 1, delta, finish)
 }
 
 /// A delta of text.

@@ -1,10 +1,9 @@
 //! The stream: Anthropic's events translated, one by one, into OpenAI chunks.
 
 use serde::Deserialize;
-use serde_json::Map;
 
 use super::response::{finish_reason, openai_usage, WireError, WireUsage};
-use crate::canonical::{ChatCompletionChunk, ChunkChoice, Delta, FunctionDelta, ToolCallDelta, Usage};
+use crate::canonical::{ChatCompletionChunk, Delta, FunctionDelta, ToolCallDelta, Usage};
 use crate::providers::{StreamItem, StreamTranslator};
 use crate::sse::parser::SseEvent;
 
@@ -124,20 +123,13 @@ impl AnthropicStream {
             delta.role = Some("assistant".to_owned());
             self.role_sent = true;
         }
-        StreamItem::Chunk(ChatCompletionChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
-            created: 0,
-            model: self.model.clone(),
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                finish_reason: finish_reason.map(str::to_owned),
-                logprobs: None,
-            }],
-            usage: None,
-            extra: Map::new(),
-        })
+        StreamItem::Chunk(ChatCompletionChunk::one_choice(
+            self.id.clone(),
+            self.model.clone(),
+            0,
+            delta,
+            finish_reason,
+        ))
     }
 
     fn tool_delta(

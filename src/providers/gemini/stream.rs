@@ -1,9 +1,9 @@
 //! Gemini's stream as OpenAI's chunks.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::response::{error_message, new_call_id, GenerateContentResponse};
-use crate::canonical::{ChatCompletionChunk, ChunkChoice, Delta, FunctionDelta, ToolCallDelta, Usage};
+use crate::canonical::{ChatCompletionChunk, Delta, FunctionDelta, ToolCallDelta, Usage};
 use crate::providers::{StreamItem, StreamTranslator};
 use crate::sse::parser::SseEvent;
 
@@ -27,24 +27,17 @@ impl GeminiStream {
     }
 
     fn chunk(response: &GenerateContentResponse, delta: Delta, finish: Option<&str>) -> StreamItem {
-        StreamItem::Chunk(ChatCompletionChunk {
-            id: response
+        StreamItem::Chunk(ChatCompletionChunk::one_choice(
+            response
                 .response_id
                 .as_ref()
                 .map(|id| format!("chatcmpl-{id}"))
                 .unwrap_or_default(),
-            object: "chat.completion.chunk".into(),
-            created: 0,
-            model: response.model_version.clone().unwrap_or_default(),
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                finish_reason: finish.map(str::to_owned),
-                logprobs: None,
-            }],
-            usage: None,
-            extra: Map::new(),
-        })
+            response.model_version.clone().unwrap_or_default(),
+            0,
+            delta,
+            finish,
+        ))
     }
 
     fn end(&mut self, items: &mut Vec<StreamItem>) {
