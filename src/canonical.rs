@@ -417,21 +417,22 @@ fn valid_function_name(name: &str) -> bool {
 /// ways to make one check it (`try_from` a body, or deserializing, which goes through the same
 /// `try_from`), so no route can forget; it reads as its body and is not changed afterwards, but
 /// for uploaded files resolved in place ([`ChatRequest::resolve_parts`]).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(try_from = "ChatRequestBody", into = "ChatRequestBody")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "ChatRequestBody")]
 pub struct ChatRequest(ChatRequestBody);
+
+/// As its body, borrowed (serde's `into` would clone the whole request, images included).
+impl Serialize for ChatRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
 
 impl TryFrom<ChatRequestBody> for ChatRequest {
     type Error = ApiError;
     fn try_from(body: ChatRequestBody) -> ApiResult<ChatRequest> {
         body.validate()?;
         Ok(ChatRequest(body))
-    }
-}
-
-impl From<ChatRequest> for ChatRequestBody {
-    fn from(request: ChatRequest) -> ChatRequestBody {
-        request.0
     }
 }
 

@@ -282,10 +282,7 @@ fn chat_body<'a>(
     }
     // A parameter the client gave goes if the vendor takes it, else it is named in a warning
     // (but for `n`, warned about above only when it asked for more than one choice).
-    let mut keep = |param: &str, given: bool| -> bool {
-        if !given {
-            return false;
-        }
+    let mut keep = |param: &str| -> bool {
         let sent = forwards(upstream, param);
         if !sent && param != "n" {
             warnings.push(dropped(param, upstream));
@@ -294,19 +291,15 @@ fn chat_body<'a>(
     };
     macro_rules! kept {
         ($field:ident) => {
-            request
-                .$field
-                .as_ref()
-                .filter(|_| keep(stringify!($field), true))
+            request.$field.as_ref().filter(|_| keep(stringify!($field)))
         };
     }
     let has_tools = request.tools.as_deref().is_some_and(|tools| !tools.is_empty());
-    let stream = outgoing.stream && keep("stream", true);
     let tools = kept!(tools).map(Vec::as_slice);
     let tool_choice = kept!(tool_choice);
     let parallel_tool_calls = request
         .parallel_tool_calls
-        .filter(|_| has_tools && keep("parallel_tool_calls", true));
+        .filter(|_| has_tools && keep("parallel_tool_calls"));
     let temperature = kept!(temperature).copied();
     let top_p = kept!(top_p).copied();
     let stop = kept!(stop);
@@ -323,7 +316,7 @@ fn chat_body<'a>(
             "reasoning_effort" => false,
             // A null asks for nothing: it goes where the parameter does, unremarked.
             _ if value.is_null() => forwards(upstream, param),
-            _ => keep(param, true),
+            _ => keep(param),
         })
         .map(|(param, value)| (param.as_str(), value))
         .collect();
@@ -344,7 +337,8 @@ fn chat_body<'a>(
     let mut body = ChatBody {
         model: &upstream.model.upstream_id,
         messages,
-        stream,
+        // Never a vendor's drop_param (the catalog's tests hold the list).
+        stream: outgoing.stream,
         stream_options: (outgoing.stream && forwards(upstream, "stream_options"))
             .then_some(StreamOptions { include_usage: true }),
         tools,
@@ -361,18 +355,15 @@ fn chat_body<'a>(
         response_format,
         user,
         n,
-        reasoning_effort: None,
-        thinking: None,
+        reasoning_effort: match effort {
+            Some(Effort::Field(value)) => Some(value),
+            _ => None,
+        },
+        thinking: matches!(effort, Some(Effort::ThinkingOff)).then_some(THINKING_DISABLED),
         passthrough: Passthrough(passthrough),
     };
-    match effort {
-        Some(Effort::Field(value)) => body.reasoning_effort = Some(value),
-        Some(Effort::ThinkingOff) => body.thinking = Some(THINKING_DISABLED),
-        None => {}
-    }
-    let thinking_on = body.thinking.is_none();
     if upstream.provider.id == "deepseek"
-        && thinking_on
+        && body.thinking.is_none()
         && body
             .messages
             .iter()
