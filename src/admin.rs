@@ -220,7 +220,7 @@ pub async fn find_users(req: Request, app: &App) -> ApiResult<Response> {
             "email": user.email,
             "plan": plan.id,
             "plan_expires_at": user.plan_expires_at.map(time::iso8601),
-            "limits_override": user.limits_override.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()),
+            "limits_override": user.limits_override.as_deref().and_then(|o| serde_json::from_slice::<Value>(o.as_bytes()).ok()),
             "balance_usd": Nanos(user.balance_nanos).as_usd_f64(),
             "available_usd": Nanos(db.available_balance(user.id).await?).as_usd_f64(),
             "created_at": time::iso8601(user.created_at),
@@ -228,7 +228,7 @@ pub async fn find_users(req: Request, app: &App) -> ApiResult<Response> {
             "email_verified": db.email_verified(user.id).await?,
             "flags": db.account_flags(user.id).await?.iter().map(|f| json!({
                 "reason": f.reason,
-                "detail": f.detail.as_deref().and_then(|d| serde_json::from_str::<Value>(d).ok()),
+                "detail": f.detail.as_deref().and_then(|d| serde_json::from_slice::<Value>(d.as_bytes()).ok()),
                 "created_at": time::iso8601(f.created_at),
             })).collect::<Vec<_>>(),
         }));
@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn usd_numbers_convert_exactly() {
-        let n = |s: &str| serde_json::from_str::<serde_json::Number>(s).unwrap();
+        let n = |s: &str| serde_json::from_slice::<serde_json::Number>(s.as_bytes()).unwrap();
         assert_eq!(usd_to_nanos(&n("10")), Some(10_000_000_000));
         assert_eq!(usd_to_nanos(&n("0.000309")), Some(309_000));
         assert_eq!(usd_to_nanos(&n("-1")), None);

@@ -48,6 +48,7 @@ pub const MAX_CHOICES: u32 = 128;
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ChatRequestBody {
     pub model: String,
+    #[serde(deserialize_with = "crate::json_path::objects_here")]
     pub messages: Vec<Message>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stream: bool,

@@ -129,7 +129,7 @@ mod exact {
         }
 
         fn read(json: &str) -> Result<i64, serde_json::Error> {
-            serde_json::from_str::<Row>(json).map(|r| r.n)
+            serde_json::from_slice::<Row>(json.as_bytes()).map(|r| r.n)
         }
 
         #[test]

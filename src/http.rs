@@ -6,6 +6,7 @@ use serde::Serialize;
 use worker::{Headers, Request, Response};
 
 use crate::error::{ApiError, ApiResult, ErrorKind, Family};
+use crate::json_path::{self, Refusal};
 
 const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta, anthropic-dangerous-direct-browser-access, X-Request-Id, OpenAI-Organization, OpenAI-Project, X-Stainless-Lang, X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, X-Stainless-Runtime, X-Stainless-Runtime-Version, X-Stainless-Retry-Count, X-Stainless-Timeout";
 const CORS_EXPOSE_HEADERS: &str = "X-Request-Id, Retry-After, Server-Timing, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens";
@@ -52,53 +53,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             ),
         });
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
-    let value = match parsed {
-        Ok(value) => value,
-        Err(error) => return Err(json_error(&error)),
-    };
-    deserializer.end().map_err(|e| {
-        ApiError::new(
+    json_path::parse(bytes).map_err(|refusal| match refusal {
+        Refusal::Syntax(e) => ApiError::new(
             ErrorKind::BadRequest,
             "invalid_json",
             format!("The request body is not valid JSON: {e}."),
-        )
-    })?;
-    Ok(value)
-}
-
-/// A parsed JSON body into `T`, with the errors of `parse_json` (the offending field in `param`).
-pub fn from_json_value<T: DeserializeOwned>(value: serde_json::Value) -> ApiResult<T> {
-    serde_path_to_error::deserialize(value).map_err(|error| json_error(&error))
-}
-
-fn json_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let inner = error.inner();
-    match inner.classify() {
-        serde_json::error::Category::Syntax
-        | serde_json::error::Category::Eof
-        | serde_json::error::Category::Io => ApiError::new(
-            ErrorKind::BadRequest,
-            "invalid_json",
-            format!("The request body is not valid JSON: {inner}."),
         ),
-        serde_json::error::Category::Data => {
-            let path = error.path().to_string();
-            let text = inner.to_string();
-            let mut reason = text.split(" at line ").next().unwrap_or(&text).to_owned();
+        Refusal::Data { path, mut reason } => {
+            let path = path.bracketed();
             // Rust type names mean nothing to a client.
             if let Some(at) = reason.find("expected struct ") {
                 reason.replace_range(at.., "expected a JSON object");
             }
-            // serde reports a missing field at its parent's path; name the field itself.
+            // A missing field is located at its parent; name the field itself.
             let param = match reason
                 .strip_prefix("missing field `")
                 .and_then(|r| r.split('`').next())
             {
-                Some(field) if path == "." => field.to_owned(),
+                Some(field) if path.is_empty() => field.to_owned(),
                 Some(field) => format!("{path}.{field}"),
-                None if path == "." => String::new(),
                 None => path,
             };
             let message = if param.is_empty() {
@@ -112,7 +85,7 @@ fn json_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ApiError
             }
             api_error
         }
-    }
+    })
 }
 
 /// Reads the body, refusing (413) as soon as it passes `limit`, with or without Content-Length.

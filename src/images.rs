@@ -122,7 +122,7 @@ impl WholeAnswer for ImagesRelay {
 
     fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
         let value: Value =
-            serde_json::from_str(body).map_err(|e| format!("{}: images: {e}", self.provider))?;
+            serde_json::from_slice(body.as_bytes()).map_err(|e| format!("{}: images: {e}", self.provider))?;
         let images = value["data"].as_array().map_or(0, Vec::len) as u64;
         Ok(Parsed {
             body: value,

@@ -1,6 +1,9 @@
 //! Flint: an AI API gateway on Cloudflare Workers. This file is the event entry only: it builds
 //! the per-request context, runs the router and renders errors in the route family's envelope.
 
+// clippy.toml: one JSON reader in the worker (its size, issue 13).
+#![deny(clippy::disallowed_methods)]
+
 pub mod admin;
 pub mod app;
 pub mod auth;
@@ -15,6 +18,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod images;
+pub mod json_path;
 pub mod limits;
 pub mod payments;
 pub mod pipeline;

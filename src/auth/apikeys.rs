@@ -104,12 +104,12 @@ fn key_scopes(row: &ApiKeyRow, models: Option<&[String]>) -> ApiResult<Vec<Scope
 }
 
 fn parse_scopes(stored: &str) -> ApiResult<Vec<Scope>> {
-    serde_json::from_str(stored)
+    serde_json::from_slice(stored.as_bytes())
         .map_err(|e| ApiError::internal(format!("api_key_scopes.scopes is not a list of scopes: {e}")))
 }
 
 fn parse_models(stored: &str) -> ApiResult<Vec<String>> {
-    serde_json::from_str(stored)
+    serde_json::from_slice(stored.as_bytes())
         .map_err(|e| ApiError::internal(format!("api_keys.models is not a JSON list: {e}")))
 }
 
@@ -345,16 +345,20 @@ mod tests {
     #[test]
     fn expires_at_accepts_iso_or_unix() {
         let iso: CreateKey =
-            serde_json::from_str(r#"{"name":"n","expires_at":"2030-01-01T00:00:00Z"}"#).unwrap();
+            serde_json::from_slice(r#"{"name":"n","expires_at":"2030-01-01T00:00:00Z"}"#.as_bytes()).unwrap();
         assert!(matches!(iso.expires_at, Some(ExpiresAt::Iso(_))));
-        let unix: CreateKey = serde_json::from_str(r#"{"name":"n","expires_at":1900000000}"#).unwrap();
+        let unix: CreateKey =
+            serde_json::from_slice(r#"{"name":"n","expires_at":1900000000}"#.as_bytes()).unwrap();
         assert!(matches!(unix.expires_at, Some(ExpiresAt::Unix(1_900_000_000))));
     }
 
     #[test]
     fn scopes_are_named_and_unknown_ones_refused() {
-        let key: CreateKey = serde_json::from_str(r#"{"name":"n","scopes":["files","billing"]}"#).unwrap();
+        let key: CreateKey =
+            serde_json::from_slice(r#"{"name":"n","scopes":["files","billing"]}"#.as_bytes()).unwrap();
         assert_eq!(key.scopes, Some(vec![Scope::Files, Scope::Billing]));
-        assert!(serde_json::from_str::<CreateKey>(r#"{"name":"n","scopes":["admin"]}"#).is_err());
+        assert!(
+            serde_json::from_slice::<CreateKey>(r#"{"name":"n","scopes":["admin"]}"#.as_bytes()).is_err()
+        );
     }
 }

@@ -188,7 +188,7 @@ pub async fn google(mut req: Request, app: &App) -> ApiResult<Response> {
         .await
         .map_err(|e| unavailable("Google").with_internal(format!("tokeninfo unreachable: {e}")))?;
     let claims = match answer.status {
-        200 => serde_json::from_str::<Value>(&answer.body)
+        200 => serde_json::from_slice::<Value>(answer.body.as_bytes())
             .map_err(|e| unavailable("Google").with_internal(format!("tokeninfo sent non-JSON: {e}")))?,
         400 | 401 => return Err(invalid("Google", "the ID token is invalid or expired.")),
         status => return Err(unavailable("Google").with_internal(format!("tokeninfo answered {status}"))),
@@ -239,7 +239,7 @@ async fn yandex_exchange(app: &App, code: &str) -> ApiResult<String> {
     .map_err(|e| unavailable("Yandex").with_internal(format!("token endpoint unreachable: {e}")))?;
     match answer.status {
         200 => {
-            let token: Value = serde_json::from_str(&answer.body).map_err(|e| {
+            let token: Value = serde_json::from_slice(answer.body.as_bytes()).map_err(|e| {
                 unavailable("Yandex").with_internal(format!("token endpoint sent non-JSON: {e}"))
             })?;
             token["access_token"]
@@ -284,7 +284,7 @@ pub async fn yandex(mut req: Request, app: &App) -> ApiResult<Response> {
         .await
         .map_err(|e| unavailable("Yandex").with_internal(format!("info endpoint unreachable: {e}")))?;
     let profile = match answer.status {
-        200 => serde_json::from_str::<Value>(&answer.body)
+        200 => serde_json::from_slice::<Value>(answer.body.as_bytes())
             .map_err(|e| unavailable("Yandex").with_internal(format!("info endpoint sent non-JSON: {e}")))?,
         400 | 401 | 403 => return Err(invalid("Yandex", "the access token is invalid or expired.")),
         status => return Err(unavailable("Yandex").with_internal(format!("info endpoint answered {status}"))),

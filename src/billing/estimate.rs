@@ -69,7 +69,7 @@ const IMAGE_HEADER_B64_CHARS: usize = 128 * 1024;
 
 /// The hold estimate of an upstream request body (see the module's documentation).
 pub fn hold_tokens_of_body(body: &str) -> crate::error::ApiResult<u64> {
-    let value: serde_json::Value = serde_json::from_str(body)
+    let value: serde_json::Value = serde_json::from_slice(body.as_bytes())
         .map_err(|e| crate::error::ApiError::internal(format!("an upstream body is not JSON: {e}")))?;
     Ok(hold_tokens_of_value(&value))
 }

@@ -94,7 +94,7 @@ pub async fn list(req: Request, app: &App) -> ApiResult<Response> {
     let overrides: Vec<Value> = rows
         .into_iter()
         .map(|row| {
-            let edit: Value = serde_json::from_str(&row.edit).unwrap_or(Value::Null);
+            let edit: Value = serde_json::from_slice(row.edit.as_bytes()).unwrap_or(Value::Null);
             json!({"id": row.model_id, "override": edit, "updated_at": row.updated_at})
         })
         .collect();

@@ -305,7 +305,7 @@ pub async fn for_caller(app: &crate::app::App, caller: &crate::auth::Principal) 
 /// and left out.
 pub fn parse_rows(rows: Vec<crate::db::CatalogEditRow>) -> Vec<(String, Edit)> {
     rows.into_iter()
-        .filter_map(|row| match serde_json::from_str::<Edit>(&row.edit) {
+        .filter_map(|row| match serde_json::from_slice::<Edit>(row.edit.as_bytes()) {
             Ok(edit) => Some((row.model_id, edit)),
             Err(error) => {
                 worker::console_error!("catalog edit of {} is unreadable: {error}", row.model_id);
@@ -324,7 +324,7 @@ mod tests {
     }
 
     fn edit(json: &str) -> Edit {
-        serde_json::from_str(json).unwrap()
+        serde_json::from_slice(json.as_bytes()).unwrap()
     }
 
     #[test]

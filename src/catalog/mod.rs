@@ -286,9 +286,9 @@ impl Catalog {
 
     pub fn parse(providers_json: &str, models_json: &str) -> Result<Catalog, String> {
         let providers: Vec<Provider> =
-            serde_json::from_str(providers_json).map_err(|e| format!("providers.json: {e}"))?;
+            serde_json::from_slice(providers_json.as_bytes()).map_err(|e| format!("providers.json: {e}"))?;
         let rows: Vec<ModelRow> =
-            serde_json::from_str(models_json).map_err(|e| format!("models.json: {e}"))?;
+            serde_json::from_slice(models_json.as_bytes()).map_err(|e| format!("models.json: {e}"))?;
 
         let mut provider_ids = HashMap::new();
         for provider in &providers {

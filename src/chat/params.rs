@@ -29,7 +29,12 @@ pub fn parse_chat(bytes: &[u8]) -> ApiResult<ParsedChat> {
     let mut body: Value = http::parse_json(bytes)?;
     let legacy_functions = rewrite_legacy_functions(&mut body)?;
     let annotations = annotations(&body)?;
-    let body: ChatRequestBody = http::from_json_value(body)?;
+    // Typed from the text, where a refusal can be located; a rewritten body is written out again.
+    let body: ChatRequestBody = if legacy_functions {
+        http::parse_json(body.to_string().as_bytes())?
+    } else {
+        http::parse_json(bytes)?
+    };
     let request = ChatRequest::try_from(body)?;
     Ok(ParsedChat {
         request,

@@ -174,7 +174,7 @@ mod tests {
         };
         let frame = render.chunk(chunk("Hi")).unwrap();
         let value: serde_json::Value =
-            serde_json::from_str(frame.trim().strip_prefix("data: ").unwrap()).unwrap();
+            serde_json::from_slice(frame.trim().strip_prefix("data: ").unwrap().as_bytes()).unwrap();
         assert_eq!(
             (
                 value["id"].as_str(),
@@ -198,7 +198,8 @@ mod tests {
         };
         let out = render.finish(&bill());
         let (usage, done) = out.split_once("\n\n").unwrap();
-        let value: serde_json::Value = serde_json::from_str(usage.strip_prefix("data: ").unwrap()).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_slice(usage.strip_prefix("data: ").unwrap().as_bytes()).unwrap();
         assert_eq!(value["choices"], json!([]));
         assert_eq!(
             value["usage"],

@@ -109,7 +109,7 @@ pub fn overrides_of(user: &UserRow) -> ApiResult<Option<Overrides>> {
     user.limits_override
         .as_deref()
         .map(|raw| {
-            serde_json::from_str(raw).map_err(|e| {
+            serde_json::from_slice(raw.as_bytes()).map_err(|e| {
                 ApiError::internal(format!("user {} has unreadable limits_override: {e}", user.id))
             })
         })
@@ -194,7 +194,7 @@ mod tests {
         }
         .validate()
         .is_ok());
-        assert!(serde_json::from_str::<Overrides>(r#"{"rpmm": 3}"#).is_err());
+        assert!(serde_json::from_slice::<Overrides>(r#"{"rpmm": 3}"#.as_bytes()).is_err());
     }
 
     #[test]

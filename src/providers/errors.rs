@@ -44,7 +44,7 @@ pub fn retry_after_secs(header: Option<&str>) -> Option<u64> {
 
 /// The upstream's own explanation, from the error shapes the wire formats use.
 fn upstream_reason(body: &str) -> Option<(String, Option<String>)> {
-    let value: Value = serde_json::from_str(body).ok()?;
+    let value: Value = serde_json::from_slice(body.as_bytes()).ok()?;
     let error = value.get("error").unwrap_or(&value);
     let message = error
         .get("message")

@@ -449,8 +449,8 @@ pub fn normalize_usage(usage: &mut Usage) {
 }
 
 pub fn parse_completion(body: &str) -> Result<ChatCompletion, String> {
-    let mut completion: ChatCompletion =
-        serde_json::from_str(body).map_err(|e| format!("OpenAI-compatible completion did not parse: {e}"))?;
+    let mut completion: ChatCompletion = serde_json::from_slice(body.as_bytes())
+        .map_err(|e| format!("OpenAI-compatible completion did not parse: {e}"))?;
     if let Some(usage) = completion.usage.as_mut() {
         normalize_usage(usage);
     }
@@ -501,7 +501,7 @@ impl StreamTranslator for OpenAiStream {
         if data.is_empty() {
             return Vec::new();
         }
-        let mut chunk = match serde_json::from_str::<StreamEvent>(data) {
+        let mut chunk = match serde_json::from_slice::<StreamEvent>(data.as_bytes()) {
             Ok(StreamEvent::Chunk(chunk)) => chunk,
             Ok(StreamEvent::Failed { error }) => {
                 let message = error["message"]
@@ -510,7 +510,7 @@ impl StreamTranslator for OpenAiStream {
                 return vec![StreamItem::Error(super::errors::safe_message(message))];
             }
             // Only a broken event is read twice, to say how it is broken.
-            Err(_) if serde_json::from_str::<serde::de::IgnoredAny>(data).is_err() => {
+            Err(_) if serde_json::from_slice::<serde::de::IgnoredAny>(data.as_bytes()).is_err() => {
                 return vec![StreamItem::Error(
                     "The upstream sent a malformed stream event.".into(),
                 )]

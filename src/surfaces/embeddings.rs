@@ -355,7 +355,8 @@ impl WholeAnswer for EmbeddingsRelay {
     const MAKES: &'static str = "embeddings";
 
     fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
-        let answer: Value = serde_json::from_str(body).map_err(|e| format!("embeddings: {e}"))?;
+        let answer: Value =
+            serde_json::from_slice(body.as_bytes()).map_err(|e| format!("embeddings: {e}"))?;
         let data = self
             .vectors(&answer)?
             .into_iter()
@@ -595,7 +596,7 @@ mod tests {
         let up = upstream(id);
         let request = parse(body).unwrap();
         let sent = build_request(&up, up.model.embedding.as_ref().unwrap(), &request);
-        (sent.url, serde_json::from_str(&sent.body).unwrap())
+        (sent.url, serde_json::from_slice(sent.body.as_bytes()).unwrap())
     }
 
     #[test]

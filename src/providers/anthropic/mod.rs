@@ -134,7 +134,10 @@ mod test_support {
             },
             notes,
         )?;
-        Ok((serde_json::from_str(&built.request.body).unwrap(), built.warnings))
+        Ok((
+            serde_json::from_slice(built.request.body.as_bytes()).unwrap(),
+            built.warnings,
+        ))
     }
 
     pub(super) fn notes(body: &Value) -> Annotations {

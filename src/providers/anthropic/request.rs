@@ -544,7 +544,7 @@ fn tool_input(i: usize, j: usize, arguments: &str) -> ApiResult<Value> {
     if arguments.trim().is_empty() {
         return Ok(json!({}));
     }
-    match serde_json::from_str::<Value>(arguments) {
+    match serde_json::from_slice::<Value>(arguments.as_bytes()) {
         Ok(input @ Value::Object(_)) => Ok(input),
         Ok(_) => Err(ApiError::bad_request(
             param(),
@@ -670,7 +670,7 @@ mod tests {
             },
             &Annotations::default(),
         )?;
-        let json: Value = serde_json::from_str(&built.request.body).unwrap();
+        let json: Value = serde_json::from_slice(built.request.body.as_bytes()).unwrap();
         Ok((built.request, json))
     }
 

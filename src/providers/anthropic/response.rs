@@ -142,7 +142,7 @@ pub(super) fn finish_reason(stop_reason: &str) -> &'static str {
 }
 
 pub fn parse_completion(body: &str) -> Result<ChatCompletion, String> {
-    let message = match serde_json::from_str(body) {
+    let message = match serde_json::from_slice(body.as_bytes()) {
         Ok(WireResponse::Message(message)) => message,
         Ok(WireResponse::Error { error }) => {
             return Err(format!(
@@ -286,7 +286,7 @@ mod tests {
         assert_eq!(calls[0].id, "toolu_01A09q90qw90lq917835lq9");
         assert_eq!(calls[0].kind, "function");
         assert_eq!(calls[0].function.name, "get_weather");
-        let arguments: Value = serde_json::from_str(&calls[0].function.arguments).unwrap();
+        let arguments: Value = serde_json::from_slice(calls[0].function.arguments.as_bytes()).unwrap();
         assert_eq!(
             arguments,
             json!({"location": "San Francisco, CA", "unit": "celsius"})

@@ -190,7 +190,7 @@ impl StreamTranslator for AnthropicStream {
         if data.is_empty() {
             return Vec::new();
         }
-        let Ok(parsed) = serde_json::from_str::<StreamEvent>(data) else {
+        let Ok(parsed) = serde_json::from_slice::<StreamEvent>(data.as_bytes()) else {
             return vec![StreamItem::Error(
                 "The upstream sent a malformed stream event.".into(),
             )];
@@ -478,8 +478,8 @@ data: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"messag
             (calls[1].0.as_str(), calls[1].1.as_str()),
             ("toolu_01ABCDEFGHiJKLMNoPQRsTuv", "get_time")
         );
-        let first: Value = serde_json::from_str(&calls[0].2).unwrap();
-        let second: Value = serde_json::from_str(&calls[1].2).unwrap();
+        let first: Value = serde_json::from_slice(calls[0].2.as_bytes()).unwrap();
+        let second: Value = serde_json::from_slice(calls[1].2.as_bytes()).unwrap();
         assert_eq!(first, json!({"location": "San Francisco, CA"}));
         assert_eq!(second, json!({"timezone": "America/Los_Angeles"}));
         let finish = chunks(&items).last().unwrap().choices[0].finish_reason.clone();

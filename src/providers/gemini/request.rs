@@ -462,7 +462,7 @@ fn conversation(request: &ChatRequest) -> ApiResult<Conversation<'_>> {
                     ));
                 };
                 let text = content.text();
-                let response = match serde_json::from_str::<Value>(&text) {
+                let response = match serde_json::from_slice::<Value>(text.as_bytes()) {
                     Ok(Value::Object(object)) => Value::Object(object),
                     _ => json!({ "content": text }),
                 };
@@ -483,7 +483,7 @@ fn call_arguments(arguments: &str) -> Option<Value> {
     if arguments.trim().is_empty() {
         return Some(json!({}));
     }
-    serde_json::from_str::<Value>(arguments)
+    serde_json::from_slice::<Value>(arguments.as_bytes())
         .ok()
         .filter(Value::is_object)
 }
@@ -659,7 +659,8 @@ mod tests {
     /// requests (`captured_requests.json`): every representative request still gets the same JSON.
     #[test]
     fn request_bodies_are_the_ones_captured_before_the_typed_structs() {
-        let cases: Vec<Value> = serde_json::from_str(include_str!("captured_requests.json")).unwrap();
+        let cases: Vec<Value> =
+            serde_json::from_slice(include_str!("captured_requests.json").as_bytes()).unwrap();
         assert!(cases.len() > 50);
         for case in &cases {
             let req = request(case["request"].clone());
@@ -672,7 +673,7 @@ mod tests {
                 },
             )
             .unwrap();
-            let sent: Value = serde_json::from_str(&built.request.body).unwrap();
+            let sent: Value = serde_json::from_slice(built.request.body.as_bytes()).unwrap();
             assert_eq!(sent, case["body"], "{}", case["name"]);
         }
     }
@@ -1022,7 +1023,7 @@ mod tests {
             },
         )
         .unwrap();
-        let sent: Value = serde_json::from_str(&built.request.body).unwrap();
+        let sent: Value = serde_json::from_slice(built.request.body.as_bytes()).unwrap();
         let keys: Vec<&str> = sent.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, ["contents", "generationConfig"]);
         for param in [

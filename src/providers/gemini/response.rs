@@ -172,7 +172,8 @@ pub(super) fn error_message(error: &Value) -> String {
 }
 
 pub fn parse_completion(body: &str) -> Result<ChatCompletion, String> {
-    let value: Value = serde_json::from_str(body).map_err(|e| format!("Gemini response is not JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_slice(body.as_bytes()).map_err(|e| format!("Gemini response is not JSON: {e}"))?;
     if let Some(error) = value.get("error") {
         return Err(format!("Gemini answered an error: {}", error_message(error)));
     }
@@ -230,7 +231,7 @@ pub fn parse_completion(body: &str) -> Result<ChatCompletion, String> {
 /// The retry hint of a Gemini 429 body (`error.details[].retryDelay`, e.g. "20s" or "1.5s"), in
 /// whole seconds rounded up.
 pub fn retry_delay_secs(body: &str) -> Option<u64> {
-    let value: Value = serde_json::from_str(body).ok()?;
+    let value: Value = serde_json::from_slice(body.as_bytes()).ok()?;
     value
         .get("error")?
         .get("details")?
@@ -357,7 +358,7 @@ mod tests {
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].kind, "function");
         assert_eq!(calls[0].function.name, "get_weather");
-        let args: Value = serde_json::from_str(&calls[0].function.arguments).unwrap();
+        let args: Value = serde_json::from_slice(calls[0].function.arguments.as_bytes()).unwrap();
         assert_eq!(args, json!({"city": "Paris", "unit": "celsius"}));
         let id = calls[0].id.strip_prefix("call_").unwrap();
         assert!(

@@ -64,7 +64,7 @@ impl StreamTranslator for GeminiStream {
             self.end(&mut items);
             return items;
         }
-        let value: Value = match serde_json::from_str(data) {
+        let value: Value = match serde_json::from_slice(data.as_bytes()) {
             Ok(value) => value,
             Err(_) => {
                 self.finished = true;

@@ -150,7 +150,8 @@ mod tests {
     #[test]
     fn claude_codes_request_gets_a_plausible_count() {
         let capture: Value =
-            serde_json::from_str(include_str!("fixtures/claude-code-unknown-model.json")).unwrap();
+            serde_json::from_slice(include_str!("fixtures/claude-code-unknown-model.json").as_bytes())
+                .unwrap();
         let n = estimate(capture["body"].clone());
         // The sanitized capture keeps its tool schemas (about 9 KB of JSON).
         assert!((1_000..20_000).contains(&n), "{n}");

@@ -153,7 +153,7 @@ pub fn count_tokens_request(
 
 /// `input_tokens` of Anthropic's count_tokens answer.
 pub fn parse_count_tokens(body: &str) -> Result<u64, String> {
-    serde_json::from_str::<Value>(body)
+    serde_json::from_slice::<Value>(body.as_bytes())
         .ok()
         .and_then(|v| v.get("input_tokens").and_then(Value::as_u64))
         .ok_or_else(|| "Anthropic's count_tokens answer has no `input_tokens`".to_owned())
@@ -179,7 +179,8 @@ mod tests {
     #[test]
     fn claude_codes_request_reaches_anthropic_unchanged_but_for_the_model() {
         let capture: Value =
-            serde_json::from_str(include_str!("fixtures/claude-code-sonnet-4-5-tool-turn.json")).unwrap();
+            serde_json::from_slice(include_str!("fixtures/claude-code-sonnet-4-5-tool-turn.json").as_bytes())
+                .unwrap();
         let text = capture["body"].to_string();
         let request = parse(text.as_bytes()).unwrap();
         let client = ClientHeaders {
@@ -190,7 +191,7 @@ mod tests {
         let built = messages_request(&up, &request, &client, 64_000).unwrap();
         assert!(built.warnings.is_empty());
         assert_eq!(built.request.url, "http://127.0.0.1:9/v1/messages");
-        let sent: Value = serde_json::from_str(&built.request.body).unwrap();
+        let sent: Value = serde_json::from_slice(built.request.body.as_bytes()).unwrap();
         let mut expected = capture["body"].clone();
         expected["model"] = json!("claude-haiku-4-5-20251001");
         assert_eq!(sent, expected);
@@ -215,7 +216,7 @@ mod tests {
             Some(ANTHROPIC_VERSION)
         );
         assert_eq!(header(&built.request, "anthropic-beta"), None);
-        let sent: Value = serde_json::from_str(&built.request.body).unwrap();
+        let sent: Value = serde_json::from_slice(built.request.body.as_bytes()).unwrap();
         assert_eq!(sent["max_tokens"], 8192);
         assert_eq!(
             sent["thinking"],
@@ -224,7 +225,7 @@ mod tests {
         assert!(built.warnings.is_empty());
         // A cap above what was asked changes nothing.
         let built = messages_request(&up, &request, &ClientHeaders::default(), 64_000).unwrap();
-        let sent: Value = serde_json::from_str(&built.request.body).unwrap();
+        let sent: Value = serde_json::from_slice(built.request.body.as_bytes()).unwrap();
         assert_eq!(
             (
                 sent["max_tokens"].as_u64(),
@@ -296,7 +297,7 @@ mod tests {
             Some("token-counting-2024-11-01")
         );
         assert_eq!(header(&built, "accept"), None);
-        let sent: Value = serde_json::from_str(&built.body).unwrap();
+        let sent: Value = serde_json::from_slice(built.body.as_bytes()).unwrap();
         assert_eq!(
             sent,
             json!({"model": "claude-haiku-4-5-20251001", "messages": [{"role": "user", "content": "hi"}], "system": "s"})

@@ -217,7 +217,7 @@ impl Relay for NativeRelay {
         if event.data.trim().is_empty() {
             return Step::Continue;
         }
-        let parsed: NativeEvent<'_> = match serde_json::from_str(&event.data) {
+        let parsed: NativeEvent<'_> = match serde_json::from_slice(event.data.as_bytes()) {
             Ok(parsed) => parsed,
             Err(e) => {
                 return Step::Failed(StreamFailure::Broken(format!("a malformed Anthropic event: {e}")))
@@ -260,7 +260,7 @@ impl Relay for NativeRelay {
         // is what the SDKs dispatch on.
         let name: Cow<'_, str> = match &event.event {
             Some(name) => Cow::Borrowed(name.as_str()),
-            None => serde_json::from_str::<TypeOnly<'_>>(&event.data)
+            None => serde_json::from_slice::<TypeOnly<'_>>(event.data.as_bytes())
                 .map(|t| Cow::Owned(t.kind.into_owned()))
                 .unwrap_or(Cow::Borrowed("message")),
         };
@@ -296,8 +296,8 @@ impl Relay for NativeRelay {
     }
 
     fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
-        let value: Value =
-            serde_json::from_str(body).map_err(|e| format!("Anthropic's message did not parse: {e}"))?;
+        let value: Value = serde_json::from_slice(body.as_bytes())
+            .map_err(|e| format!("Anthropic's message did not parse: {e}"))?;
         if value.get("type").and_then(Value::as_str) != Some("message") {
             return Err("Anthropic's answer is not a message".to_owned());
         }
@@ -485,7 +485,7 @@ pub fn completion_message(completion: &ChatCompletion, id: &str, model: &str) ->
         }
         for call in choice.message.tool_calls.iter().flatten() {
             // Anthropic's `input` is an object; arguments that are none stay an empty one.
-            let input = serde_json::from_str::<Value>(&call.function.arguments)
+            let input = serde_json::from_slice::<Value>(call.function.arguments.as_bytes())
                 .ok()
                 .filter(Value::is_object)
                 .unwrap_or_else(|| json!({}));
@@ -618,7 +618,7 @@ mod tests {
             .map(|e| {
                 (
                     e.event.unwrap_or_default(),
-                    serde_json::from_str(&e.data).unwrap(),
+                    serde_json::from_slice(e.data.as_bytes()).unwrap(),
                 )
             })
             .collect()
@@ -810,7 +810,7 @@ event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_err
             Some((13, 10, 4))
         );
         assert_eq!(chars, 3 + 7);
-        let original: Value = serde_json::from_str(body).unwrap();
+        let original: Value = serde_json::from_slice(body.as_bytes()).unwrap();
         assert_eq!(relay.render_json(value, &bill(TokenUsage::new(1, 1))), original);
         assert!(relay.parse_json(r#"{"type":"error","error":{}}"#).is_err());
     }
@@ -930,7 +930,7 @@ event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_err
             .map(|(_, d)| d["delta"]["partial_json"].as_str().unwrap())
             .collect();
         assert_eq!(
-            serde_json::from_str::<Value>(&arguments).unwrap(),
+            serde_json::from_slice::<Value>(arguments.as_bytes()).unwrap(),
             json!({"city": "Paris"})
         );
         assert_eq!(frames[8].1, json!({"type": "content_block_stop", "index": 1}));

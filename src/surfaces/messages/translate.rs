@@ -496,7 +496,7 @@ mod tests {
             include_str!("fixtures/claude-code-default-tool-turn.json"),
             include_str!("fixtures/claude-code-unknown-model.json"),
         ] {
-            let capture: Value = serde_json::from_str(fixture).unwrap();
+            let capture: Value = serde_json::from_slice(fixture.as_bytes()).unwrap();
             let t = translate(&capture["body"], "gpt-4o-mini").unwrap();
             assert!(t.warnings.is_empty(), "{:?}", t.warnings);
             let roles: Vec<&str> = t

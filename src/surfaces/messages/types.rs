@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::json_path::{self, Refusal};
 
 /// Top-level request fields of Anthropic's current API reference (GA and beta) that are not
 /// typed below: kept in `MessagesRequest::extra`, forwarded as they are to Claude models.
@@ -419,16 +420,10 @@ pub fn parse(body: &[u8]) -> ApiResult<MessagesRequest<'_>> {
             Ok(_) => invalid("", "The request body must be a JSON object."),
         });
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let request: MessagesRequest<'_> =
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-            let inner = error.inner();
-            if !matches!(inner.classify(), serde_json::error::Category::Data) {
-                return invalid("", format!("The request body is not valid JSON: {inner}."));
-            }
-            let mut path = dotted(error.path());
-            let text = inner.to_string();
-            let mut reason = text.split(" at line ").next().unwrap_or(&text).to_owned();
+    json_path::parse_borrowed(body).map_err(|refusal| match refusal {
+        Refusal::Syntax(e) => invalid("", format!("The request body is not valid JSON: {e}.")),
+        Refusal::Data { path, mut reason } => {
+            let mut path = path.dotted();
             if let Some(field) = reason
                 .strip_prefix("missing field `")
                 .and_then(|r| r.split('`').next())
@@ -442,30 +437,8 @@ pub fn parse(body: &[u8]) -> ApiResult<MessagesRequest<'_>> {
                 reason = "Field required".to_owned();
             }
             invalid(path, reason)
-        })?;
-    deserializer
-        .end()
-        .map_err(|e| invalid("", format!("The request body is not valid JSON: {e}.")))?;
-    Ok(request)
-}
-
-/// `messages[1].content[0]` as Anthropic writes it: `messages.1.content.0`.
-fn dotted(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    for segment in path.iter() {
-        let part = match segment {
-            Segment::Seq { index } => index.to_string(),
-            Segment::Map { key } => key.clone(),
-            Segment::Enum { variant } => variant.clone(),
-            Segment::Unknown => continue,
-        };
-        if !out.is_empty() {
-            out.push('.');
         }
-        out.push_str(&part);
-    }
-    out
+    })
 }
 
 #[cfg(test)]
@@ -479,7 +452,7 @@ mod tests {
             "sonnet" => include_str!("fixtures/claude-code-sonnet-4-5-tool-turn.json"),
             _ => include_str!("fixtures/claude-code-unknown-model.json"),
         };
-        serde_json::from_str(text).unwrap()
+        serde_json::from_slice(text.as_bytes()).unwrap()
     }
 
     #[test]
@@ -488,7 +461,7 @@ mod tests {
             let body = fixture(name)["body"].to_string();
             let request = parse(body.as_bytes()).unwrap();
             let back = serde_json::to_value(&request).unwrap();
-            let original: Value = serde_json::from_str(&body).unwrap();
+            let original: Value = serde_json::from_slice(body.as_bytes()).unwrap();
             assert_eq!(back, original, "{name}");
         }
     }
@@ -599,8 +572,9 @@ mod tests {
 
     #[test]
     fn content_text_joins_text_blocks_only() {
-        let content: Content<'_> = serde_json::from_str(
-            r#"[{"type":"text","text":"a"},{"type":"image","source":{"type":"url","url":"https://x"}},{"type":"text","text":"b"}]"#,
+        let content: Content<'_> = serde_json::from_slice(
+            r#"[{"type":"text","text":"a"},{"type":"image","source":{"type":"url","url":"https://x"}},{"type":"text","text":"b"}]"#
+            .as_bytes(),
         )
         .unwrap();
         assert_eq!(content.text("\n"), "a\nb");

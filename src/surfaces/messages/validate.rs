@@ -468,7 +468,7 @@ mod tests {
             include_str!("fixtures/claude-code-sonnet-4-5-tool-turn.json"),
             include_str!("fixtures/claude-code-unknown-model.json"),
         ] {
-            let capture: Value = serde_json::from_str(fixture).unwrap();
+            let capture: Value = serde_json::from_slice(fixture.as_bytes()).unwrap();
             let beta = capture["headers"]["anthropic-beta"].as_str().unwrap();
             check(&capture["body"], &[beta], Endpoint::Messages).unwrap();
         }

@@ -221,7 +221,8 @@ mod tests {
 
     #[test]
     fn codex_body_reaches_openai_unchanged_but_for_what_the_gateway_enforces() {
-        let raw: Value = serde_json::from_str(crate::surfaces::responses::fixtures::CODEX_TURN_2).unwrap();
+        let raw: Value =
+            serde_json::from_slice(crate::surfaces::responses::fixtures::CODEX_TURN_2.as_bytes()).unwrap();
         let parsed = parse(raw.to_string().as_bytes()).unwrap();
         let items = conversation(&parsed, None).unwrap();
         let (body, warnings) = super::body(&parsed, &items, "gpt-5-codex", 8192).unwrap();
@@ -395,7 +396,7 @@ mod tests {
         assert!(built
             .headers
             .contains(&("Accept", "text/event-stream".to_owned())));
-        let sent: Value = serde_json::from_str(&built.body).unwrap();
+        let sent: Value = serde_json::from_slice(built.body.as_bytes()).unwrap();
         assert_eq!(sent["model"], "gpt-4o-mini-2024-07-18");
     }
 }

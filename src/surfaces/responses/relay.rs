@@ -153,7 +153,7 @@ impl Relay for NativeRelay {
         if data == "[DONE]" {
             return Step::Done;
         }
-        let Ok(peek) = serde_json::from_str::<Peek>(data) else {
+        let Ok(peek) = serde_json::from_slice::<Peek>(data.as_bytes()) else {
             return Step::Failed(StreamFailure::Broken(
                 "The upstream sent a malformed stream event.".into(),
             ));
@@ -178,7 +178,7 @@ impl Relay for NativeRelay {
                 return Step::Continue;
             }
         }
-        let Ok(mut payload) = serde_json::from_str::<Value>(data) else {
+        let Ok(mut payload) = serde_json::from_slice::<Value>(data.as_bytes()) else {
             return Step::Failed(StreamFailure::Broken(
                 "The upstream sent a malformed stream event.".into(),
             ));
@@ -249,8 +249,8 @@ impl Relay for NativeRelay {
     }
 
     fn parse_json(&mut self, body: &str) -> Result<Parsed, String> {
-        let mut response: Value =
-            serde_json::from_str(body).map_err(|e| format!("OpenAI's response did not parse: {e}"))?;
+        let mut response: Value = serde_json::from_slice(body.as_bytes())
+            .map_err(|e| format!("OpenAI's response did not parse: {e}"))?;
         let Some(map) = response.as_object_mut() else {
             return Err("OpenAI's response is not a JSON object".into());
         };
@@ -620,7 +620,7 @@ mod tests {
     #[test]
     fn native_json_answers_keep_upstream_usage_and_add_the_cost() {
         let mut relay = native();
-        let body = serde_json::from_str::<Value>(COMPLETED).unwrap()["response"].to_string();
+        let body = serde_json::from_slice::<Value>(COMPLETED.as_bytes()).unwrap()["response"].to_string();
         let Parsed {
             body: parsed,
             usage,

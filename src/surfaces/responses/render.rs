@@ -540,7 +540,7 @@ fn part_json(part: &Part) -> Value {
 /// A custom tool's input from the `{"input": …}` arguments the model produced (or the arguments
 /// themselves, if they are not that object).
 fn custom_input(arguments: &str) -> String {
-    serde_json::from_str::<Value>(arguments)
+    serde_json::from_slice::<Value>(arguments.as_bytes())
         .ok()
         .and_then(|v| v.get("input").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| arguments.to_owned())
@@ -574,7 +574,8 @@ pub(crate) mod tests {
             .map(|f| {
                 let (event, data) = f.split_once('\n').unwrap();
                 let name = event.strip_prefix("event: ").unwrap().to_owned();
-                let payload: Value = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+                let payload: Value =
+                    serde_json::from_slice(data.strip_prefix("data: ").unwrap().as_bytes()).unwrap();
                 assert_eq!(payload["type"], name.as_str());
                 (name, payload)
             })

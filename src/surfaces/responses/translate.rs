@@ -621,7 +621,8 @@ mod tests {
 
     #[test]
     fn codex_tools_are_flattened_and_web_search_is_dropped_with_a_warning() {
-        let raw: Value = serde_json::from_str(crate::surfaces::responses::fixtures::CODEX_TURN_2).unwrap();
+        let raw: Value =
+            serde_json::from_slice(crate::surfaces::responses::fixtures::CODEX_TURN_2.as_bytes()).unwrap();
         let mut body = raw.clone();
         body["model"] = json!("claude-sonnet-4-5");
         let t = translate(body).unwrap();
@@ -710,7 +711,7 @@ mod tests {
         assert!(t.tools.client("apply_patch").custom);
         let call = &messages(&t)[1]["tool_calls"][0]["function"];
         assert_eq!(
-            serde_json::from_str::<Value>(call["arguments"].as_str().unwrap()).unwrap(),
+            serde_json::from_slice::<Value>(call["arguments"].as_str().unwrap().as_bytes()).unwrap(),
             json!({"input": "*** Begin Patch"})
         );
         assert!(

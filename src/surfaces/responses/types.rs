@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
+use crate::json_path::{self, variant, Here};
 
 /// Item types of tools OpenAI runs itself (or of Codex's own control items): forwarded to
 /// OpenAI as they are; a translated model never sees them.
@@ -376,39 +377,24 @@ impl InputItem {
 
 impl<'de> Deserialize<'de> for InputItem {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let map = Map::<String, Value>::deserialize(deserializer)?;
-        let kind = match map.get("type") {
-            None | Some(Value::Null) => "message".to_owned(),
-            Some(Value::String(kind)) => kind.clone(),
-            Some(_) => return Err(de::Error::custom("type: expected a string")),
-        };
-        fn typed<T: de::DeserializeOwned, E: de::Error>(map: Map<String, Value>) -> Result<T, E> {
-            // The path inside the item goes into the message; the outer path names the item.
-            serde_path_to_error::deserialize(Value::Object(map)).map_err(|error| {
-                let path = error.path().to_string();
-                let inner = error.into_inner().to_string();
-                if path == "." {
-                    E::custom(inner)
-                } else {
-                    E::custom(format!("{path}: {inner}"))
-                }
+        json_path::tagged_object(deserializer, |fields| {
+            let kind = match fields.get("type") {
+                None | Some(Value::Null) => "message".to_owned(),
+                Some(Value::String(kind)) => kind.clone(),
+                Some(_) => return Err("type: expected a string".to_owned()),
+            };
+            Ok(match kind.as_str() {
+                "message" => InputItem::Message(variant(fields)?),
+                "function_call" => InputItem::FunctionCall(variant(fields)?),
+                "function_call_output" => InputItem::FunctionCallOutput(variant(fields)?),
+                "reasoning" => InputItem::Reasoning(variant(fields)?),
+                "item_reference" => InputItem::ItemReference(variant(fields)?),
+                "custom_tool_call" => InputItem::CustomToolCall(variant(fields)?),
+                "custom_tool_call_output" => InputItem::CustomToolCallOutput(variant(fields)?),
+                "compaction" => InputItem::Compaction(variant(fields)?),
+                hosted if HOSTED_ITEM_TYPES.contains(&hosted) => InputItem::Hosted { kind },
+                other => return Err(format!("type: unknown input item type `{other}`")),
             })
-        }
-        Ok(match kind.as_str() {
-            "message" => InputItem::Message(typed(map)?),
-            "function_call" => InputItem::FunctionCall(typed(map)?),
-            "function_call_output" => InputItem::FunctionCallOutput(typed(map)?),
-            "reasoning" => InputItem::Reasoning(typed(map)?),
-            "item_reference" => InputItem::ItemReference(typed(map)?),
-            "custom_tool_call" => InputItem::CustomToolCall(typed(map)?),
-            "custom_tool_call_output" => InputItem::CustomToolCallOutput(typed(map)?),
-            "compaction" => InputItem::Compaction(typed(map)?),
-            hosted if HOSTED_ITEM_TYPES.contains(&hosted) => InputItem::Hosted { kind },
-            other => {
-                return Err(de::Error::custom(format!(
-                    "type: unknown input item type `{other}`"
-                )))
-            }
         })
     }
 }
@@ -436,7 +422,7 @@ impl<'de> Deserialize<'de> for Content {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
                 let mut parts = Vec::new();
-                while let Some(part) = seq.next_element::<ContentPart>()? {
+                while let Some(Here(part)) = seq.next_element::<Here<ContentPart>>()? {
                     parts.push(part);
                 }
                 Ok(Content::Parts(parts))
@@ -549,29 +535,19 @@ pub struct CustomTool {
 
 impl<'de> Deserialize<'de> for Tool {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let map = Map::<String, Value>::deserialize(deserializer)?;
-        let kind = match map.get("type") {
-            Some(Value::String(kind)) => kind.clone(),
-            Some(_) => return Err(de::Error::custom("type: expected a string")),
-            None => return Err(de::Error::custom("missing field `type`")),
-        };
-        fn typed<T: de::DeserializeOwned, E: de::Error>(map: Map<String, Value>) -> Result<T, E> {
-            serde_path_to_error::deserialize(Value::Object(map)).map_err(|error| {
-                let path = error.path().to_string();
-                let inner = error.into_inner().to_string();
-                if path == "." {
-                    E::custom(inner)
-                } else {
-                    E::custom(format!("{path}: {inner}"))
-                }
+        json_path::tagged_object(deserializer, |fields| {
+            let kind = match fields.get("type") {
+                Some(Value::String(kind)) => kind.clone(),
+                Some(_) => return Err("type: expected a string".to_owned()),
+                None => return Err("missing field `type`".to_owned()),
+            };
+            Ok(match kind.as_str() {
+                "function" => Tool::Function(variant(fields)?),
+                "namespace" => Tool::Namespace(variant(fields)?),
+                "custom" => Tool::Custom(variant(fields)?),
+                hosted if HOSTED_TOOL_TYPES.contains(&hosted) => Tool::Hosted { kind },
+                other => return Err(format!("type: unknown tool type `{other}`")),
             })
-        }
-        Ok(match kind.as_str() {
-            "function" => Tool::Function(typed(map)?),
-            "namespace" => Tool::Namespace(typed(map)?),
-            "custom" => Tool::Custom(typed(map)?),
-            hosted if HOSTED_TOOL_TYPES.contains(&hosted) => Tool::Hosted { kind },
-            other => return Err(de::Error::custom(format!("type: unknown tool type `{other}`"))),
         })
     }
 }
