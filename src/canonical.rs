@@ -45,7 +45,7 @@ pub const MAX_CHOICES: u32 = 128;
 
 /// A chat request as the client (or a surface's translation) wrote it, before its checks. It
 /// becomes a [`ChatRequest`] only through `ChatRequest::try_from`, which checks it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct ChatRequestBody {
     pub model: String,
     #[serde(deserialize_with = "crate::json_path::objects_here")]

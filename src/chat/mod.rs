@@ -9,7 +9,7 @@ pub mod render;
 use std::cell::RefCell;
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use worker::{Request, Response};
 
 use crate::app::App;
@@ -83,10 +83,12 @@ pub async fn stone_chat(mut req: Request, app: &App, principal: &Principal) -> A
         annotations = annotations.shifted(1);
     }
     messages.extend(body.messages);
-    let request: ChatRequestBody =
-        serde_json::from_value(json!({"model": body.model_id, "messages": [], "stream": true}))
-            .map_err(ApiError::internal)?;
-    let request = ChatRequest::try_from(ChatRequestBody { messages, ..request })?;
+    let request = ChatRequest::try_from(ChatRequestBody {
+        model: body.model_id,
+        messages,
+        stream: true,
+        ..ChatRequestBody::default()
+    })?;
     let parsed = ParsedChat {
         request,
         annotations,
