@@ -9,41 +9,40 @@ use crate::canonical::{
 };
 use crate::providers::errors::safe_message;
 
+/// A Messages answer (`type` "message") or an error object (`type` "error"), in one flat reading:
+/// `type`-tagged serde enums would buffer the answer, and each of its blocks, to read them twice.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum WireResponse {
-    Message(WireMessage),
-    Error { error: WireError },
-}
-
-#[derive(Debug, Deserialize)]
-struct WireMessage {
+struct WireResponse {
+    #[serde(rename = "type")]
+    kind: String,
     #[serde(default)]
     id: String,
     #[serde(default)]
     model: String,
-    content: Vec<WireBlock>,
+    #[serde(default)]
+    content: Option<Vec<WireBlock>>,
     #[serde(default)]
     stop_reason: Option<String>,
     #[serde(default)]
     usage: Option<WireUsage>,
+    #[serde(default)]
+    error: Option<WireError>,
 }
 
+/// A content block: `text` and `tool_use` are read; thinking, server-tool and other blocks are
+/// not part of an OpenAI answer.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum WireBlock {
-    Text {
-        text: String,
-    },
-    ToolUse {
-        id: String,
-        name: String,
-        #[serde(default = "empty_object")]
-        input: Value,
-    },
-    /// Thinking, server-tool and other blocks: not part of an OpenAI answer.
-    #[serde(other)]
-    Other,
+struct WireBlock {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    input: Option<Value>,
 }
 
 fn empty_object() -> Value {
@@ -142,30 +141,47 @@ pub(super) fn finish_reason(stop_reason: &str) -> &'static str {
 }
 
 pub fn parse_completion(body: &str) -> Result<ChatCompletion, String> {
-    let message = match serde_json::from_slice(body.as_bytes()) {
-        Ok(WireResponse::Message(message)) => message,
-        Ok(WireResponse::Error { error }) => {
+    let message: WireResponse = serde_json::from_slice(body.as_bytes())
+        .map_err(|e| format!("Anthropic message did not parse: {e}"))?;
+    match (message.kind.as_str(), &message.error) {
+        ("message", _) => {}
+        ("error", Some(error)) => {
             return Err(format!(
                 "Anthropic answered an error object: {} ({})",
                 error.message, error.kind
             ))
         }
-        Err(e) => return Err(format!("Anthropic message did not parse: {e}")),
-    };
+        (kind, _) => return Err(format!("Anthropic message did not parse: a `{kind}` object")),
+    }
+    let blocks = message
+        .content
+        .ok_or("Anthropic message did not parse: missing field `content`")?;
     let mut text: Option<String> = None;
     let mut tool_calls = Vec::new();
-    for block in message.content {
-        match block {
-            WireBlock::Text { text: part } => text.get_or_insert_with(String::new).push_str(&part),
-            WireBlock::ToolUse { id, name, input } => tool_calls.push(ToolCall {
-                id,
-                kind: "function".to_owned(),
-                function: FunctionCall {
-                    name,
-                    arguments: input.to_string(),
-                },
-            }),
-            WireBlock::Other => {}
+    for block in blocks {
+        match block.kind.as_str() {
+            "text" => {
+                let part = block
+                    .text
+                    .ok_or("Anthropic message did not parse: a text block without `text`")?;
+                text.get_or_insert_with(String::new).push_str(&part);
+            }
+            "tool_use" => {
+                let (Some(id), Some(name)) = (block.id, block.name) else {
+                    return Err(
+                        "Anthropic message did not parse: a tool_use block without `id` or `name`".into(),
+                    );
+                };
+                tool_calls.push(ToolCall {
+                    id,
+                    kind: "function".to_owned(),
+                    function: FunctionCall {
+                        name,
+                        arguments: block.input.unwrap_or_else(empty_object).to_string(),
+                    },
+                });
+            }
+            _ => {}
         }
     }
     Ok(ChatCompletion {
@@ -342,5 +358,23 @@ mod tests {
         .contains("overloaded_error"));
         assert!(parse_completion("<html>").is_err());
         assert!(parse_completion(r#"{"type":"message","id":"m"}"#).is_err());
+        // Each kind's required fields, as the typed answer had them.
+        for bad in [
+            r#"{"type":"error"}"#,
+            r#"{"type":"completion","content":[]}"#,
+            r#"{"content":[]}"#,
+            r#"{"type":"message","content":[{"type":"text"}]}"#,
+            r#"{"type":"message","content":[{"type":"tool_use","name":"f"}]}"#,
+            r#"{"type":"message","content":[{"type":"text","text":5}]}"#,
+        ] {
+            assert!(parse_completion(bad).is_err(), "{bad}");
+        }
+        let answer = parse_completion(
+            r#"{"type":"message","content":[{"type":"thinking","thinking":"hm"},{"type":"tool_use","id":"t","name":"f"},{"type":"text","text":"ok"}]}"#,
+        )
+        .unwrap();
+        let message = &answer.choices[0].message;
+        assert_eq!(message.content.as_deref(), Some("ok"));
+        assert_eq!(message.tool_calls.as_ref().unwrap()[0].function.arguments, "{}");
     }
 }

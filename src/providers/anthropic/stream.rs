@@ -8,8 +8,7 @@ use crate::providers::{StreamItem, StreamTranslator};
 use crate::sse::parser::SseEvent;
 
 /// One event of Anthropic's stream, by its `type`.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug)]
 enum StreamEvent {
     MessageStart {
         message: StartMessage,
@@ -26,18 +25,109 @@ enum StreamEvent {
         index: u32,
     },
     MessageDelta {
-        delta: MessageDeltaBody,
-        #[serde(default)]
+        stop_reason: Option<String>,
         usage: Option<WireUsage>,
     },
-    MessageStop {},
-    Ping {},
+    MessageStop,
     Error {
         error: WireError,
     },
-    /// Anthropic documents that new event types may appear; they are ignored.
-    #[serde(other)]
-    Unknown,
+    /// `ping`, and the event types Anthropic documents may appear later: ignored.
+    Ignored,
+}
+
+/// An event as it arrives: every event's fields in one flat reading. A `type`-tagged serde enum
+/// would buffer each event and read it a second time, and compile a reader per variant.
+#[derive(Debug, Deserialize)]
+struct WireEvent {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    message: Option<StartMessage>,
+    #[serde(default)]
+    index: Option<u32>,
+    #[serde(default)]
+    content_block: Option<WireStartBlock>,
+    #[serde(default)]
+    delta: Option<WireDelta>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    error: Option<WireError>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireStartBlock {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// A `content_block_delta`'s delta (typed) or a `message_delta`'s (untyped).
+#[derive(Debug, Deserialize)]
+struct WireDelta {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    partial_json: Option<String>,
+    #[serde(default)]
+    stop_reason: Option<String>,
+}
+
+impl StreamEvent {
+    /// The event `wire` is, or None when a field its type requires is missing.
+    fn from_wire(wire: WireEvent) -> Option<StreamEvent> {
+        Some(match wire.kind.as_str() {
+            "message_start" => StreamEvent::MessageStart {
+                message: wire.message?,
+            },
+            "content_block_start" => {
+                let block = wire.content_block?;
+                StreamEvent::ContentBlockStart {
+                    index: wire.index?,
+                    content_block: match block.kind.as_str() {
+                        "text" => StartBlock::Text {
+                            text: block.text.unwrap_or_default(),
+                        },
+                        "tool_use" => StartBlock::ToolUse {
+                            id: block.id?,
+                            name: block.name?,
+                        },
+                        _ => StartBlock::Other,
+                    },
+                }
+            }
+            "content_block_delta" => {
+                let delta = wire.delta?;
+                StreamEvent::ContentBlockDelta {
+                    index: wire.index?,
+                    delta: match delta.kind?.as_str() {
+                        "text_delta" => BlockDelta::TextDelta { text: delta.text? },
+                        "input_json_delta" => BlockDelta::InputJsonDelta {
+                            partial_json: delta.partial_json?,
+                        },
+                        // Thinking, signature and citation deltas: not part of an OpenAI answer.
+                        _ => BlockDelta::Other,
+                    },
+                }
+            }
+            "content_block_stop" => StreamEvent::ContentBlockStop { index: wire.index? },
+            "message_delta" => StreamEvent::MessageDelta {
+                stop_reason: wire.delta?.stop_reason,
+                usage: wire.usage,
+            },
+            "message_stop" => StreamEvent::MessageStop,
+            "error" => StreamEvent::Error { error: wire.error? },
+            _ => StreamEvent::Ignored,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,39 +140,18 @@ struct StartMessage {
     usage: Option<WireUsage>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug)]
 enum StartBlock {
-    Text {
-        #[serde(default)]
-        text: String,
-    },
-    ToolUse {
-        id: String,
-        name: String,
-    },
-    #[serde(other)]
+    Text { text: String },
+    ToolUse { id: String, name: String },
     Other,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug)]
 enum BlockDelta {
-    TextDelta {
-        text: String,
-    },
-    InputJsonDelta {
-        partial_json: String,
-    },
-    /// Thinking, signature and citation deltas: not part of an OpenAI answer.
-    #[serde(other)]
+    TextDelta { text: String },
+    InputJsonDelta { partial_json: String },
     Other,
-}
-
-#[derive(Debug, Deserialize)]
-struct MessageDeltaBody {
-    #[serde(default)]
-    stop_reason: Option<String>,
 }
 
 /// A `tool_use` block of the stream: Anthropic's block index and the OpenAI tool-call index.
@@ -190,7 +259,10 @@ impl StreamTranslator for AnthropicStream {
         if data.is_empty() {
             return Vec::new();
         }
-        let Ok(parsed) = serde_json::from_slice::<StreamEvent>(data.as_bytes()) else {
+        let parsed = serde_json::from_slice::<WireEvent>(data.as_bytes())
+            .ok()
+            .and_then(StreamEvent::from_wire);
+        let Some(parsed) = parsed else {
             return vec![StreamItem::Error(
                 "The upstream sent a malformed stream event.".into(),
             )];
@@ -265,16 +337,16 @@ impl StreamTranslator for AnthropicStream {
                     None => Vec::new(),
                 }
             }
-            StreamEvent::MessageDelta { delta, usage } => {
+            StreamEvent::MessageDelta { stop_reason, usage } => {
                 if let Some(usage) = &usage {
                     self.absorb(usage);
                 }
-                match delta.stop_reason {
+                match stop_reason {
                     Some(reason) => vec![self.chunk(Delta::default(), Some(finish_reason(&reason)))],
                     None => Vec::new(),
                 }
             }
-            StreamEvent::MessageStop {} => {
+            StreamEvent::MessageStop => {
                 let mut items = Vec::with_capacity(2);
                 if self.usage_seen && !self.usage_sent {
                     self.usage_sent = true;
@@ -284,7 +356,7 @@ impl StreamTranslator for AnthropicStream {
                 items
             }
             StreamEvent::Error { error } => vec![StreamItem::Error(error.safe())],
-            StreamEvent::Ping {} | StreamEvent::Unknown => Vec::new(),
+            StreamEvent::Ignored => Vec::new(),
         }
     }
 }

@@ -125,42 +125,27 @@ fn frame(event: &str, data: &str) -> String {
 
 // ---- native
 
+/// An event of Anthropic's stream, as far as the relay reads it: every event's fields in one flat
+/// reading (a `type`-tagged serde enum would buffer each event and read it a second time).
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum NativeEvent<'e> {
-    MessageStart {
-        message: StartMessage,
-    },
-    ContentBlockDelta {
-        #[serde(borrow)]
-        delta: NativeDelta<'e>,
-    },
-    MessageDelta {
-        #[serde(default)]
-        usage: Option<AnthropicUsage>,
-        #[serde(default)]
-        delta: StopDelta,
-    },
-    MessageStop {},
-    Error {
-        #[serde(borrow)]
-        error: NativeError<'e>,
-    },
-    /// `ping`, `content_block_start`/`_stop`, and event types Anthropic adds later.
-    #[serde(other)]
-    Other,
+struct NativeEvent<'e> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'e, str>,
+    #[serde(default)]
+    message: Option<StartMessage>,
+    /// A `content_block_delta`'s text, or a `message_delta`'s stop reason.
+    #[serde(default, borrow)]
+    delta: Option<NativeDelta<'e>>,
+    #[serde(default)]
+    usage: Option<AnthropicUsage>,
+    #[serde(default, borrow)]
+    error: Option<NativeError<'e>>,
 }
 
 #[derive(Debug, Deserialize)]
 struct StartMessage {
     #[serde(default)]
     usage: Option<AnthropicUsage>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct StopDelta {
-    #[serde(default)]
-    stop_reason: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +156,8 @@ struct NativeDelta<'e> {
     partial_json: Option<Cow<'e, str>>,
     #[serde(default, borrow)]
     thinking: Option<Cow<'e, str>>,
+    #[serde(default)]
+    stop_reason: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,12 +166,6 @@ struct NativeError<'e> {
     kind: Cow<'e, str>,
     #[serde(default, borrow)]
     message: Cow<'e, str>,
-}
-
-#[derive(Debug, Deserialize)]
-struct TypeOnly<'e> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'e, str>,
 }
 
 /// Claude models on `/v1/messages`: Anthropic's own events and answers, passed through.
@@ -224,9 +205,21 @@ impl Relay for NativeRelay {
             }
         };
         let mut step = Step::Continue;
-        match parsed {
-            NativeEvent::MessageStart { message } => self.record(message.usage),
-            NativeEvent::ContentBlockDelta { delta } => {
+        let missing = |field: &str| {
+            Step::Failed(StreamFailure::Broken(format!(
+                "a malformed Anthropic event: `{}` without `{field}`",
+                parsed.kind
+            )))
+        };
+        match parsed.kind.as_ref() {
+            "message_start" => match parsed.message {
+                Some(message) => self.record(message.usage),
+                None => return missing("message"),
+            },
+            "content_block_delta" => {
+                let Some(delta) = &parsed.delta else {
+                    return missing("delta");
+                };
                 for part in [&delta.text, &delta.partial_json, &delta.thinking]
                     .into_iter()
                     .flatten()
@@ -234,12 +227,18 @@ impl Relay for NativeRelay {
                     self.chars += part.chars().count() as u64;
                 }
             }
-            NativeEvent::MessageDelta { usage, delta } => {
-                self.record(usage);
-                self.saw_stop_reason |= delta.stop_reason.is_some();
+            "message_delta" => {
+                self.record(parsed.usage);
+                self.saw_stop_reason |= parsed
+                    .delta
+                    .as_ref()
+                    .is_some_and(|delta| delta.stop_reason.is_some());
             }
-            NativeEvent::MessageStop {} => step = Step::Done,
-            NativeEvent::Error { error } => {
+            "message_stop" => step = Step::Done,
+            "error" => {
+                let Some(error) = &parsed.error else {
+                    return missing("error");
+                };
                 // `fail` writes the client's error event.
                 let message = if error.message.trim().is_empty() {
                     format!("The model's provider failed mid-stream ({}).", error.kind)
@@ -254,17 +253,16 @@ impl Relay for NativeRelay {
                 self.upstream_error = Some((kind.to_owned(), message.clone()));
                 return Step::Failed(StreamFailure::Upstream(message));
             }
-            NativeEvent::Other => {}
+            // `ping`, `content_block_start`/`_stop`, and event types Anthropic adds later.
+            _ => {}
         }
         // Anthropic always names its events; a nameless one gets its `type` as its name, which
         // is what the SDKs dispatch on.
-        let name: Cow<'_, str> = match &event.event {
-            Some(name) => Cow::Borrowed(name.as_str()),
-            None => serde_json::from_slice::<TypeOnly<'_>>(event.data.as_bytes())
-                .map(|t| Cow::Owned(t.kind.into_owned()))
-                .unwrap_or(Cow::Borrowed("message")),
+        let name: &str = match &event.event {
+            Some(name) => name,
+            None => &parsed.kind,
         };
-        out.push_str(&frame(&name, &event.data));
+        out.push_str(&frame(name, &event.data));
         step
     }
 
@@ -708,6 +706,29 @@ event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason
             relay.usage().map(|u| (u.input, u.cache_read, u.output)),
             Some((10, 3, 9))
         );
+    }
+
+    #[test]
+    fn a_native_event_missing_what_its_type_requires_breaks_the_stream() {
+        for bad in [
+            r#"{"type":"message_start"}"#,
+            r#"{"type":"content_block_delta","index":0}"#,
+            r#"{"type":"error"}"#,
+            r#"{"no_type":1}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":5}}"#,
+        ] {
+            let step = NativeRelay::new().on_event(&SseEvent::with_data(bad), &mut String::new());
+            assert!(
+                matches!(step, Step::Failed(StreamFailure::Broken(_))),
+                "{bad}: {step:?}"
+            );
+        }
+        // A nameless event is framed under its type; new types pass through.
+        let mut out = String::new();
+        let step =
+            NativeRelay::new().on_event(&SseEvent::with_data(r#"{"type":"brand_new","x":1}"#), &mut out);
+        assert!(matches!(step, Step::Continue));
+        assert!(out.starts_with("event: brand_new\n"), "{out}");
     }
 
     #[test]
