@@ -6,6 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
+use crate::keep_extra::{deserialize_keeping_extra, or_default, required};
 
 /// Whether a data URL carries something other than an image (a PDF, audio, ...).
 pub fn is_non_image_data_url(url: &str) -> bool {
@@ -699,7 +700,7 @@ impl Annotations {
 
 // ---- responses
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Usage {
     #[serde(default)]
     pub prompt_tokens: u64,
@@ -715,6 +716,12 @@ pub struct Usage {
     #[serde(skip)]
     pub cache_writes: CacheWrites,
 }
+
+deserialize_keeping_extra!(Usage {
+    prompt_tokens: or_default(),
+    completion_tokens: or_default(),
+    total_tokens: or_default(),
+} skipped: cache_writes);
 
 /// Cache writes by lifetime (Anthropic's 5-minute and 1-hour caches).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -735,7 +742,7 @@ impl Usage {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct ResponseMessage {
     #[serde(default = "assistant_role")]
     pub role: String,
@@ -747,6 +754,13 @@ pub struct ResponseMessage {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_keeping_extra!(ResponseMessage {
+    role: Ok(assistant_role()),
+    content: or_default(),
+    tool_calls: or_default(),
+    refusal: or_default(),
+});
 
 fn assistant_role() -> String {
     "assistant".to_owned()
@@ -762,7 +776,7 @@ pub struct Choice {
     pub logprobs: Option<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ChatCompletion {
     #[serde(default)]
     pub id: String,
@@ -779,11 +793,20 @@ pub struct ChatCompletion {
     pub extra: Map<String, Value>,
 }
 
+deserialize_keeping_extra!(ChatCompletion {
+    id: or_default(),
+    object: Ok(completion_object()),
+    created: or_default(),
+    model: or_default(),
+    choices: required("choices"),
+    usage: or_default(),
+});
+
 fn completion_object() -> String {
     "chat.completion".to_owned()
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Delta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
@@ -796,6 +819,13 @@ pub struct Delta {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_keeping_extra!(Delta {
+    role: or_default(),
+    content: or_default(),
+    tool_calls: or_default(),
+    refusal: or_default(),
+});
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct ToolCallDelta {
@@ -828,7 +858,7 @@ pub struct ChunkChoice {
     pub logprobs: Option<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ChatCompletionChunk {
     #[serde(default)]
     pub id: String,
@@ -845,6 +875,15 @@ pub struct ChatCompletionChunk {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+deserialize_keeping_extra!(ChatCompletionChunk {
+    id: or_default(),
+    object: Ok(chunk_object()),
+    created: or_default(),
+    model: or_default(),
+    choices: or_default(),
+    usage: or_default(),
+});
 
 impl ChatCompletionChunk {
     /// A chunk of one choice carrying `delta`, finishing it when `finish_reason` is given: what a

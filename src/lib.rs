@@ -19,6 +19,7 @@ pub mod health;
 pub mod http;
 pub mod images;
 pub mod json_path;
+pub mod keep_extra;
 pub mod limits;
 pub mod payments;
 pub mod pipeline;

@@ -22,7 +22,7 @@
 //! xAI reports reasoning tokens outside `completion_tokens`, DeepSeek its cache hits as
 //! `prompt_cache_hit_tokens`.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{Built, Outgoing, StreamItem, StreamTranslator, Upstream, UpstreamRequest};
@@ -477,17 +477,6 @@ impl super::Wire for OpenAiWire {
     }
 }
 
-/// One event of OpenAI's stream, parsed once: an error object, or a chunk.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum StreamEvent {
-    /// Any `error` member, whatever its shape (vendors differ).
-    Failed {
-        error: Value,
-    },
-    Chunk(Box<ChatCompletionChunk>),
-}
-
 /// OpenAI's stream: `data: {chunk}` events, `data: [DONE]` at the end, an error object inside a
 /// `data:` event when something fails mid-stream.
 pub struct OpenAiStream;
@@ -501,14 +490,18 @@ impl StreamTranslator for OpenAiStream {
         if data.is_empty() {
             return Vec::new();
         }
-        let mut chunk = match serde_json::from_slice::<StreamEvent>(data.as_bytes()) {
-            Ok(StreamEvent::Chunk(chunk)) => chunk,
-            Ok(StreamEvent::Failed { error }) => {
-                let message = error["message"]
-                    .as_str()
-                    .unwrap_or("The upstream failed mid-stream.");
-                return vec![StreamItem::Error(super::errors::safe_message(message))];
-            }
+        // Parsed once: an error object is a chunk whose `extra` holds an `error` member (any
+        // shape: vendors differ).
+        let mut chunk = match serde_json::from_slice::<ChatCompletionChunk>(data.as_bytes()) {
+            Ok(chunk) => match chunk.extra.get("error") {
+                None => chunk,
+                Some(error) => {
+                    let message = error["message"]
+                        .as_str()
+                        .unwrap_or("The upstream failed mid-stream.");
+                    return vec![StreamItem::Error(super::errors::safe_message(message))];
+                }
+            },
             // Only a broken event is read twice, to say how it is broken.
             Err(_) if serde_json::from_slice::<serde::de::IgnoredAny>(data.as_bytes()).is_err() => {
                 return vec![StreamItem::Error(
@@ -527,7 +520,7 @@ impl StreamTranslator for OpenAiStream {
             items.push(StreamItem::Usage(usage));
         }
         if !chunk.choices.is_empty() {
-            items.insert(0, StreamItem::Chunk(*chunk));
+            items.insert(0, StreamItem::Chunk(chunk));
         }
         items
     }
