@@ -95,7 +95,7 @@ pub struct StreamOptions {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(tag = "role", rename_all = "lowercase")]
+#[serde(tag = "role", rename_all = "lowercase", try_from = "MessageFields")]
 pub enum Message {
     System {
         content: Content,
@@ -126,6 +126,74 @@ pub enum Message {
         content: Content,
         tool_call_id: String,
     },
+}
+
+/// A message's members in one flat reading, checked by role in `Message::try_from`: serde's
+/// `role`-tagged enum would buffer each message and read it a second time.
+#[derive(Deserialize)]
+struct MessageFields {
+    role: MessageRole,
+    #[serde(default)]
+    content: Option<Content>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolCall>>,
+    #[serde(default)]
+    refusal: Option<String>,
+    #[serde(default)]
+    tool_call_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum MessageRole {
+    System,
+    Developer,
+    User,
+    Assistant,
+    Tool,
+}
+
+impl TryFrom<MessageFields> for Message {
+    type Error = &'static str;
+
+    /// The error is serde's words for what the role requires (`missing field `content``).
+    fn try_from(fields: MessageFields) -> Result<Message, &'static str> {
+        let MessageFields {
+            role,
+            content,
+            name,
+            tool_calls,
+            refusal,
+            tool_call_id,
+        } = fields;
+        let required = |content: Option<Content>| content.ok_or("missing field `content`");
+        Ok(match role {
+            MessageRole::System => Message::System {
+                content: required(content)?,
+                name,
+            },
+            MessageRole::Developer => Message::Developer {
+                content: required(content)?,
+                name,
+            },
+            MessageRole::User => Message::User {
+                content: required(content)?,
+                name,
+            },
+            MessageRole::Assistant => Message::Assistant {
+                content,
+                tool_calls,
+                name,
+                refusal,
+            },
+            MessageRole::Tool => Message::Tool {
+                content: required(content)?,
+                tool_call_id: tool_call_id.ok_or("missing field `tool_call_id`")?,
+            },
+        })
+    }
 }
 
 /// Message content: a string, or a list of parts.

@@ -50,6 +50,7 @@ pub async fn completions(mut req: Request, app: &App, principal: &Principal) -> 
 struct StoneChatRequest {
     #[serde(default = "default_stone_model")]
     model_id: String,
+    #[serde(deserialize_with = "crate::json_path::objects_here")]
     messages: Vec<Message>,
     #[serde(default)]
     system_prompt: Option<String>,
