@@ -49,7 +49,6 @@ pub const MAX_CHOICES: u32 = 128;
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct ChatRequestBody {
     pub model: String,
-    #[serde(deserialize_with = "crate::json_path::objects_here")]
     pub messages: Vec<Message>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stream: bool,
@@ -94,8 +93,8 @@ pub struct StreamOptions {
     pub include_usage: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(tag = "role", rename_all = "lowercase", try_from = "MessageFields")]
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "role", rename_all = "lowercase")]
 pub enum Message {
     System {
         content: Content,
@@ -126,6 +125,12 @@ pub enum Message {
         content: Content,
         tool_call_id: String,
     },
+}
+
+impl<'de> Deserialize<'de> for Message {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::json_path::checked::<D, MessageFields, Message>(deserializer)
+    }
 }
 
 /// A message's members in one flat reading, checked by role in `Message::try_from`: serde's
@@ -206,35 +211,27 @@ pub enum Content {
 
 impl<'de> Deserialize<'de> for Content {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        match Value::deserialize(deserializer)? {
-            Value::String(text) => Ok(Content::Text(text)),
-            Value::Array(parts) => {
-                let mut parsed = Vec::with_capacity(parts.len());
-                for (i, part) in parts.into_iter().enumerate() {
-                    parsed.push(
-                        serde_json::from_value(part)
-                            .map_err(|e| D::Error::custom(format!("part {i}: {e}")))?,
-                    );
-                }
-                Ok(Content::Parts(parsed))
+        struct TextOrParts;
+        impl<'de> serde::de::Visitor<'de> for TextOrParts {
+            type Value = Content;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of content parts")
             }
-            other => Err(D::Error::custom(format!(
-                "expected a string or an array of content parts, got {}",
-                json_kind(&other)
-            ))),
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Content, E> {
+                Ok(Content::Text(text.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Content, E> {
+                Ok(Content::Text(text))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
+                let mut parts = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(part) = seq.next_element::<ContentPart>()? {
+                    parts.push(part);
+                }
+                Ok(Content::Parts(parts))
+            }
         }
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        deserializer.deserialize_any(TextOrParts)
     }
 }
 
@@ -272,12 +269,57 @@ impl Content {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentPart {
     Text { text: String },
     ImageUrl { image_url: ImageUrl },
     File { file: FileRef },
+}
+
+impl<'de> Deserialize<'de> for ContentPart {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::json_path::checked::<D, PartFields, ContentPart>(deserializer)
+    }
+}
+
+/// A part's members in one flat reading, checked by `type` (see `MessageFields`).
+#[derive(Deserialize)]
+struct PartFields {
+    #[serde(rename = "type")]
+    kind: PartKind,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    image_url: Option<ImageUrl>,
+    #[serde(default)]
+    file: Option<FileRef>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PartKind {
+    Text,
+    ImageUrl,
+    File,
+}
+
+impl TryFrom<PartFields> for ContentPart {
+    type Error = &'static str;
+
+    fn try_from(part: PartFields) -> Result<ContentPart, &'static str> {
+        Ok(match part.kind {
+            PartKind::Text => ContentPart::Text {
+                text: part.text.ok_or("missing field `text`")?,
+            },
+            PartKind::ImageUrl => ContentPart::ImageUrl {
+                image_url: part.image_url.ok_or("missing field `image_url`")?,
+            },
+            PartKind::File => ContentPart::File {
+                file: part.file.ok_or("missing field `file`")?,
+            },
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -1044,9 +1086,23 @@ mod tests {
             param_of(with("messages", json!([{"role": "wizard", "content": "x"}]))),
             "messages[0].role"
         );
-        // Inside a tagged enum serde reports the message, not the field; the text names it.
+        // A message, its content and its parts are each located where the refusal is.
+        assert_eq!(
+            param_of(with(
+                "messages",
+                json!([{"role": "user", "content": "a"}, {"role": "tool", "content": "x"}])
+            )),
+            "messages[1].tool_call_id"
+        );
+        assert_eq!(
+            param_of(with(
+                "messages",
+                json!([{"role": "system"}, {"role": "user", "content": "a"}])
+            )),
+            "messages[0].content"
+        );
         let error = parse(with("messages", json!([{"role": "user", "content": 5}]))).unwrap_err();
-        assert_eq!(error.param.as_deref(), Some("messages[0]"));
+        assert_eq!(error.param.as_deref(), Some("messages[0].content"));
         assert!(
             error
                 .message
@@ -1054,6 +1110,14 @@ mod tests {
             "{}",
             error.message
         );
+        let parts =
+            json!([{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "image_url"}]}]);
+        assert_eq!(
+            param_of(with("messages", parts)),
+            "messages[0].content[1].image_url"
+        );
+        let parts = json!([{"role": "user", "content": [{"type": "video", "url": "x"}]}]);
+        assert_eq!(param_of(with("messages", parts)), "messages[0].content[0].type");
         assert_eq!(
             param_of(with("stream_options", json!({"include_usage": true}))),
             "stream_options"

@@ -130,37 +130,35 @@ pub fn variant<T: DeserializeOwned>(fields: Map<String, Value>) -> Result<T, Str
     })
 }
 
-/// `T`, read so that serde_json locates a refusal at this object. serde decides an internally
-/// tagged enum only after reading the whole object, outside serde_json's own call, so its
-/// refusal would be located at the list around it (`messages`, not `messages[0]`).
-pub struct Here<T>(pub T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Here<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Object<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for Object<T> {
-            type Value = T;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, access: A) -> Result<T, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(access))
-            }
-        }
-        deserializer
-            .deserialize_map(Object(std::marker::PhantomData))
-            .map(Here)
-    }
-}
-
-/// A list of `Here` objects, for `#[serde(deserialize_with = "json_path::objects_here")]`.
-pub fn objects_here<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+/// `T` from its members read flat into `F` and checked by `T::try_from`, inside the object's own
+/// reading so that a refusal (`missing field `text``) is located at the object, not around it:
+/// serde decides its own tagged enums after reading the whole object, outside serde_json's call,
+/// and buffers the object to read it twice. This is how the `type`- or `role`-tagged enums here
+/// are read.
+pub fn checked<'de, D, F, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
+    F: Deserialize<'de>,
+    T: TryFrom<F>,
+    T::Error: std::fmt::Display,
 {
-    let list = Vec::<Here<T>>::deserialize(deserializer)?;
-    Ok(list.into_iter().map(|Here(item)| item).collect())
+    struct Checked<F, T>(std::marker::PhantomData<(F, T)>);
+    impl<'de, F, T> de::Visitor<'de> for Checked<F, T>
+    where
+        F: Deserialize<'de>,
+        T: TryFrom<F>,
+        T::Error: std::fmt::Display,
+    {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, access: A) -> Result<T, A::Error> {
+            let fields = F::deserialize(de::value::MapAccessDeserializer::new(access))?;
+            T::try_from(fields).map_err(de::Error::custom)
+        }
+    }
+    deserializer.deserialize_map(Checked(std::marker::PhantomData))
 }
 
 /// The byte offset of serde_json's (1-based line, 0-based column of the bytes before it).

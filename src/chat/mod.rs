@@ -50,7 +50,6 @@ pub async fn completions(mut req: Request, app: &App, principal: &Principal) -> 
 struct StoneChatRequest {
     #[serde(default = "default_stone_model")]
     model_id: String,
-    #[serde(deserialize_with = "crate::json_path::objects_here")]
     messages: Vec<Message>,
     #[serde(default)]
     system_prompt: Option<String>,

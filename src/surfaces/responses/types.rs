@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::json_path::{self, variant, Here};
+use crate::json_path::{self, variant};
 
 /// Item types of tools OpenAI runs itself (or of Codex's own control items): forwarded to
 /// OpenAI as they are; a translated model never sees them.
@@ -179,19 +179,62 @@ pub struct TextConfig {
     pub verbosity: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TextFormat {
     Text,
     JsonObject,
     JsonSchema {
         name: String,
         schema: Value,
-        #[serde(default)]
         description: Option<String>,
-        #[serde(default)]
         strict: Option<bool>,
     },
+}
+
+impl<'de> Deserialize<'de> for TextFormat {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::json_path::checked::<D, TextFormatFields, TextFormat>(deserializer)
+    }
+}
+
+/// `text.format`'s members in one flat reading (see `PartFields`).
+#[derive(Deserialize)]
+struct TextFormatFields {
+    #[serde(rename = "type")]
+    kind: TextFormatKind,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    schema: Option<Value>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    strict: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TextFormatKind {
+    Text,
+    JsonObject,
+    JsonSchema,
+}
+
+impl TryFrom<TextFormatFields> for TextFormat {
+    type Error = &'static str;
+
+    fn try_from(format: TextFormatFields) -> Result<TextFormat, &'static str> {
+        Ok(match format.kind {
+            TextFormatKind::Text => TextFormat::Text,
+            TextFormatKind::JsonObject => TextFormat::JsonObject,
+            TextFormatKind::JsonSchema => TextFormat::JsonSchema {
+                name: format.name.ok_or("missing field `name`")?,
+                schema: format.schema.ok_or("missing field `schema`")?,
+                description: format.description,
+                strict: format.strict,
+            },
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -422,7 +465,7 @@ impl<'de> Deserialize<'de> for Content {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
                 let mut parts = Vec::new();
-                while let Some(Here(part)) = seq.next_element::<Here<ContentPart>>()? {
+                while let Some(part) = seq.next_element::<ContentPart>()? {
                     parts.push(part);
                 }
                 Ok(Content::Parts(parts))
@@ -446,28 +489,20 @@ impl Content {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ContentPart {
     InputText {
         text: String,
     },
     InputImage {
-        #[serde(default)]
         image_url: Option<String>,
-        #[serde(default)]
         file_id: Option<String>,
-        #[serde(default)]
         detail: Option<String>,
     },
     InputFile {
-        #[serde(default)]
         file_id: Option<String>,
-        #[serde(default)]
         file_data: Option<String>,
-        #[serde(default)]
         file_url: Option<String>,
-        #[serde(default)]
         filename: Option<String>,
     },
     InputAudio {
@@ -479,6 +514,81 @@ pub enum ContentPart {
     Refusal {
         refusal: String,
     },
+}
+
+impl<'de> Deserialize<'de> for ContentPart {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::json_path::checked::<D, PartFields, ContentPart>(deserializer)
+    }
+}
+
+/// A part's members in one flat reading, checked by `type` in `ContentPart::try_from`: serde's
+/// `type`-tagged enum would buffer each part to read it a second time.
+#[derive(Deserialize)]
+struct PartFields {
+    #[serde(rename = "type")]
+    kind: PartKind,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    image_url: Option<String>,
+    #[serde(default)]
+    file_id: Option<String>,
+    #[serde(default)]
+    detail: Option<String>,
+    #[serde(default)]
+    file_data: Option<String>,
+    #[serde(default)]
+    file_url: Option<String>,
+    #[serde(default)]
+    filename: Option<String>,
+    #[serde(default)]
+    input_audio: Option<Value>,
+    #[serde(default)]
+    refusal: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PartKind {
+    InputText,
+    InputImage,
+    InputFile,
+    InputAudio,
+    OutputText,
+    Refusal,
+}
+
+impl TryFrom<PartFields> for ContentPart {
+    type Error = &'static str;
+
+    fn try_from(part: PartFields) -> Result<ContentPart, &'static str> {
+        Ok(match part.kind {
+            PartKind::InputText => ContentPart::InputText {
+                text: part.text.ok_or("missing field `text`")?,
+            },
+            PartKind::InputImage => ContentPart::InputImage {
+                image_url: part.image_url,
+                file_id: part.file_id,
+                detail: part.detail,
+            },
+            PartKind::InputFile => ContentPart::InputFile {
+                file_id: part.file_id,
+                file_data: part.file_data,
+                file_url: part.file_url,
+                filename: part.filename,
+            },
+            PartKind::InputAudio => ContentPart::InputAudio {
+                input_audio: part.input_audio.ok_or("missing field `input_audio`")?,
+            },
+            PartKind::OutputText => ContentPart::OutputText {
+                text: part.text.ok_or("missing field `text`")?,
+            },
+            PartKind::Refusal => ContentPart::Refusal {
+                refusal: part.refusal.ok_or("missing field `refusal`")?,
+            },
+        })
+    }
 }
 
 impl ContentPart {
@@ -1174,6 +1284,18 @@ mod tests {
             "text.format.name"
         );
         assert_eq!(param_of(with("truncation", json!("sometimes"))), "truncation");
+        // What a format's or a part's type requires is named where it is missing.
+        assert_eq!(
+            param_of(with(
+                "text",
+                json!({"format": {"type": "json_schema", "schema": {}}})
+            )),
+            "text.format.name"
+        );
+        assert_eq!(
+            param_of(with("text", json!({"format": {"type": "yaml"}}))),
+            "text.format.type"
+        );
         assert_eq!(param_of(with("metadata", json!({"k": 1}))), "metadata.k");
         assert_eq!(param_of(with("conversation", json!("conv_1"))), "conversation");
         assert_eq!(
