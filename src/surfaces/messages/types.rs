@@ -279,7 +279,7 @@ impl KnownBlock<'_> {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ImageSource<'a> {
     Base64 {
@@ -297,6 +297,54 @@ pub enum ImageSource<'a> {
         #[serde(borrow)]
         file_id: Cow<'a, str>,
     },
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ImageSource<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        json_path::checked::<D, ImageSourceFields<'a>, ImageSource<'a>>(deserializer)
+    }
+}
+
+/// A source's members in one flat reading, checked by `type` (`json_path::checked`).
+#[derive(Deserialize)]
+struct ImageSourceFields<'a> {
+    #[serde(rename = "type")]
+    kind: ImageSourceKind,
+    #[serde(default, borrow)]
+    media_type: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    data: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    url: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    file_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ImageSourceKind {
+    Base64,
+    Url,
+    File,
+}
+
+impl<'a> TryFrom<ImageSourceFields<'a>> for ImageSource<'a> {
+    type Error = &'static str;
+
+    fn try_from(source: ImageSourceFields<'a>) -> Result<ImageSource<'a>, &'static str> {
+        Ok(match source.kind {
+            ImageSourceKind::Base64 => ImageSource::Base64 {
+                media_type: source.media_type.ok_or("missing field `media_type`")?,
+                data: source.data.ok_or("missing field `data`")?,
+            },
+            ImageSourceKind::Url => ImageSource::Url {
+                url: source.url.ok_or("missing field `url`")?,
+            },
+            ImageSourceKind::File => ImageSource::File {
+                file_id: source.file_id.ok_or("missing field `file_id`")?,
+            },
+        })
+    }
 }
 
 /// A tool: a custom (client) tool, or anything else (server tools such as `web_search_*`,
@@ -333,7 +381,7 @@ pub struct CustomTool<'a> {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToolChoice<'a> {
     Auto {
@@ -351,6 +399,53 @@ pub enum ToolChoice<'a> {
         disable_parallel_tool_use: Option<bool>,
     },
     None {},
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ToolChoice<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        json_path::checked::<D, ToolChoiceFields<'a>, ToolChoice<'a>>(deserializer)
+    }
+}
+
+/// `tool_choice`'s members in one flat reading, checked by `type` (`json_path::checked`).
+#[derive(Deserialize)]
+struct ToolChoiceFields<'a> {
+    #[serde(rename = "type")]
+    kind: ToolChoiceKind,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    disable_parallel_tool_use: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ToolChoiceKind {
+    Auto,
+    Any,
+    Tool,
+    None,
+}
+
+impl<'a> TryFrom<ToolChoiceFields<'a>> for ToolChoice<'a> {
+    type Error = &'static str;
+
+    fn try_from(choice: ToolChoiceFields<'a>) -> Result<ToolChoice<'a>, &'static str> {
+        let disable_parallel_tool_use = choice.disable_parallel_tool_use;
+        Ok(match choice.kind {
+            ToolChoiceKind::Auto => ToolChoice::Auto {
+                disable_parallel_tool_use,
+            },
+            ToolChoiceKind::Any => ToolChoice::Any {
+                disable_parallel_tool_use,
+            },
+            ToolChoiceKind::Tool => ToolChoice::Tool {
+                name: choice.name.ok_or("missing field `name`")?,
+                disable_parallel_tool_use,
+            },
+            ToolChoiceKind::None => ToolChoice::None {},
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
