@@ -31,6 +31,13 @@ pub fn random_hex(bytes: usize) -> String {
 
 /// Parses a JSON body into `T`, answering 400s that name the field and the problem.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    check_object(bytes)?;
+    json_path::parse(bytes).map_err(refused)
+}
+
+// `parse_json`'s work that does not depend on `T`, out of line: it is compiled once, not per type.
+#[inline(never)]
+fn check_object(bytes: &[u8]) -> ApiResult<()> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::new(
             ErrorKind::BadRequest,
@@ -53,7 +60,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             ),
         });
     }
-    json_path::parse(bytes).map_err(|refusal| match refusal {
+    Ok(())
+}
+
+#[inline(never)]
+fn refused(refusal: Refusal) -> ApiError {
+    match refusal {
         Refusal::Syntax(e) => ApiError::new(
             ErrorKind::BadRequest,
             "invalid_json",
@@ -85,7 +97,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             }
             api_error
         }
-    })
+    }
 }
 
 /// Reads the body, refusing (413) as soon as it passes `limit`, with or without Content-Length.

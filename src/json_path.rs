@@ -77,7 +77,15 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Refusal> {
 /// `parse` for types that borrow from the body.
 pub fn parse_borrowed<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, Refusal> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let refused = |error: serde_json::Error| match error.classify() {
+    let value = T::deserialize(&mut deserializer).map_err(|e| refusal(bytes, e))?;
+    deserializer.end().map_err(Refusal::Syntax)?;
+    Ok(value)
+}
+
+// Not generic, and kept out of line: the generic parsers above are compiled once per type.
+#[inline(never)]
+fn refusal(bytes: &[u8], error: serde_json::Error) -> Refusal {
+    match error.classify() {
         serde_json::error::Category::Data => {
             let text = error.to_string();
             let reason = text.split(" at line ").next().unwrap_or(&text).to_owned();
@@ -87,10 +95,7 @@ pub fn parse_borrowed<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8]) -> Resu
             }
         }
         _ => Refusal::Syntax(error),
-    };
-    let value = T::deserialize(&mut deserializer).map_err(refused)?;
-    deserializer.end().map_err(Refusal::Syntax)?;
-    Ok(value)
+    }
 }
 
 /// Deserializes an object whose `type` decides what it is: its fields are buffered, then `decide`
