@@ -29,18 +29,18 @@ struct WireResponse {
     error: Option<WireError>,
 }
 
-/// A content block: `text` and `tool_use` are read; thinking, server-tool and other blocks are
-/// not part of an OpenAI answer.
+/// A content block, of an answer or of a stream's `content_block_start`: `text` and `tool_use`
+/// are read; thinking, server-tool and other blocks are not part of an OpenAI answer.
 #[derive(Debug, Deserialize)]
-struct WireBlock {
+pub(super) struct WireBlock {
     #[serde(rename = "type")]
-    kind: String,
+    pub(super) kind: String,
     #[serde(default)]
-    text: Option<String>,
+    pub(super) text: Option<String>,
     #[serde(default)]
-    id: Option<String>,
+    pub(super) id: Option<String>,
     #[serde(default)]
-    name: Option<String>,
+    pub(super) name: Option<String>,
     #[serde(default)]
     input: Option<Value>,
 }

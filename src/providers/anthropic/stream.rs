@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::response::{finish_reason, openai_usage, WireError, WireUsage};
+use super::response::{finish_reason, openai_usage, WireBlock, WireError, WireUsage};
 use crate::canonical::{ChatCompletionChunk, Delta, FunctionDelta, ToolCallDelta, Usage};
 use crate::providers::{StreamItem, StreamTranslator};
 use crate::sse::parser::SseEvent;
@@ -47,25 +47,13 @@ struct WireEvent {
     #[serde(default)]
     index: Option<u32>,
     #[serde(default)]
-    content_block: Option<WireStartBlock>,
+    content_block: Option<WireBlock>,
     #[serde(default)]
     delta: Option<WireDelta>,
     #[serde(default)]
     usage: Option<WireUsage>,
     #[serde(default)]
     error: Option<WireError>,
-}
-
-#[derive(Debug, Deserialize)]
-struct WireStartBlock {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
 }
 
 /// A `content_block_delta`'s delta (typed) or a `message_delta`'s (untyped).
