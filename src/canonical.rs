@@ -371,11 +371,34 @@ pub struct FunctionDef {
 }
 
 /// `"auto"`, `"none"`, `"required"`, or `{"type":"function","function":{"name"}}`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum ToolChoice {
     Mode(ToolChoiceMode),
     Named(NamedToolChoice),
+}
+
+/// A string is a mode, an object names the function: decided by the JSON's own type, where serde's
+/// untagged enum would buffer the value and try each variant in turn.
+impl<'de> Deserialize<'de> for ToolChoice {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ModeOrNamed;
+        impl<'de> serde::de::Visitor<'de> for ModeOrNamed {
+            type Value = ToolChoice;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"auto\", \"none\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}")
+            }
+            fn visit_str<E: serde::de::Error>(self, mode: &str) -> Result<ToolChoice, E> {
+                use serde::de::IntoDeserializer;
+                ToolChoiceMode::deserialize(mode.into_deserializer()).map(ToolChoice::Mode)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ToolChoice, A::Error> {
+                NamedToolChoice::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(ToolChoice::Named)
+            }
+        }
+        deserializer.deserialize_any(ModeOrNamed)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -398,11 +421,34 @@ pub struct NamedFunction {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum Stop {
     One(String),
     Many(Vec<String>),
+}
+
+/// A string or a list of strings, decided by the JSON's own type (see `ToolChoice`).
+impl<'de> Deserialize<'de> for Stop {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OneOrMany;
+        impl<'de> serde::de::Visitor<'de> for OneOrMany {
+            type Value = Stop;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, stop: &str) -> Result<Stop, E> {
+                Ok(Stop::One(stop.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, stop: String) -> Result<Stop, E> {
+                Ok(Stop::One(stop))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Stop, A::Error> {
+                Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(Stop::Many)
+            }
+        }
+        deserializer.deserialize_any(OneOrMany)
+    }
 }
 
 impl Stop {
@@ -414,12 +460,49 @@ impl Stop {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ResponseFormat {
     Text,
     JsonObject,
     JsonSchema { json_schema: JsonSchemaFormat },
+}
+
+impl<'de> Deserialize<'de> for ResponseFormat {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::json_path::checked::<D, ResponseFormatFields, ResponseFormat>(deserializer)
+    }
+}
+
+/// `response_format`'s members in one flat reading, checked by `type` (see `MessageFields`).
+#[derive(Deserialize)]
+struct ResponseFormatFields {
+    #[serde(rename = "type")]
+    kind: ResponseFormatKind,
+    #[serde(default)]
+    json_schema: Option<JsonSchemaFormat>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ResponseFormatKind {
+    Text,
+    JsonObject,
+    JsonSchema,
+}
+
+impl TryFrom<ResponseFormatFields> for ResponseFormat {
+    type Error = &'static str;
+
+    fn try_from(format: ResponseFormatFields) -> Result<ResponseFormat, &'static str> {
+        Ok(match format.kind {
+            ResponseFormatKind::Text => ResponseFormat::Text,
+            ResponseFormatKind::JsonObject => ResponseFormat::JsonObject,
+            ResponseFormatKind::JsonSchema => ResponseFormat::JsonSchema {
+                json_schema: format.json_schema.ok_or("missing field `json_schema`")?,
+            },
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -1101,6 +1184,27 @@ mod tests {
             )),
             "messages[0].content"
         );
+        // A string or an object, told apart by the JSON's own type.
+        let error = parse(with("tool_choice", json!("sometimes"))).unwrap_err();
+        assert_eq!(error.param.as_deref(), Some("tool_choice"));
+        assert!(
+            error.message.contains("unknown variant `sometimes`"),
+            "{}",
+            error.message
+        );
+        assert_eq!(
+            param_of(with("tool_choice", json!({"type": "function"}))),
+            "tool_choice.function"
+        );
+        assert_eq!(param_of(with("tool_choice", json!(3))), "tool_choice");
+        assert_eq!(param_of(with("stop", json!(["a", 1]))), "stop[1]");
+        assert_eq!(param_of(with("stop", json!(true))), "stop");
+        assert_eq!(
+            param_of(with("response_format", json!({"type": "json_schema"}))),
+            "response_format.json_schema"
+        );
+        let parsed = parse(with("stop", json!("x"))).unwrap();
+        assert_eq!(parsed.stop, Some(Stop::One("x".into())));
         let error = parse(with("messages", json!([{"role": "user", "content": 5}]))).unwrap_err();
         assert_eq!(error.param.as_deref(), Some("messages[0].content"));
         assert!(
