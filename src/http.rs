@@ -3,6 +3,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 use worker::{Headers, Request, Response};
 
 use crate::error::{ApiError, ApiResult, ErrorKind, Family};
@@ -31,61 +32,49 @@ pub fn random_hex(bytes: usize) -> String {
 
 /// Parses a JSON body into `T`, answering 400s that name the field and the problem.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    check_object(bytes)?;
     json_path::parse(bytes).map_err(refused)
 }
 
-// `parse_json`'s work that does not depend on `T`, out of line: it is compiled once, not per type.
-#[inline(never)]
-fn check_object(bytes: &[u8]) -> ApiResult<()> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(
+/// `T` from a body the caller already parsed to a `Value` (the chat surfaces read annotations
+/// from it first), with `parse_json`'s errors. Reading the Value moves its strings, so a body is
+/// scanned once; only a refused one is read again, from `text`, to locate the refusal.
+pub fn typed_from_value<T: DeserializeOwned>(value: Value, text: &[u8]) -> ApiResult<T> {
+    T::deserialize(value).map_err(|error| match json_path::parse::<T>(text) {
+        Err(refusal) => refused(refusal),
+        // The text and the Value disagree only if the caller passed the wrong text.
+        Ok(_) => ApiError::new(
             ErrorKind::BadRequest,
-            "invalid_json",
-            "The request body is empty; expected a JSON object.",
-        ));
-    }
-    // serde would accept a JSON array for a struct (as its fields in order); bodies are objects.
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-            Err(e) => ApiError::new(
-                ErrorKind::BadRequest,
-                "invalid_json",
-                format!("The request body is not valid JSON: {e}."),
-            ),
-            Ok(_) => ApiError::new(
-                ErrorKind::BadRequest,
-                "invalid_request",
-                "The request body must be a JSON object.",
-            ),
-        });
-    }
-    Ok(())
+            "invalid_request",
+            format!("The request body is invalid: {error}."),
+        ),
+    })
 }
 
+// Not generic, and kept out of line: `parse_json` is compiled once per type.
 #[inline(never)]
 fn refused(refusal: Refusal) -> ApiError {
     match refusal {
+        Refusal::Empty => ApiError::new(
+            ErrorKind::BadRequest,
+            "invalid_json",
+            "The request body is empty; expected a JSON object.",
+        ),
+        Refusal::NotAnObject => ApiError::new(
+            ErrorKind::BadRequest,
+            "invalid_request",
+            "The request body must be a JSON object.",
+        ),
         Refusal::Syntax(e) => ApiError::new(
             ErrorKind::BadRequest,
             "invalid_json",
             format!("The request body is not valid JSON: {e}."),
         ),
         Refusal::Data { path, mut reason } => {
-            let path = path.bracketed();
+            let param = path.of_param(&reason).bracketed();
             // Rust type names mean nothing to a client.
             if let Some(at) = reason.find("expected struct ") {
                 reason.replace_range(at.., "expected a JSON object");
             }
-            // A missing field is located at its parent; name the field itself.
-            let param = match reason
-                .strip_prefix("missing field `")
-                .and_then(|r| r.split('`').next())
-            {
-                Some(field) if path.is_empty() => field.to_owned(),
-                Some(field) => format!("{path}.{field}"),
-                None => path,
-            };
             let message = if param.is_empty() {
                 format!("The request body is invalid: {reason}.")
             } else {

@@ -63,19 +63,41 @@ impl Path {
 
 /// A body that did not parse as `T`.
 pub enum Refusal {
+    /// Nothing but whitespace.
+    Empty,
+    /// JSON, but not an object (serde would take an array as a struct's fields in order).
+    NotAnObject,
     /// Not JSON at all (or truncated): serde_json's own words.
     Syntax(serde_json::Error),
     /// JSON, but not a `T`: where, and serde's reason without its " at line … column …".
     Data { path: Path, reason: String },
 }
 
-/// Parses `bytes` as exactly one `T` (trailing characters refused), locating a data error.
+impl Path {
+    /// The member a refusal names: serde locates a missing field at the object that lacks it, so
+    /// `reason`'s field (`missing field `model``) is appended.
+    pub fn of_param(mut self, reason: &str) -> Path {
+        if let Some(field) = missing_field(reason) {
+            self.0.push(Segment::Key(field.to_owned()));
+        }
+        self
+    }
+}
+
+/// The field of serde's "missing field `name`".
+pub fn missing_field(reason: &str) -> Option<&str> {
+    reason.strip_prefix("missing field `")?.split('`').next()
+}
+
+/// Parses `bytes` as exactly one JSON object read as `T` (trailing characters refused),
+/// locating a data error.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Refusal> {
     parse_borrowed(bytes)
 }
 
 /// `parse` for types that borrow from the body.
 pub fn parse_borrowed<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, Refusal> {
+    check_object(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = T::deserialize(&mut deserializer).map_err(|e| refusal(bytes, e))?;
     deserializer.end().map_err(Refusal::Syntax)?;
@@ -83,6 +105,18 @@ pub fn parse_borrowed<'de, T: serde::Deserialize<'de>>(bytes: &'de [u8]) -> Resu
 }
 
 // Not generic, and kept out of line: the generic parsers above are compiled once per type.
+#[inline(never)]
+fn check_object(bytes: &[u8]) -> Result<(), Refusal> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => Err(Refusal::Empty),
+        Some(b'{') => Ok(()),
+        Some(_) => Err(match serde_json::from_slice::<de::IgnoredAny>(bytes) {
+            Err(e) => Refusal::Syntax(e),
+            Ok(_) => Refusal::NotAnObject,
+        }),
+    }
+}
+
 #[inline(never)]
 fn refusal(bytes: &[u8], error: serde_json::Error) -> Refusal {
     match error.classify() {
@@ -129,9 +163,11 @@ pub fn variant<T: DeserializeOwned>(fields: Map<String, Value>) -> Result<T, Str
     // position to locate the refusal by.
     let text = Value::Object(fields).to_string();
     parse(text.as_bytes()).map_err(|refusal| match refusal {
-        Refusal::Syntax(e) => e.to_string(),
         Refusal::Data { path, reason } if path.is_empty() => reason,
         Refusal::Data { path, reason } => format!("{}: {reason}", path.bracketed()),
+        // An object written out by serde_json is JSON and an object.
+        Refusal::Syntax(e) => e.to_string(),
+        Refusal::Empty | Refusal::NotAnObject => "expected a JSON object".to_owned(),
     })
 }
 
@@ -307,6 +343,8 @@ mod tests {
     fn where_refused(text: &str) -> (String, String) {
         match parse::<Body>(text.as_bytes()) {
             Ok(body) => panic!("{text} parsed: {body:?}"),
+            Err(Refusal::Empty) => ("<empty>".into(), String::new()),
+            Err(Refusal::NotAnObject) => ("<not an object>".into(), String::new()),
             Err(Refusal::Syntax(e)) => ("<syntax>".into(), e.to_string()),
             Err(Refusal::Data { path, reason }) => (path.bracketed(), reason),
         }
@@ -340,6 +378,11 @@ mod tests {
         let (_, reason) = where_refused(r#"{"model": "m", "max_tokens": "ten"}"#);
         assert_eq!(reason, "invalid type: string \"ten\", expected u32");
         assert_eq!(where_refused(r#"{"model": "m""#).0, "<syntax>");
+        // Bodies are objects: serde would read an array as a struct's fields in order.
+        assert_eq!(where_refused(" \n ").0, "<empty>");
+        assert_eq!(where_refused(r#"["m"]"#).0, "<not an object>");
+        assert_eq!(where_refused("5").0, "<not an object>");
+        assert_eq!(where_refused("[1,").0, "<syntax>");
         assert_eq!(where_refused(r#"{"model": "m"} x"#).0, "<syntax>");
     }
 
@@ -355,6 +398,19 @@ mod tests {
         assert_eq!(path.bracketed(), "messages[2].content[0].text");
         assert_eq!(path.dotted(), "messages.2.content.0.text");
         assert_eq!(Path::default().bracketed(), "");
+        // A missing field is named under the object that lacks it.
+        assert_eq!(
+            path.clone().of_param("missing field `type`").dotted(),
+            "messages.2.content.0.text.type"
+        );
+        assert_eq!(
+            Path::default().of_param("missing field `model`").bracketed(),
+            "model"
+        );
+        assert_eq!(
+            path.of_param("invalid type: null").bracketed(),
+            "messages[2].content[0].text"
+        );
     }
 
     #[test]

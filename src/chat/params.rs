@@ -29,12 +29,10 @@ pub fn parse_chat(bytes: &[u8]) -> ApiResult<ParsedChat> {
     let mut body: Value = http::parse_json(bytes)?;
     let legacy_functions = rewrite_legacy_functions(&mut body)?;
     let annotations = annotations(&body)?;
-    // Typed from the text, where a refusal can be located; a rewritten body is written out again.
-    let body: ChatRequestBody = if legacy_functions {
-        http::parse_json(body.to_string().as_bytes())?
-    } else {
-        http::parse_json(bytes)?
-    };
+    // A rewritten body is written out to locate a refusal in (legacy requests are rare).
+    let rewritten = legacy_functions.then(|| body.to_string());
+    let text = rewritten.as_ref().map_or(bytes, |text| text.as_bytes());
+    let body: ChatRequestBody = http::typed_from_value(body, text)?;
     let request = ChatRequest::try_from(body)?;
     Ok(ParsedChat {
         request,

@@ -506,32 +506,21 @@ pub fn invalid(path: impl Into<String>, message: impl fmt::Display) -> ApiError 
 /// Parses a Messages (or count_tokens) body, borrowing from it. Errors name the field the way
 /// Anthropic does (`messages.1.content.0.text: ...`).
 pub fn parse(body: &[u8]) -> ApiResult<MessagesRequest<'_>> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(invalid("", "The request body is empty; expected a JSON object."));
-    }
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-            Err(e) => invalid("", format!("The request body is not valid JSON: {e}.")),
-            Ok(_) => invalid("", "The request body must be a JSON object."),
-        });
-    }
     json_path::parse_borrowed(body).map_err(|refusal| match refusal {
+        Refusal::Empty => invalid("", "The request body is empty; expected a JSON object."),
+        Refusal::NotAnObject => invalid("", "The request body must be a JSON object."),
         Refusal::Syntax(e) => invalid("", format!("The request body is not valid JSON: {e}.")),
-        Refusal::Data { path, mut reason } => {
-            let mut path = path.dotted();
-            if let Some(field) = reason
-                .strip_prefix("missing field `")
-                .and_then(|r| r.split('`').next())
-                .map(str::to_owned)
-            {
-                path = if path.is_empty() {
-                    field
+        Refusal::Data { path, reason } => {
+            let missing = json_path::missing_field(&reason).is_some();
+            let path = path.of_param(&reason).dotted();
+            invalid(
+                path,
+                if missing {
+                    "Field required".to_owned()
                 } else {
-                    format!("{path}.{field}")
-                };
-                reason = "Field required".to_owned();
-            }
-            invalid(path, reason)
+                    reason
+                },
+            )
         }
     })
 }
