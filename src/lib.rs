@@ -29,6 +29,7 @@ pub mod sse;
 pub mod surfaces;
 pub mod time;
 pub mod uploads;
+pub mod workers;
 
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
@@ -40,7 +41,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let family = Family::of_path(&req.path());
     let app = app::App::new(env, ctx, request_id);
     let response = match router::handle(req, &app).await {
-        Ok(response) => response,
+        Ok(router::Answer::Own(response)) => response,
+        Ok(router::Answer::Forwarded(response)) => return Ok(response),
         Err(error) => http::error_response(&error, family, &app.request_id),
     };
     Ok(http::finish(response, &app.request_id))

@@ -1,14 +1,12 @@
-//! The route table: which handler serves which method and path. Nothing else lives here.
+//! The route table: which worker and which handler serve which method and path. Nothing else
+//! lives here.
 
 use worker::{Method, Request, Response};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::surfaces::responses::handlers as responses;
-use crate::{
-    admin, auth, billing, catalog, chat, console, health, http, images, limits, payments, pipeline, surfaces,
-    uploads,
-};
+use crate::workers::{self, Worker};
+use crate::{auth, http, limits, pipeline};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -195,6 +193,63 @@ pub fn resolve<'a>(method: &Method, path: &'a str) -> ApiResult<Route<'a>> {
 }
 
 impl Route<'_> {
+    /// The worker that serves the route (src/workers.rs). `/health` is answered where it arrives:
+    /// the gateway for clients, the account worker for the gateway's deep health check.
+    pub fn worker(&self) -> Worker {
+        match self {
+            Route::Health => Worker::THIS,
+            Route::StoneModels
+            | Route::OpenAiModels
+            | Route::OpenAiModel(_)
+            | Route::ChatCompletions
+            | Route::StoneChat
+            | Route::Messages
+            | Route::CountTokens
+            | Route::ImageGenerations
+            | Route::CreateResponse
+            | Route::Response(_)
+            | Route::ResponseInputItems(_)
+            | Route::Embeddings => Worker::Gateway,
+            Route::Register
+            | Route::Login
+            | Route::GoogleSignIn
+            | Route::YandexSignIn
+            | Route::ChangePassword
+            | Route::LogoutAll
+            | Route::SendCode
+            | Route::VerifyEmail
+            | Route::CompleteRegistration
+            | Route::Me
+            | Route::ListKeys
+            | Route::CreateKey
+            | Route::RevokeKey(_)
+            | Route::AdminCredit(_)
+            | Route::AdminPlan(_)
+            | Route::AdminPlanPrice(_)
+            | Route::AdminUsers
+            | Route::AdminCodes
+            | Route::AdminUsage
+            | Route::AdminModels
+            | Route::AdminModel(_)
+            | Route::AdminModelAliases(_)
+            | Route::AdminModelAlias(..)
+            | Route::AdminKeys
+            | Route::Redeem
+            | Route::Usage
+            | Route::Upload
+            | Route::ListFiles
+            | Route::GetFile(_)
+            | Route::DeleteFile(_)
+            | Route::Topup
+            | Route::YooKassaWebhook
+            | Route::BillingHistory
+            | Route::PaymentStatus(_)
+            | Route::StartSession
+            | Route::ConsoleConfig
+            | Route::EndSession => Worker::Account,
+        }
+    }
+
     /// Whether the route serves an authenticated caller (the router authenticates it once and
     /// adds the rate-limit headers to its answer).
     pub fn needs_caller(&self) -> bool {
@@ -227,7 +282,14 @@ impl Route<'_> {
     }
 }
 
-pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
+/// What `handle` gives back: an answer of this worker's own (the entry stamps its request id and
+/// CORS headers), or the account worker's, which it has stamped already.
+pub enum Answer {
+    Own(Response),
+    Forwarded(Response),
+}
+
+pub async fn handle(req: Request, app: &App) -> ApiResult<Answer> {
     let path = req.path();
     let method = req.method();
     if method == Method::Options {
@@ -235,17 +297,129 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
         if routes.is_empty() {
             return Err(ApiError::route_not_found("OPTIONS", &path));
         }
-        return Ok(http::preflight(&allowed_methods(&routes)));
+        return Ok(Answer::Own(http::preflight(&allowed_methods(&routes))));
     }
     let route = resolve(&method, &path)?;
+    match (Worker::THIS, route.worker()) {
+        (Worker::Gateway, Worker::Account) => {
+            return workers::to_account(req, app).await.map(Answer::Forwarded)
+        }
+        (Worker::Account, Worker::Gateway) => {
+            return Err(ApiError::internal(format!(
+                "{method} {path} reached the account worker: only the gateway serves it"
+            )))
+        }
+        _ => {}
+    }
     // /health reports configuration problems itself; everything else refuses to run on them.
     if route != Route::Health {
         app.config.check()?;
     }
     if !route.needs_caller() {
-        return match route {
+        return this_worker::open(route, req, app).await.map(Answer::Own);
+    }
+    let auth_started = crate::time::now_ms();
+    let caller = auth::authenticate(&req, app).await?;
+    let caller = &caller;
+    let auth_step = format!("auth;dur={}", crate::time::now_ms().saturating_sub(auth_started));
+    let answered = this_worker::with_caller(route, req, app, caller).await;
+    let mut response = match answered {
+        Ok(response) => response,
+        Err(mut error) => {
+            let existing = error
+                .headers
+                .iter()
+                .position(|(name, _)| *name == "Server-Timing")
+                .map(|i| error.headers.remove(i).1);
+            let timing = pipeline::timing::prepend(existing, &auth_step);
+            return Err(error.with_header("Server-Timing", timing));
+        }
+    };
+    let existing = response.headers().get("Server-Timing").ok().flatten();
+    response
+        .headers_mut()
+        .set("Server-Timing", &pipeline::timing::prepend(existing, &auth_step))?;
+    // A metered answer carries the headers of its own admission; any other authenticated answer
+    // gets them from a look at the caller's limiter. Errors never wait for one.
+    let stamped = response.headers().has("X-RateLimit-Limit").unwrap_or(false);
+    if !stamped {
+        for (name, value) in limits::headers::peeked(app, caller).await {
+            let _ = response.headers_mut().set(name, &value);
+        }
+    }
+    Ok(Answer::Own(response))
+}
+
+fn misrouted(route: Route<'_>) -> ApiError {
+    ApiError::internal(format!(
+        "route table: {route:?} has no handler in the {:?} worker",
+        Worker::THIS
+    ))
+}
+
+// Each build links only its own worker's handlers: `#[cfg]`, not `cfg!`, because a handler that is
+// merely named in a dead branch is still compiled in.
+#[cfg(not(feature = "account"))]
+use gateway_routes as this_worker;
+#[cfg(feature = "account")]
+use account_routes as this_worker;
+
+#[cfg(not(feature = "account"))]
+mod gateway_routes {
+    use worker::{Method, Request, Response};
+
+    use super::{misrouted, Route};
+    use crate::app::App;
+    use crate::auth::Principal;
+    use crate::error::ApiResult;
+    use crate::surfaces::responses::handlers as responses;
+    use crate::{catalog, chat, health, images, surfaces};
+
+    pub async fn open(route: Route<'_>, req: Request, app: &App) -> ApiResult<Response> {
+        match route {
             Route::Health => health::check(&req, app).await,
             Route::StoneModels => catalog::routes::handle_stone_list(&req, app).await,
+            _ => Err(misrouted(route)),
+        }
+    }
+
+    pub async fn with_caller(
+        route: Route<'_>,
+        req: Request,
+        app: &App,
+        caller: &Principal,
+    ) -> ApiResult<Response> {
+        match route {
+            Route::OpenAiModels => catalog::routes::handle_openai_list(req, app, caller).await,
+            Route::OpenAiModel(id) => catalog::routes::handle_openai_get(req, app, caller, id).await,
+            Route::ChatCompletions => chat::completions(req, app, caller).await,
+            Route::StoneChat => chat::stone_chat(req, app, caller).await,
+            Route::Messages => surfaces::messages::handler::messages(req, app, caller).await,
+            Route::CountTokens => surfaces::messages::handler::count_tokens(req, app, caller).await,
+            Route::ImageGenerations => images::generate(req, app, caller).await,
+            Route::CreateResponse => responses::create(req, app, caller).await,
+            Route::Response(id) if req.method() == Method::Delete => responses::delete(app, caller, id).await,
+            Route::Response(id) => responses::retrieve(app, caller, id).await,
+            Route::ResponseInputItems(id) => responses::input_items(req, app, caller, id).await,
+            Route::Embeddings => surfaces::embeddings::create(req, app, caller).await,
+            _ => Err(misrouted(route)),
+        }
+    }
+}
+
+#[cfg(feature = "account")]
+mod account_routes {
+    use worker::{Method, Request, Response};
+
+    use super::{misrouted, Route};
+    use crate::app::App;
+    use crate::auth::Principal;
+    use crate::error::ApiResult;
+    use crate::{admin, auth, billing, catalog, console, health, payments, uploads};
+
+    pub async fn open(route: Route<'_>, req: Request, app: &App) -> ApiResult<Response> {
+        match route {
+            Route::Health => health::check(&req, app).await,
             Route::Register => auth::routes::register(req, app).await,
             Route::Login => auth::routes::login(req, app).await,
             Route::GoogleSignIn => auth::oauth::google(req, app).await,
@@ -272,71 +446,36 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Response> {
             Route::YooKassaWebhook => payments::webhook(req, app).await,
             Route::EndSession => auth::routes::end_session(&req).await,
             Route::ConsoleConfig => console::config(app).await,
-            _ => Err(ApiError::internal(
-                "route table: an authenticated route without a caller",
-            )),
-        };
-    }
-    let auth_started = crate::time::now_ms();
-    let caller = auth::authenticate(&req, app).await?;
-    let caller = &caller;
-    let auth_step = format!("auth;dur={}", crate::time::now_ms().saturating_sub(auth_started));
-    let answered = match route {
-        Route::OpenAiModels => catalog::routes::handle_openai_list(req, app, caller).await,
-        Route::OpenAiModel(id) => catalog::routes::handle_openai_get(req, app, caller, id).await,
-        Route::ChangePassword => auth::routes::change_password(req, app, caller).await,
-        Route::LogoutAll => auth::routes::logout_all(app, caller).await,
-        Route::Me => auth::routes::me(app, caller).await,
-        Route::ListKeys => auth::apikeys::list(app, caller).await,
-        Route::CreateKey => auth::apikeys::create(req, app, caller).await,
-        Route::RevokeKey(id) => auth::apikeys::revoke(app, caller, id).await,
-        Route::ChatCompletions => chat::completions(req, app, caller).await,
-        Route::StoneChat => chat::stone_chat(req, app, caller).await,
-        Route::Messages => surfaces::messages::handler::messages(req, app, caller).await,
-        Route::CountTokens => surfaces::messages::handler::count_tokens(req, app, caller).await,
-        Route::ImageGenerations => images::generate(req, app, caller).await,
-        Route::Upload => uploads::upload(req, app, caller).await,
-        Route::ListFiles => uploads::list(req, app, caller).await,
-        Route::GetFile(id) => uploads::get(app, caller, id).await,
-        Route::DeleteFile(id) => uploads::delete(app, caller, id).await,
-        Route::Topup => payments::topup(req, app, caller).await,
-        Route::BillingHistory => billing::ledger::history(req, app, caller).await,
-        Route::Redeem => billing::codes::redeem(req, app, caller).await,
-        Route::Usage => billing::analytics::mine(req, app, caller).await,
-        Route::PaymentStatus(id) => payments::payment_status(app, caller, id).await,
-        Route::StartSession => auth::routes::start_session(&req, app, caller).await,
-        Route::CreateResponse => responses::create(req, app, caller).await,
-        Route::Response(id) if req.method() == Method::Delete => responses::delete(app, caller, id).await,
-        Route::Response(id) => responses::retrieve(app, caller, id).await,
-        Route::ResponseInputItems(id) => responses::input_items(req, app, caller, id).await,
-        Route::Embeddings => surfaces::embeddings::create(req, app, caller).await,
-        _ => Err(ApiError::internal("route table: an open route with a caller")),
-    };
-    let mut response = match answered {
-        Ok(response) => response,
-        Err(mut error) => {
-            let existing = error
-                .headers
-                .iter()
-                .position(|(name, _)| *name == "Server-Timing")
-                .map(|i| error.headers.remove(i).1);
-            let timing = pipeline::timing::prepend(existing, &auth_step);
-            return Err(error.with_header("Server-Timing", timing));
-        }
-    };
-    let existing = response.headers().get("Server-Timing").ok().flatten();
-    response
-        .headers_mut()
-        .set("Server-Timing", &pipeline::timing::prepend(existing, &auth_step))?;
-    // A metered answer carries the headers of its own admission; any other authenticated answer
-    // gets them from a look at the caller's limiter. Errors never wait for one.
-    let stamped = response.headers().has("X-RateLimit-Limit").unwrap_or(false);
-    if !stamped {
-        for (name, value) in limits::headers::peeked(app, caller).await {
-            let _ = response.headers_mut().set(name, &value);
+            _ => Err(misrouted(route)),
         }
     }
-    Ok(response)
+
+    pub async fn with_caller(
+        route: Route<'_>,
+        req: Request,
+        app: &App,
+        caller: &Principal,
+    ) -> ApiResult<Response> {
+        match route {
+            Route::ChangePassword => auth::routes::change_password(req, app, caller).await,
+            Route::LogoutAll => auth::routes::logout_all(app, caller).await,
+            Route::Me => auth::routes::me(app, caller).await,
+            Route::ListKeys => auth::apikeys::list(app, caller).await,
+            Route::CreateKey => auth::apikeys::create(req, app, caller).await,
+            Route::RevokeKey(id) => auth::apikeys::revoke(app, caller, id).await,
+            Route::Upload => uploads::upload(req, app, caller).await,
+            Route::ListFiles => uploads::list(req, app, caller).await,
+            Route::GetFile(id) => uploads::get(app, caller, id).await,
+            Route::DeleteFile(id) => uploads::delete(app, caller, id).await,
+            Route::Topup => payments::topup(req, app, caller).await,
+            Route::BillingHistory => billing::ledger::history(req, app, caller).await,
+            Route::Redeem => billing::codes::redeem(req, app, caller).await,
+            Route::Usage => billing::analytics::mine(req, app, caller).await,
+            Route::PaymentStatus(id) => payments::payment_status(app, caller, id).await,
+            Route::StartSession => auth::routes::start_session(&req, app, caller).await,
+            _ => Err(misrouted(route)),
+        }
+    }
 }
 
 #[cfg(test)]
