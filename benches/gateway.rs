@@ -132,27 +132,33 @@ fn header() {
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("flint bench   {date}   nproc {nproc}");
 
-    let wasm = repo_root().join("build/index_bg.wasm");
-    let raw = std::fs::metadata(&wasm).map(|m| m.len()).ok();
-    // gzip's default level, as `gzip -c` would ship it.
-    let gzipped = Command::new("gzip")
-        .arg("-c")
-        .arg(&wasm)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| o.stdout.len() as u64);
     // Exact bytes (what Cloudflare's limits count: 3 MB free / 10 MB paid, compressed) and KiB.
     let size = |b: Option<u64>| {
         b.map_or("?".to_owned(), |b| {
             format!("{} B ({:.1} KiB)", thousands(b), b as f64 / 1024.0)
         })
     };
-    println!(
-        "wasm          build/index_bg.wasm   {} raw   {} gzip",
-        size(raw),
-        size(gzipped)
-    );
+    // Both workers (src/workers.rs); the gateway's is the one every API call cold-starts.
+    for (name, path) in [
+        ("gateway", "build/index_bg.wasm"),
+        ("account", "build/account/index_bg.wasm"),
+    ] {
+        let wasm = repo_root().join(path);
+        let raw = std::fs::metadata(&wasm).map(|m| m.len()).ok();
+        // gzip's default level, as `gzip -c` would ship it.
+        let gzipped = Command::new("gzip")
+            .arg("-c")
+            .arg(&wasm)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| o.stdout.len() as u64);
+        println!(
+            "wasm {name:<8} {path:<28} {} raw   {} gzip",
+            size(raw),
+            size(gzipped)
+        );
+    }
 }
 
 /// 2009721 → "2,009,721".

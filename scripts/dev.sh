@@ -79,10 +79,10 @@ if [ -z "$configured" ]; then
   while read -r id wire; do
     prefix=$(echo "$id" | tr '[:lower:]' '[:upper:]')
     if [ "$wire" = openai ]; then base="$mock_url/$id/v1"; else base="$mock_url/$id"; fi
-    vars+=(--var "${prefix}_API_KEY:mock-key" --var "${prefix}_BASE_URL:$base")
+    vars+=("${prefix}_API_KEY=mock-key" "${prefix}_BASE_URL=$base")
   done <<< "$providers"
   if ! grep -qE '^YOOKASSA_SHOP_ID=.+' .dev.vars; then
-    vars+=(--var "YOOKASSA_API_URL:$mock_url/yookassa/v3" --var "YOOKASSA_SHOP_ID:mock-shop" --var "YOOKASSA_SECRET_KEY:mock-secret")
+    vars+=("YOOKASSA_API_URL=$mock_url/yookassa/v3" "YOOKASSA_SHOP_ID=mock-shop" "YOOKASSA_SECRET_KEY=mock-secret")
     say "payments go to the mock YooKassa too: open a top-up's confirmation_url to 'pay' it"
   fi
   say "no provider API key in .dev.vars: started the bundled mock provider on $mock_url (pid $mock_pid)"
@@ -92,7 +92,7 @@ else
 fi
 
 if ! grep -qE '^EMAIL_API_KEY=.+' .dev.vars; then
-  vars+=(--var "EMAIL_LOG_CODES:true")
+  vars+=("EMAIL_LOG_CODES=true")
   say "no EMAIL_API_KEY: email codes for /auth/send-code are printed in this log instead of mailed"
 fi
 if ! grep -qE '^ADMIN_TOKEN=.{32,}' .dev.vars; then
@@ -108,9 +108,20 @@ fi
 say "loading schema.sql into the local D1 database"
 node_modules/.bin/wrangler d1 execute DB --local --file schema.sql --persist-to "$STATE" > /dev/null ||
   fail "loading schema.sql into the local D1 database failed (wrangler's errors above)"
-say "starting wrangler dev on http://127.0.0.1:${PORT}"
-node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" \
-  --show-interactive-dev-session=false "${vars[@]}" < /dev/null &
+say "starting wrangler dev on http://127.0.0.1:${PORT} (the gateway, and the account worker behind it)"
+# The overrides go in a .dev.vars of their own, not `--var` or `--env-file`: wrangler gives
+# those to the first worker only, and both need them. Each worker reads the .dev.vars next to its
+# config, so both configs are copied, with absolute paths, next to .dev.vars plus the overrides
+# (later lines win); .dev.vars itself stays as the user wrote it.
+run_dir=.wrangler/dev
+mkdir -p "$run_dir"
+for config in wrangler.toml wrangler.account.toml; do
+  sed -e "s|^main = \"build/|main = \"$PWD/build/|" -e "s|^directory = \"build/|directory = \"$PWD/build/|" \
+    "$config" > "$run_dir/$config"
+done
+(umask 077 && { cat .dev.vars; echo; printf '%s\n' "${vars[@]}"; } > "$run_dir/.dev.vars")
+node_modules/.bin/wrangler dev -c "$run_dir/wrangler.toml" -c "$run_dir/wrangler.account.toml" \
+  --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" --show-interactive-dev-session=false < /dev/null &
 wrangler_pid=$!
 # "Serving" only once /health answers; a wrangler that exits or never answers is an error.
 deadline=$((SECONDS + 120))

@@ -1,6 +1,7 @@
 //! `GET /health`: liveness for anyone, touching nothing; with the operator's bearer
 //! (`Authorization: Bearer $ADMIN_TOKEN`), also a real round trip to each binding (D1, the
-//! Durable Object, R2) — kept from the public, as each costs a read, a write or a request.
+//! Durable Object, R2, and from the gateway the account worker behind it) — kept from the public,
+//! as each costs a read, a write or a request.
 
 use serde_json::{json, Value};
 use worker::{Date, Request, Response};
@@ -57,6 +58,19 @@ async fn check_r2(app: &App) -> worker::Result<Value> {
     Ok(json!({}))
 }
 
+/// The account worker's own liveness answer, through the gateway's service binding: it is up,
+/// and its configuration (its own copy of the secrets) is complete.
+async fn check_account_worker(app: &App) -> worker::Result<Value> {
+    let account = app.env.service(crate::workers::ACCOUNT_BINDING)?;
+    let mut response = account.fetch("https://account/health", None).await?;
+    let status = response.status_code();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status != 200 {
+        return Err(format!("the account worker answered {status}: {body}").into());
+    }
+    Ok(json!({}))
+}
+
 pub async fn check(req: &Request, app: &App) -> ApiResult<Response> {
     let config_ok = app.config.problems.is_empty() && app.config.jwt_secret_problem().is_none();
     if req.headers().get("Authorization").ok().flatten().is_none() {
@@ -76,6 +90,13 @@ pub async fn check(req: &Request, app: &App) -> ApiResult<Response> {
     let d1 = timed(app, "d1", check_d1(app)).await;
     let durable_object = timed(app, "durable_object", check_durable_object(app)).await;
     let r2 = timed(app, "r2", check_r2(app)).await;
+    let mut checks = vec![("d1", d1), ("durable_object", durable_object), ("r2", r2)];
+    if crate::workers::Worker::THIS == crate::workers::Worker::Gateway {
+        checks.push((
+            "account_worker",
+            timed(app, "account_worker", check_account_worker(app)).await,
+        ));
+    }
     for problem in app
         .config
         .problems
@@ -85,15 +106,12 @@ pub async fn check(req: &Request, app: &App) -> ApiResult<Response> {
     {
         worker::console_error!("[{}] configuration: {problem}", app.request_id);
     }
-    let all_ok = [&d1, &durable_object, &r2].iter().all(|c| c["ok"] == true) && config_ok;
-    let body = json!({
-        "status": if all_ok { "ok" } else { "degraded" },
-        "checks": {
-            "d1": d1,
-            "durable_object": durable_object,
-            "r2": r2,
-            "config": { "ok": config_ok },
-        },
-    });
+    let all_ok = checks.iter().all(|(_, check)| check["ok"] == true) && config_ok;
+    let mut checks: serde_json::Map<String, Value> = checks
+        .into_iter()
+        .map(|(name, check)| (name.to_owned(), check))
+        .collect();
+    checks.insert("config".to_owned(), json!({ "ok": config_ok }));
+    let body = json!({ "status": if all_ok { "ok" } else { "degraded" }, "checks": checks });
     http::json(if all_ok { 200 } else { 503 }, &body)
 }

@@ -37,7 +37,7 @@ use crate::error::Family;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    let request_id = http::new_request_id();
+    let request_id = workers::request_id(&req);
     let family = Family::of_path(&req.path());
     let app = app::App::new(env, ctx, request_id);
     let response = match router::handle(req, &app).await {

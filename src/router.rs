@@ -359,10 +359,10 @@ fn misrouted(route: Route<'_>) -> ApiError {
 
 // Each build links only its own worker's handlers: `#[cfg]`, not `cfg!`, because a handler that is
 // merely named in a dead branch is still compiled in.
-#[cfg(not(feature = "account"))]
-use gateway_routes as this_worker;
 #[cfg(feature = "account")]
 use account_routes as this_worker;
+#[cfg(not(feature = "account"))]
+use gateway_routes as this_worker;
 
 #[cfg(not(feature = "account"))]
 mod gateway_routes {

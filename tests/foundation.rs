@@ -8,13 +8,13 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 #[tokio::test]
-async fn the_deep_health_check_touches_d1_the_durable_object_and_r2() {
+async fn the_deep_health_check_touches_d1_the_durable_object_r2_and_the_account_worker() {
     let app = TestApp::new();
     let response = app.deep_health().await;
     response.expect_status(200);
     let body = response.json();
     assert_eq!(body["status"], "ok");
-    for check in ["d1", "durable_object", "r2", "config"] {
+    for check in ["d1", "durable_object", "r2", "account_worker", "config"] {
         assert_eq!(body["checks"][check]["ok"], true, "{check}: {body}");
     }
     // Seeded plans prove the schema is loaded; the probe counter proves the DO's storage writes.
@@ -27,6 +27,47 @@ async fn the_deep_health_check_touches_d1_the_durable_object_and_r2() {
         after > before,
         "the durable object's counter should advance: {before} -> {after}"
     );
+}
+
+/// The account worker answers behind the gateway: one request id for both workers, chosen by
+/// the gateway, never by the client.
+#[tokio::test]
+async fn an_account_route_keeps_the_gateways_request_id_and_headers() {
+    let app = TestApp::new();
+    let user = app.new_user().await;
+    let planted = "req_0123456789abcdef01234567";
+    let response = app
+        .send(
+            app.client
+                .get(format!("{}/auth/me", app.url))
+                .bearer_auth(&user.token)
+                .header("X-Flint-Request-Id", planted),
+        )
+        .await;
+    response.expect_status(200);
+    let id = response.header("X-Request-Id").unwrap().to_owned();
+    assert!(id.starts_with("req_") && id.len() == 28, "{id}");
+    assert_ne!(id, planted, "a client chose the request id");
+    assert_eq!(response.header("Access-Control-Allow-Origin"), Some("*"));
+    assert!(response.header("X-RateLimit-Limit").is_some());
+    // The account worker logs a failure under the id the client was given.
+    let email = format!("fail-mail-{}@example.com", common::unique("id"));
+    let failed = app.send_code(&email).await;
+    failed.expect_status(503);
+    let id = failed.header("X-Request-Id").unwrap().to_owned();
+    // wrangler writes the log a moment after the answer.
+    let mut log = String::new();
+    for _ in 0..50 {
+        log = std::fs::read_to_string(&common::gateway().wrangler_log).unwrap();
+        if log
+            .lines()
+            .any(|line| line.contains(&id) && line.contains("mail API answered 500"))
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no log line under {id}:\n{log}");
 }
 
 #[tokio::test]

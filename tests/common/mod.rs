@@ -261,10 +261,12 @@ fn start_gateway(extra_vars: &[(&str, &str)]) -> Gateway {
         .join(format!("{binary_name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state_dir);
     std::fs::create_dir_all(&state_dir).unwrap();
-    assert!(
-        root.join("build/worker/shim.mjs").exists(),
-        "build/worker is missing: run `make test` (it builds the worker first)"
-    );
+    for worker in ["build/worker/shim.mjs", "build/account/worker/shim.mjs"] {
+        assert!(
+            root.join(worker).exists(),
+            "{worker} is missing: run `make test` (it builds both workers first)"
+        );
+    }
     assert!(
         root.join("build/console/index.html").exists(),
         "build/console is missing: run `make test` (`make build` builds the console too)"
@@ -273,19 +275,23 @@ fn start_gateway(extra_vars: &[(&str, &str)]) -> Gateway {
     let (mock_pid, mock_url) = start_mock(&state_dir);
     spawn_reaper(&[mock_pid]);
 
-    // A config of our own, next to our own .dev.vars: a developer's .dev.vars never leaks in.
-    let config = std::fs::read_to_string(root.join("wrangler.toml"))
-        .unwrap()
-        .replace(
-            "main = \"build/worker/shim.mjs\"",
-            &format!("main = \"{}/build/worker/shim.mjs\"", root.display()),
-        )
-        .replace(
-            "directory = \"build/console\"",
-            &format!("directory = \"{}/build/console\"", root.display()),
-        );
+    // Configs of our own, next to our own .dev.vars (both workers read it): a developer's
+    // .dev.vars never leaks in.
     let config_path = state_dir.join("wrangler.toml");
-    std::fs::write(&config_path, config).unwrap();
+    let account_config_path = state_dir.join("wrangler.account.toml");
+    for (name, path) in [
+        ("wrangler.toml", &config_path),
+        ("wrangler.account.toml", &account_config_path),
+    ] {
+        let config = std::fs::read_to_string(root.join(name))
+            .unwrap()
+            .replace("main = \"build/", &format!("main = \"{}/build/", root.display()))
+            .replace(
+                "directory = \"build/console\"",
+                &format!("directory = \"{}/build/console\"", root.display()),
+            );
+        std::fs::write(path, config).unwrap();
+    }
     std::fs::write(state_dir.join(".dev.vars"), dev_vars(&mock_url, extra_vars)).unwrap();
     let persist = state_dir.join("state");
 
@@ -312,8 +318,12 @@ fn start_gateway(extra_vars: &[(&str, &str)]) -> Gateway {
         .args(["--inspector-port", &free_port().to_string()])
         .arg("--persist-to")
         .arg(&persist)
+        // Both workers in one `wrangler dev`: the first config is the one on the port, the
+        // second is reached through the gateway's service binding.
         .arg("--config")
         .arg(&config_path)
+        .arg("--config")
+        .arg(&account_config_path)
         .args([
             "--show-interactive-dev-session=false",
             "--log-level",
