@@ -196,11 +196,9 @@ pub async fn set_plan(mut req: Request, app: &App, id: &str) -> ApiResult<Respon
 /// `GET /admin/users?email=`: balance, plan and today's usage.
 pub async fn find_users(req: Request, app: &App) -> ApiResult<Response> {
     require_admin(&req, app).await?;
-    let url = req.url()?;
-    let email = url
-        .query_pairs()
-        .find(|(k, _)| k == "email")
-        .map(|(_, v)| v.trim().to_lowercase());
+    let email = http::Query::of(&req)
+        .get("email")
+        .map(|v| v.trim().to_lowercase());
     let Some(email) = email.filter(|e| !e.is_empty()) else {
         return Err(ApiError::bad_request(
             "email",

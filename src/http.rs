@@ -132,6 +132,41 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request, limit: usize) -> 
     parse_json(&body)
 }
 
+/// A request's query string. Read with `form_urlencoded` rather than `Request::url`, which
+/// parses the whole URL with the `url` crate: tens of KB of wasm the gateway need not carry.
+pub struct Query(String);
+
+impl Query {
+    pub fn of(req: &Request) -> Query {
+        Query::of_url(&req.inner().url())
+    }
+
+    pub fn of_url(url: &str) -> Query {
+        let after_path = url.split_once('?').map_or("", |(_, query)| query);
+        Query(
+            after_path
+                .split_once('#')
+                .map_or(after_path, |(query, _)| query)
+                .to_owned(),
+        )
+    }
+
+    /// The decoded `(key, value)` pairs, as `Url::query_pairs` gives them.
+    pub fn pairs(&self) -> form_urlencoded::Parse<'_> {
+        form_urlencoded::parse(self.0.as_bytes())
+    }
+
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| value.into_owned())
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.pairs().any(|(k, _)| k == key)
+    }
+}
+
 /// A JSON response with `status`.
 pub fn json<T: Serialize>(status: u16, value: &T) -> ApiResult<Response> {
     Ok(Response::from_json(value)?.with_status(status))
@@ -221,6 +256,18 @@ pub async fn send_outbound(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_query_is_decoded_as_url_would_and_stops_at_the_fragment() {
+        let query = Query::of_url("https://h/api/files?email=A%40b.c&days=7&q=a+b%2Bc&flag#days=30");
+        assert_eq!(query.get("email").as_deref(), Some("A@b.c"));
+        assert_eq!(query.get("days").as_deref(), Some("7"));
+        assert_eq!(query.get("q").as_deref(), Some("a b+c"));
+        assert_eq!(query.get("flag").as_deref(), Some(""));
+        assert!(query.has("flag") && !query.has("missing"));
+        assert_eq!(Query::of_url("https://h/api/files").pairs().count(), 0);
+        assert_eq!(Query::of_url("https://h/x?#a=1").pairs().count(), 0);
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]

@@ -252,7 +252,7 @@ pub async fn start_session(req: &Request, app: &App, principal: &Principal) -> A
     principal.require_session("start a console session")?;
     let token = super::credential_of(req)
         .ok_or_else(|| ApiError::internal("an authenticated request without a credential"))?;
-    let secure = req.url().map(|u| u.scheme() == "https").unwrap_or(false);
+    let secure = req.inner().url().starts_with("https:");
     let cookie = session_cookie(&token, app.config.jwt_ttl_secs, secure);
     let mut response = http::json(200, &json!({ "status": "ok" }))?;
     response.headers_mut().set("Set-Cookie", &cookie)?;
@@ -262,7 +262,7 @@ pub async fn start_session(req: &Request, app: &App, principal: &Principal) -> A
 /// `DELETE /api/auth/session`: the console signs out on this browser (the cookie is cleared;
 /// the token itself lives until it expires or `logout-all`).
 pub async fn end_session(req: &Request) -> ApiResult<Response> {
-    let secure = req.url().map(|u| u.scheme() == "https").unwrap_or(false);
+    let secure = req.inner().url().starts_with("https:");
     let mut response = http::json(200, &json!({ "status": "ok" }))?;
     response
         .headers_mut()

@@ -37,9 +37,9 @@ fn parse_day(param: &'static str, text: &str) -> ApiResult<i64> {
         .ok_or_else(|| ApiError::bad_request(param, format!("`{param}` must be a date like `2026-12-01`.")))
 }
 
-fn parse_query(url: &worker::Url, now: i64, admin: bool) -> ApiResult<Query> {
+fn parse_query(query: &http::Query, now: i64, admin: bool) -> ApiResult<Query> {
     let (mut from, mut to, mut group, mut format, mut user_id) = (None, None, None, None, None);
-    for (key, value) in url.query_pairs() {
+    for (key, value) in query.pairs() {
         match key.as_ref() {
             "from" => from = Some(value.into_owned()),
             "to" => to = Some(value.into_owned()),
@@ -197,11 +197,11 @@ async fn answer(db: &Db, query: &Query, filter: UsageFilter, extra: Option<Value
 /// `GET /api/usage?from=YYYY-MM-DD&to=YYYY-MM-DD&group=day|model|key[&format=csv]`; with
 /// `days=7|30` instead, the console's report (every local day, by model and by key at once).
 pub async fn mine(req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
-    if req.url()?.query_pairs().any(|(key, _)| key == "days") {
+    if http::Query::of(&req).has("days") {
         return super::report::usage(req, app, principal).await;
     }
     principal.require_scope(Scope::Billing)?;
-    let query = parse_query(&req.url()?, time::now_secs(), false)?;
+    let query = parse_query(&http::Query::of(&req), time::now_secs(), false)?;
     let db = Db::from_env(&app.env)?;
     answer(&db, &query, UsageFilter::User(principal.user.id), None).await
 }
@@ -209,7 +209,7 @@ pub async fn mine(req: Request, app: &App, principal: &Principal) -> ApiResult<R
 /// `GET /admin/usage?…[&group=user][&user_id=N]`: everyone's, with the top users and models.
 pub async fn everyone(req: Request, app: &App) -> ApiResult<Response> {
     require_admin(&req, app).await?;
-    let query = parse_query(&req.url()?, time::now_secs(), true)?;
+    let query = parse_query(&http::Query::of(&req), time::now_secs(), true)?;
     let db = Db::from_env(&app.env)?;
     let filter = query.user_id.map_or(UsageFilter::Everyone, UsageFilter::User);
     let extra = if query.csv {
@@ -243,9 +243,9 @@ mod tests {
     use super::*;
 
     fn query(q: &str, admin: bool) -> ApiResult<Query> {
-        let url = worker::Url::parse(&format!("https://flint.test/api/usage?{q}")).unwrap();
+        let query = http::Query::of_url(&format!("https://flint.test/api/usage?{q}"));
         // 2026-12-02T12:00:00Z
-        parse_query(&url, 1_796_212_800, admin)
+        parse_query(&query, 1_796_212_800, admin)
     }
 
     #[test]

@@ -26,10 +26,9 @@ pub fn entry_json(entry: &LedgerRow) -> Value {
 pub async fn history(req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     let db = Db::from_env(&app.env)?;
     principal.require_scope(Scope::Billing)?;
-    let url = req.url()?;
     let mut limit = 20_i64;
     let mut cursor = None;
-    for (key, value) in url.query_pairs() {
+    for (key, value) in http::Query::of(&req).pairs() {
         match key.as_ref() {
             "limit" => {
                 limit = value

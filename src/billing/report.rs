@@ -72,11 +72,7 @@ pub fn daily(window: Window, rows: &[UsageGroupRow]) -> Vec<Value> {
 
 pub async fn usage(req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
     principal.require_scope(Scope::Billing)?;
-    let url = req.url()?;
-    let days_param = url
-        .query_pairs()
-        .find(|(k, _)| k == "days")
-        .map(|(_, v)| v.into_owned());
+    let days_param = http::Query::of(&req).get("days");
     let days = parse_days(days_param.as_deref())?;
     let offset = app.config.utc_offset_secs;
     let window = Window::ending_at(time::now_secs(), offset, days);

@@ -156,8 +156,7 @@ pub fn openai_get(catalog: &Catalog, id: &str) -> ApiResult<Value> {
 /// `GET /api/models`: open to all, so it reads a copy of the live catalog up to
 /// `live::UNAUTHENTICATED_TTL_MS` old.
 pub async fn handle_stone_list(req: &worker::Request, app: &crate::app::App) -> ApiResult<worker::Response> {
-    let url = req.url()?;
-    let filter = ModelFilter::from_query(url.query_pairs());
+    let filter = ModelFilter::from_query(http::Query::of(req).pairs());
     let catalog = super::live::current(&crate::db::Db::from_env(&app.env)?, None).await?;
     http::json(200, &stone_list(&catalog, &filter))
 }
@@ -173,8 +172,7 @@ pub async fn handle_openai_list(
     let catalog = super::live::for_caller(app, principal).await?;
     let allowed = |m: &Model| principal.may_use_model(&m.id);
     if anthropic_shape(&req) {
-        let url = req.url()?;
-        let query = messages::models::ListQuery::from_query(url.query_pairs());
+        let query = messages::models::ListQuery::from_query(http::Query::of(&req).pairs());
         return http::json(200, &messages::models::anthropic_list(&catalog, allowed, &query)?);
     }
     http::json(200, &openai_list(&catalog, allowed))

@@ -181,9 +181,8 @@ pub async fn delete(app: &App, principal: &Principal, id: &str) -> ApiResult<Res
 
 /// `GET /v1/responses/{id}/input_items`.
 pub async fn input_items(req: Request, app: &App, principal: &Principal, id: &str) -> ApiResult<Response> {
-    let url = req.url().map_err(ApiError::internal)?;
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
+    let pairs: Vec<(String, String)> = http::Query::of(&req)
+        .pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let query = store::ItemsQuery::parse(&pairs)?;
