@@ -48,7 +48,7 @@ async fn check_durable_object(app: &App) -> worker::Result<Value> {
     if response.status_code() != 200 {
         return Err(format!("limiter answered {}", response.status_code()).into());
     }
-    let body: Value = response.json().await?;
+    let body: Value = http::response_json(&mut response).await?;
     Ok(json!({ "probes": body["probes"] }))
 }
 
@@ -64,7 +64,7 @@ async fn check_account_worker(app: &App) -> worker::Result<Value> {
     let account = app.env.service(crate::workers::ACCOUNT_BINDING)?;
     let mut response = account.fetch("https://account/health", None).await?;
     let status = response.status_code();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let body: Value = http::response_json(&mut response).await.unwrap_or(Value::Null);
     if status != 200 {
         return Err(format!("the account worker answered {status}: {body}").into());
     }

@@ -3,7 +3,6 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
 use worker::{Headers, Request, Response};
 
 use crate::error::{ApiError, ApiResult, ErrorKind, Family};
@@ -33,21 +32,6 @@ pub fn random_hex(bytes: usize) -> String {
 /// Parses a JSON body into `T`, answering 400s that name the field and the problem.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     json_path::parse(bytes).map_err(refused)
-}
-
-/// `T` from a body the caller already parsed to a `Value` (the chat surfaces read annotations
-/// from it first), with `parse_json`'s errors. Reading the Value moves its strings, so a body is
-/// scanned once; only a refused one is read again, from `text`, to locate the refusal.
-pub fn typed_from_value<T: DeserializeOwned>(value: Value, text: &[u8]) -> ApiResult<T> {
-    T::deserialize(value).map_err(|error| match json_path::parse::<T>(text) {
-        Err(refusal) => refused(refusal),
-        // The text and the Value disagree only if the caller passed the wrong text.
-        Ok(_) => ApiError::new(
-            ErrorKind::BadRequest,
-            "invalid_request",
-            format!("The request body is invalid: {error}."),
-        ),
-    })
 }
 
 // Not generic, and kept out of line: `parse_json` is compiled once per type.
@@ -165,6 +149,13 @@ impl Query {
     pub fn has(&self, key: &str) -> bool {
         self.pairs().any(|(k, _)| k == key)
     }
+}
+
+/// A JSON answer's body as `T`. Not `Response::json`: that parses with `serde_json::from_str`, a
+/// second copy of serde_json's parser in the wasm beside the `from_slice` one everything else uses.
+pub async fn response_json<T: DeserializeOwned>(response: &mut Response) -> worker::Result<T> {
+    let bytes = response.bytes().await?;
+    serde_json::from_slice(&bytes).map_err(worker::Error::from)
 }
 
 /// A JSON response with `status`.

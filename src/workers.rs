@@ -1,16 +1,19 @@
 //! The two Workers Flint deploys, built from this one crate (ARCHITECTURE.md, "Two workers").
 //!
 //! - The **gateway** (`wrangler.toml`) receives every request. It serves the metered API (chat on
-//!   every surface, Responses, embeddings, images, the model lists) and `/health`, runs the
-//!   sweeper, and hosts the limiter's Durable Object.
+//!   every surface, Responses, embeddings, images, the model lists) and `/health`, and runs the
+//!   sweeper.
 //! - The **account** worker (`wrangler.account.toml`, built with `--features account`) serves
 //!   everything else: sign-up and sign-in, keys, files, billing, the console's data and the
 //!   operator's `/admin` routes. It has no public route: the gateway hands it those requests
-//!   through its `ACCOUNT` service binding, a call inside Cloudflare, not over the network.
+//!   through its `ACCOUNT` service binding, a call inside Cloudflare, not over the network. It
+//!   also exports the limiter's Durable Object class (`limits::object`); both workers reach the
+//!   same objects through their `LIMITER` binding, and an object runs apart from either.
 //!
 //! Why two: a Worker's wasm is compiled on every cold start, and the code only the console and
-//! the operator use (PBKDF2, OAuth, payments, the PDF reader, the ledger reports) was a quarter
-//! of it. Each build links only the handlers of its own routes (`router::handle`).
+//! the operator use (PBKDF2, OAuth, payments, the PDF reader, the ledger reports) and the
+//! object's own code were a third of it. Each build links only its own routes' handlers
+//! (`router::handle`).
 
 use worker::{Headers, Request, RequestInit, Response};
 
@@ -119,7 +122,9 @@ mod tests {
         assert!(section(gateway, "[[services]]").contains(&"binding = \"ACCOUNT\""));
         assert!(section(gateway, "[[services]]").contains(&"service = \"flint-account\""));
         assert!(account.contains("name = \"flint-account\""));
-        assert!(section(account, "[[durable_objects.bindings]]").contains(&"script_name = \"flint\""));
+        assert!(section(gateway, "[[durable_objects.bindings]]").contains(&"script_name = \"flint-account\""));
+        assert!(section(account, "[[migrations]]").contains(&"new_sqlite_classes = [\"Limiter\"]"));
+        assert!(!gateway.contains("[[migrations]]"), "the gateway exports no Durable Object class");
     }
 
     #[test]

@@ -64,7 +64,9 @@ pub async fn stone_chat(mut req: Request, app: &App, principal: &Principal) -> A
     let bytes = http::read_body_capped(&mut req, app.config.max_chat_body_bytes).await?;
     let value: Value = http::parse_json(&bytes)?;
     let mut annotations = params::annotations(&value)?;
-    let body: StoneChatRequest = http::typed_from_value(value, &bytes)?;
+    drop(value);
+    // From the text, as `params::parse_chat` does.
+    let body: StoneChatRequest = http::parse_json(&bytes)?;
     let mut messages = Vec::with_capacity(body.messages.len() + 1);
     if let Some(system_prompt) = body.system_prompt.filter(|s| !s.trim().is_empty()) {
         if !principal.system_prompt_allowed() {

@@ -29,10 +29,14 @@ pub fn parse_chat(bytes: &[u8]) -> ApiResult<ParsedChat> {
     let mut body: Value = http::parse_json(bytes)?;
     let legacy_functions = rewrite_legacy_functions(&mut body)?;
     let annotations = annotations(&body)?;
-    // A rewritten body is written out to locate a refusal in (legacy requests are rare).
+    // The typed body is read from the text, not from the Value: one deserializer per request
+    // type keeps the worker small (each type's parser is compiled once per input it reads), and
+    // the text is what a refusal is located in. A rewritten body is written out first (legacy
+    // requests are rare).
     let rewritten = legacy_functions.then(|| body.to_string());
+    drop(body);
     let text = rewritten.as_ref().map_or(bytes, |text| text.as_bytes());
-    let body: ChatRequestBody = http::typed_from_value(body, text)?;
+    let body: ChatRequestBody = http::parse_json(text)?;
     let request = ChatRequest::try_from(body)?;
     Ok(ParsedChat {
         request,

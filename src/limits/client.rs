@@ -32,7 +32,7 @@ async fn call_object<B: Serialize, T: DeserializeOwned>(
             response.status_code()
         )));
     }
-    Ok(response.json().await?)
+    Ok(crate::http::response_json(&mut response).await?)
 }
 
 /// A throttle: at most `limit` attempts (or failures) per `window_secs` for one key (an IP, an

@@ -189,7 +189,7 @@ async fn call_object<T: for<'de> Deserialize<'de>>(
             response.status_code()
         )));
     }
-    response.json().await
+    crate::http::response_json(&mut response).await
 }
 
 /// Tells the provider's object; best effort (the isolate's own view already has it).
