@@ -870,7 +870,7 @@ async fn money_path(app: &TestApp) {
             ("(c) GET /api/models, no auth", &c),
             ("(d) GET /auth/me, token", &d),
         ],
-        "d − c: auth + limiter peek",
+        "d − c: hop + auth + peek",
         AUTH_SEQUENTIAL,
         false,
     );
@@ -882,8 +882,13 @@ async fn money_path(app: &TestApp) {
     println!(
         "         c={CHAT_CONCURRENCY} the worker is saturated: those rows are mostly queueing, see req/s"
     );
-    println!("  d − c: what authentication + a limiter round trip add: the JWT verified, the user and its");
-    println!("         plan read from D1, one peek at the user's limiter Durable Object");
+    println!(
+        "  d − c: what the hop to the account worker (its ACCOUNT service binding), authentication and a"
+    );
+    println!(
+        "         limiter round trip add: the JWT verified, the user and its plan read from D1, one peek"
+    );
+    println!("         at the user's limiter Durable Object");
 }
 
 // ---- remote steps per path

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# `make dev`: serves the gateway on 127.0.0.1:$1 with local D1, Durable Objects and R2.
+# `make dev`: serves the gateway (and the account worker behind it) on 127.0.0.1:$1 with local D1,
+# Durable Objects and R2.
 # Reads .dev.vars; creates a JWT_SECRET when there is none; with no provider API key configured,
 # starts the bundled mock provider and points every provider at it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${1:-8787}"
 MOCK_PORT="${MOCK_PORT:-$((PORT + 100))}"
+# The mock's cargo profile: release for people; tests/dev.rs reuses the tests' dev build.
+MOCK_PROFILE="${MOCK_PROFILE:-release}"
 STATE=.wrangler/state
 say() { printf '\033[1mflint:\033[0m %s\n' "$*"; }
 
@@ -60,7 +63,7 @@ port_free "$PORT" || fail "port $PORT on 127.0.0.1 is taken (another make dev?):
 if [ -z "$configured" ]; then
   mkdir -p .wrangler
   port_free "$MOCK_PORT" || fail "port $MOCK_PORT (the mock provider's) is taken: MOCK_PORT=N make dev picks another"
-  mock_bin=$(scripts/mock-bin.sh --release) || fail "could not build the mock provider (cargo's errors above)"
+  mock_bin=$(scripts/mock-bin.sh --profile "$MOCK_PROFILE") || fail "could not build the mock provider (cargo's errors above)"
   mock_url="http://127.0.0.1:${MOCK_PORT}"
   "$mock_bin" --port "$MOCK_PORT" --api-key mock-key > .wrangler/mock.out 2>&1 &
   mock_pid=$!
@@ -141,7 +144,10 @@ while :; do
   [ "$SECONDS" -ge "$deadline" ] && fail "wrangler dev did not answer http://127.0.0.1:${PORT}/health within 120 s"
   sleep 0.3
 done
-say "serving http://127.0.0.1:${PORT}: /health answered 200 (Ctrl-C stops it)"
+# The account worker answers behind the gateway: one of its open routes, through the gateway.
+rc=0; answer=$(http_ok "http://127.0.0.1:${PORT}/api/console/config") || rc=$?
+[ "$rc" = 0 ] || fail "the gateway is up but the account worker behind it is not: /api/console/config answered: $answer"
+say "serving http://127.0.0.1:${PORT}: /health and the account worker answered 200 (Ctrl-C stops it)"
 say "the console: http://127.0.0.1:${PORT}/ (the operator page: http://127.0.0.1:${PORT}/#/admin, with ADMIN_TOKEN from .dev.vars)"
 status=0; wait "$wrangler_pid" || status=$?
 wrangler_pid=""

@@ -124,7 +124,10 @@ mod tests {
         assert!(account.contains("name = \"flint-account\""));
         assert!(section(gateway, "[[durable_objects.bindings]]").contains(&"script_name = \"flint-account\""));
         assert!(section(account, "[[migrations]]").contains(&"new_sqlite_classes = [\"Limiter\"]"));
-        assert!(!gateway.contains("[[migrations]]"), "the gateway exports no Durable Object class");
+        assert!(
+            !gateway.contains("[[migrations]]"),
+            "the gateway exports no Durable Object class"
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -72,7 +72,7 @@ pub const YANDEX_CLIENT_ID: &str = "flint-e2e-yandex";
 /// What flint-mock's Yandex token endpoint accepts by default.
 pub const YANDEX_CLIENT_SECRET: &str = "mock-yandex-secret";
 
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     // tests run from target/<profile>/deps/<binary>
     let exe = std::env::current_exe().unwrap();
     exe.parent().and_then(Path::parent).unwrap().to_path_buf()
