@@ -42,11 +42,12 @@ sdk: setup
 	cd sdk/node && npm pack --silent --pack-destination ../../target/sdk
 	@ls -l target/sdk
 
-## make lint: the house rules (rustfmt, clippy host and wasm with -D warnings); CI runs it first
+## make lint: the house rules (rustfmt, clippy host and wasm, both workers, with -D warnings); CI runs it first
 lint: toolchain
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p flint --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p flint --target wasm32-unknown-unknown --features account -- -D warnings
 
 fmt:
 	cargo fmt --all
