@@ -247,18 +247,6 @@ pub async fn send_outbound(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_query_is_decoded_as_url_would_and_stops_at_the_fragment() {
-        let query = Query::of_url("https://h/api/files?email=A%40b.c&days=7&q=a+b%2Bc&flag#days=30");
-        assert_eq!(query.get("email").as_deref(), Some("A@b.c"));
-        assert_eq!(query.get("days").as_deref(), Some("7"));
-        assert_eq!(query.get("q").as_deref(), Some("a b+c"));
-        assert_eq!(query.get("flag").as_deref(), Some(""));
-        assert!(query.has("flag") && !query.has("missing"));
-        assert_eq!(Query::of_url("https://h/api/files").pairs().count(), 0);
-        assert_eq!(Query::of_url("https://h/x?#a=1").pairs().count(), 0);
-    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]
@@ -330,5 +318,17 @@ mod tests {
         let b = new_request_id();
         assert!(a.starts_with("req_") && a.len() == 28);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_query_is_decoded_as_url_would_and_stops_at_the_fragment() {
+        let query = Query::of_url("https://h/api/files?email=A%40b.c&days=7&q=a+b%2Bc&flag#days=30");
+        assert_eq!(query.get("email").as_deref(), Some("A@b.c"));
+        assert_eq!(query.get("days").as_deref(), Some("7"));
+        assert_eq!(query.get("q").as_deref(), Some("a b+c"));
+        assert_eq!(query.get("flag").as_deref(), Some(""));
+        assert!(query.has("flag") && !query.has("missing"));
+        assert_eq!(Query::of_url("https://h/api/files").pairs().count(), 0);
+        assert_eq!(Query::of_url("https://h/x?#a=1").pairs().count(), 0);
     }
 }

@@ -192,14 +192,39 @@ pub fn resolve<'a>(method: &Method, path: &'a str) -> ApiResult<Route<'a>> {
         .ok_or_else(|| ApiError::method_not_allowed(method.as_ref(), path, &allowed_methods(&routes)))
 }
 
+/// Who serves a route: which worker (src/workers.rs), and whether the router authenticates a
+/// caller for it (and then adds the rate-limit headers to its answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Serving {
+    pub worker: Worker,
+    pub needs_caller: bool,
+}
+
+impl Serving {
+    const fn open(worker: Worker) -> Serving {
+        Serving {
+            worker,
+            needs_caller: false,
+        }
+    }
+
+    const fn authenticated(worker: Worker) -> Serving {
+        Serving {
+            worker,
+            needs_caller: true,
+        }
+    }
+}
+
 impl Route<'_> {
-    /// The worker that serves the route (src/workers.rs). `/health` is answered where it arrives:
-    /// the gateway for clients, the account worker for the gateway's deep health check.
-    pub fn worker(&self) -> Worker {
+    /// One table, grouped as the handler tables below are. `/health` is answered where it
+    /// arrives: the gateway for clients, the account worker for the gateway's deep health check.
+    pub fn serving(&self) -> Serving {
+        use Worker::{Account, Gateway};
         match self {
-            Route::Health => Worker::THIS,
-            Route::StoneModels
-            | Route::OpenAiModels
+            Route::Health => Serving::open(Worker::THIS),
+            Route::StoneModels => Serving::open(Gateway),
+            Route::OpenAiModels
             | Route::OpenAiModel(_)
             | Route::ChatCompletions
             | Route::StoneChat
@@ -209,20 +234,14 @@ impl Route<'_> {
             | Route::CreateResponse
             | Route::Response(_)
             | Route::ResponseInputItems(_)
-            | Route::Embeddings => Worker::Gateway,
+            | Route::Embeddings => Serving::authenticated(Gateway),
             Route::Register
             | Route::Login
             | Route::GoogleSignIn
             | Route::YandexSignIn
-            | Route::ChangePassword
-            | Route::LogoutAll
             | Route::SendCode
             | Route::VerifyEmail
             | Route::CompleteRegistration
-            | Route::Me
-            | Route::ListKeys
-            | Route::CreateKey
-            | Route::RevokeKey(_)
             | Route::AdminCredit(_)
             | Route::AdminPlan(_)
             | Route::AdminPlanPrice(_)
@@ -234,51 +253,30 @@ impl Route<'_> {
             | Route::AdminModelAliases(_)
             | Route::AdminModelAlias(..)
             | Route::AdminKeys
-            | Route::Redeem
-            | Route::Usage
+            | Route::YooKassaWebhook
+            | Route::EndSession
+            | Route::ConsoleConfig => Serving::open(Account),
+            Route::ChangePassword
+            | Route::LogoutAll
+            | Route::Me
+            | Route::ListKeys
+            | Route::CreateKey
+            | Route::RevokeKey(_)
             | Route::Upload
             | Route::ListFiles
             | Route::GetFile(_)
             | Route::DeleteFile(_)
             | Route::Topup
-            | Route::YooKassaWebhook
             | Route::BillingHistory
+            | Route::Redeem
+            | Route::Usage
             | Route::PaymentStatus(_)
-            | Route::StartSession
-            | Route::ConsoleConfig
-            | Route::EndSession => Worker::Account,
+            | Route::StartSession => Serving::authenticated(Account),
         }
     }
 
-    /// Whether the route serves an authenticated caller (the router authenticates it once and
-    /// adds the rate-limit headers to its answer).
     pub fn needs_caller(&self) -> bool {
-        !matches!(
-            self,
-            Route::Health
-                | Route::StoneModels
-                | Route::Register
-                | Route::Login
-                | Route::GoogleSignIn
-                | Route::YandexSignIn
-                | Route::SendCode
-                | Route::VerifyEmail
-                | Route::CompleteRegistration
-                | Route::AdminCredit(_)
-                | Route::AdminPlan(_)
-                | Route::AdminPlanPrice(_)
-                | Route::AdminUsers
-                | Route::AdminCodes
-                | Route::AdminUsage
-                | Route::AdminModels
-                | Route::AdminModel(_)
-                | Route::AdminModelAliases(_)
-                | Route::AdminModelAlias(..)
-                | Route::AdminKeys
-                | Route::YooKassaWebhook
-                | Route::EndSession
-                | Route::ConsoleConfig
-        )
+        self.serving().needs_caller
     }
 }
 
@@ -300,7 +298,8 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Answer> {
         return Ok(Answer::Own(http::preflight(&allowed_methods(&routes))));
     }
     let route = resolve(&method, &path)?;
-    match (Worker::THIS, route.worker()) {
+    let serving = route.serving();
+    match (Worker::THIS, serving.worker) {
         (Worker::Gateway, Worker::Account) => {
             return workers::to_account(req, app).await.map(Answer::Forwarded)
         }
@@ -315,7 +314,7 @@ pub async fn handle(req: Request, app: &App) -> ApiResult<Answer> {
     if route != Route::Health {
         app.config.check()?;
     }
-    if !route.needs_caller() {
+    if !serving.needs_caller {
         return this_worker::open(route, req, app).await.map(Answer::Own);
     }
     let auth_started = crate::time::now_ms();

@@ -29,10 +29,12 @@ async fn the_deep_health_check_touches_d1_the_durable_object_r2_and_the_account_
     );
 }
 
-/// The account worker answers behind the gateway: one request id for both workers, chosen by
-/// the gateway, never by the client.
+/// An account route answered behind the gateway keeps its CORS and rate-limit headers, the
+/// request id a client sees finds the account worker's log line, and a client can't choose that
+/// id. (That it is the gateway's own id is not visible from outside: the gateway logs nothing for
+/// a request it forwards.)
 #[tokio::test]
-async fn an_account_route_keeps_the_gateways_request_id_and_headers() {
+async fn an_account_route_keeps_its_headers_and_a_request_id_the_client_cannot_choose() {
     let app = TestApp::new();
     let user = app.new_user().await;
     let planted = "req_0123456789abcdef01234567";

@@ -197,11 +197,12 @@ async fn answer(db: &Db, query: &Query, filter: UsageFilter, extra: Option<Value
 /// `GET /api/usage?from=YYYY-MM-DD&to=YYYY-MM-DD&group=day|model|key[&format=csv]`; with
 /// `days=7|30` instead, the console's report (every local day, by model and by key at once).
 pub async fn mine(req: Request, app: &App, principal: &Principal) -> ApiResult<Response> {
-    if http::Query::of(&req).has("days") {
+    let query = http::Query::of(&req);
+    if query.has("days") {
         return super::report::usage(req, app, principal).await;
     }
     principal.require_scope(Scope::Billing)?;
-    let query = parse_query(&http::Query::of(&req), time::now_secs(), false)?;
+    let query = parse_query(&query, time::now_secs(), false)?;
     let db = Db::from_env(&app.env)?;
     answer(&db, &query, UsageFilter::User(principal.user.id), None).await
 }
